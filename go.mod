@@ -1,0 +1,3 @@
+module github.com/airssys/rt
+
+go 1.26

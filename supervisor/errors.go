@@ -1,0 +1,53 @@
+package supervisor
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors, matched with errors.Is. Errors returned by this package
+// wrap them with the name of the supervisor and child involved.
+var (
+	// ErrShutdown is returned (or wrapped) by a child to end normally.
+	ErrShutdown = errors.New("shutdown")
+	// ErrIntensityExceeded ends a supervisor that restarted too often; it
+	// wraps the last failure as well.
+	ErrIntensityExceeded = errors.New("restart intensity exceeded")
+	// ErrAlreadyStarted: a child of that name is running, or the supervisor
+	// is already running.
+	ErrAlreadyStarted = errors.New("already started")
+	// ErrAlreadyPresent: a child of that name is known but not running.
+	ErrAlreadyPresent = errors.New("already present")
+	// ErrNotFound: no child of that name.
+	ErrNotFound = errors.New("child not found")
+	// ErrRunning: the operation needs a child that is not running.
+	ErrRunning = errors.New("child is running")
+	// ErrRestarting: the child is waiting for a restart.
+	ErrRestarting = errors.New("child is restarting")
+	// ErrInvalidSpec: a spec (or builder setting) is invalid.
+	ErrInvalidSpec = errors.New("invalid child spec")
+	// ErrInvalidOption: a supervisor option is invalid; Start reports it.
+	ErrInvalidOption = errors.New("invalid supervisor option")
+	// ErrStopped: the supervisor has ended and was not restarted.
+	ErrStopped = errors.New("supervisor stopped")
+	// ErrStartTimeout: a child's Start outlived its StartTimeout.
+	ErrStartTimeout = errors.New("start timeout")
+)
+
+// PanicError is the failure of a child that panicked, in Serve, Start,
+// New or CheckHealth.
+type PanicError struct {
+	Value any    // the value passed to panic
+	Stack []byte // the goroutine's stack at the panic
+}
+
+// Error describes the panic value; the stack is kept for logs, not printed.
+func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
+
+// Unwrap returns the panic value when it is an error, so errors.Is sees it.
+func (e *PanicError) Unwrap() error {
+	if err, ok := e.Value.(error); ok {
+		return err
+	}
+	return nil
+}

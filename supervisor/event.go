@@ -1,0 +1,125 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/airssys/rt/health"
+)
+
+// EventKind names a transition in a supervision tree.
+type EventKind int
+
+const (
+	EventSupervisorStarted     EventKind = iota // a supervisor started all its children
+	EventSupervisorStopped                      // a supervisor ended; Err is its final error
+	EventChildStarted                           // an incarnation started (first start or manual)
+	EventChildRestarted                         // an incarnation started by an automatic restart
+	EventChildExited                            // an incarnation ended normally on its own
+	EventChildFailed                            // an incarnation failed; Err says how
+	EventChildStartFailed                       // New or Start failed; Err says how
+	EventChildRestartScheduled                  // a restart waits for its backoff delay (Delay)
+	EventChildStopped                           // the supervisor stopped the child
+	EventChildAbandoned                         // the child outlived its Graceful shutdown and was left running
+	EventChildRemoved                           // the spec was removed
+	EventHealthChanged                          // a health check's state differs from the last one
+	EventHealthRestart                          // the child reached its unhealthy threshold and is restarted
+	EventIntensityExceeded                      // too many restarts: the supervisor gives up
+	EventAutoShutdown                           // significant children ended the supervisor
+)
+
+var eventNames = [...]string{
+	"supervisor_started", "supervisor_stopped", "child_started", "child_restarted",
+	"child_exited", "child_failed", "child_start_failed", "child_restart_scheduled",
+	"child_stopped", "child_abandoned", "child_removed", "health_changed",
+	"health_restart", "intensity_exceeded", "auto_shutdown",
+}
+
+// String returns the kind's snake_case name, as logged.
+func (k EventKind) String() string {
+	if k >= 0 && int(k) < len(eventNames) {
+		return eventNames[k]
+	}
+	return fmt.Sprintf("EventKind(%d)", int(k))
+}
+
+// MarshalText makes an EventKind read as its name in JSON.
+func (k EventKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// Event is one transition of a supervision tree.
+type Event struct {
+	Time       time.Time
+	Supervisor string // path of the supervisor, "root/web"
+	Child      string // empty for events of the supervisor itself
+	Kind       EventKind
+	Err        error
+	Restarts   int           // the child's automatic restarts so far
+	Delay      time.Duration // for EventChildRestartScheduled
+	Health     health.Status // for health events
+}
+
+// LogLevel is the level an event is logged at: routine transitions at Debug,
+// failures at Info, lost goroutines and health restarts at Warn, giving up
+// at Error, so a default logger reports trouble without a line per start.
+func (e Event) LogLevel() slog.Level {
+	switch e.Kind {
+	case EventChildFailed, EventChildStartFailed:
+		return slog.LevelInfo
+	case EventChildAbandoned, EventHealthRestart:
+		return slog.LevelWarn
+	case EventIntensityExceeded:
+		return slog.LevelError
+	case EventSupervisorStopped:
+		if e.Err != nil {
+			return slog.LevelError
+		}
+	}
+	return slog.LevelDebug
+}
+
+// String renders the event as one readable line.
+func (e Event) String() string {
+	s := e.Supervisor
+	if e.Child != "" {
+		s += "/" + e.Child
+	}
+	s += " " + e.Kind.String()
+	if e.Restarts > 0 {
+		s += fmt.Sprintf(" restarts=%d", e.Restarts)
+	}
+	if e.Delay > 0 {
+		s += " delay=" + e.Delay.String()
+	}
+	if e.Kind == EventHealthChanged || e.Kind == EventHealthRestart {
+		s += " health=" + e.Health.String()
+	}
+	if e.Err != nil {
+		s += " err=" + e.Err.Error()
+	}
+	return s
+}
+
+func (e Event) log(l *slog.Logger) {
+	lvl := e.LogLevel()
+	if !l.Enabled(context.Background(), lvl) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 6)
+	attrs = append(attrs, slog.String("supervisor", e.Supervisor))
+	if e.Child != "" {
+		attrs = append(attrs, slog.String("child", e.Child))
+	}
+	attrs = append(attrs, slog.Int("restarts", e.Restarts))
+	if e.Delay > 0 {
+		attrs = append(attrs, slog.Duration("delay", e.Delay))
+	}
+	if e.Kind == EventHealthChanged || e.Kind == EventHealthRestart {
+		attrs = append(attrs, slog.String("health", e.Health.String()))
+	}
+	if e.Err != nil {
+		attrs = append(attrs, slog.String("error", e.Err.Error()))
+	}
+	l.LogAttrs(context.Background(), lvl, e.Kind.String(), attrs...)
+}

@@ -1,0 +1,257 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/airssys/rt/health"
+)
+
+// child is a supervisor's record of one spec and its current incarnation.
+// Records form an intrusive list in start order so that removing one, and
+// walking the rest after one (RestForOne), cost nothing per sibling.
+type child struct {
+	spec       Spec
+	restart    RestartPolicy // effective policy
+	prev, next *child
+
+	state    ChildState
+	restarts int
+	lastErr  error
+	health   health.Status
+	sub      *Supervisor // set once New has returned a supervisor
+	inc      *incarnation
+	since    time.Time
+
+	job         *restartJob // pending restart this child belongs to
+	consecutive int         // consecutive restarts, for backoff
+	terminated  bool        // stopped by TerminateChild
+	poll        healthPoll
+}
+
+// incarnation is one run of a child, from New to exit. Its fields after
+// exit are written by the child's goroutine before done is closed.
+type incarnation struct {
+	c         *child
+	inst      Child
+	ctx       context.Context
+	cancel    context.CancelFunc
+	done      chan struct{}
+	err       error
+	exited    atomic.Bool
+	cancelled bool // the supervisor asked it to stop (loop-owned)
+}
+
+func (c *child) shutdown() ShutdownPolicy {
+	if c.spec.Shutdown != 0 {
+		return c.spec.Shutdown
+	}
+	if c.sub != nil {
+		return Infinity
+	}
+	return DefaultWorkerShutdown
+}
+
+func (c *child) info() ChildInfo {
+	ci := ChildInfo{
+		Name: c.spec.Name, State: c.state, Restarts: c.restarts, IsSupervisor: c.sub != nil,
+		LastErr: c.lastErr, Health: c.health, Since: c.since, Restart: c.restart,
+		Shutdown: c.shutdown(), Supervisor: c.sub,
+	}
+	if c.inc != nil {
+		ci.Instance = c.inc.inst
+	}
+	return ci
+}
+
+type family struct {
+	head, tail *child
+	byName     map[string]*child
+	n          int
+}
+
+func (f *family) init() { f.byName = make(map[string]*child) }
+
+func (f *family) append(c *child) {
+	c.prev, c.next = f.tail, nil
+	if f.tail != nil {
+		f.tail.next = c
+	} else {
+		f.head = c
+	}
+	f.tail = c
+	f.byName[c.spec.Name] = c
+	f.n++
+}
+
+func (f *family) remove(c *child) {
+	if c.prev != nil {
+		c.prev.next = c.next
+	} else {
+		f.head = c.next
+	}
+	if c.next != nil {
+		c.next.prev = c.prev
+	} else {
+		f.tail = c.prev
+	}
+	c.prev, c.next = nil, nil
+	delete(f.byName, c.spec.Name)
+	f.n--
+}
+
+func (f *family) infos() []ChildInfo {
+	out := make([]ChildInfo, 0, f.n)
+	for c := f.head; c != nil; c = c.next {
+		out = append(out, c.info())
+	}
+	return out
+}
+
+func (f *family) counts() ChildCounts {
+	var n ChildCounts
+	for c := f.head; c != nil; c = c.next {
+		n.Specs++
+		if c.inc != nil {
+			n.Active++
+		}
+		if c.sub != nil {
+			n.Supervisors++
+		} else {
+			n.Workers++
+		}
+	}
+	return n
+}
+
+// dispose removes nothing; it tells c's owner (and, for a supervisor, its
+// whole subtree) that the spec is gone for good.
+func dispose(c *child) {
+	if c.spec.Dispose != nil {
+		c.spec.Dispose(c.lastErr)
+	}
+	if c.sub != nil {
+		c.sub.disposeAll()
+	}
+}
+
+// disposeAll disposes every spec at the end of a tree. Specs with a Dispose
+// hook are dropped, since their owners cannot run again; plain specs are
+// kept so the supervisor can be started again.
+func (f *family) disposeAll() {
+	for c := f.head; c != nil; {
+		next := c.next
+		dispose(c)
+		if c.spec.Dispose != nil {
+			f.remove(c)
+		}
+		c = next
+	}
+}
+
+// newChild validates spec against s and builds its record.
+func newChild(s *Supervisor, spec Spec) (*child, error) {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("supervisor %s: child %q: %w: "+format, append([]any{s.name, spec.Name, ErrInvalidSpec}, args...)...)
+	}
+	switch {
+	case spec.Name == "":
+		return nil, bad("empty name")
+	case spec.New == nil:
+		return nil, bad("nil New")
+	case spec.Restart < DefaultRestart || spec.Restart > Temporary:
+		return nil, bad("restart policy %v", spec.Restart)
+	case spec.Shutdown < 0 && spec.Shutdown != BrutalKill && spec.Shutdown != Infinity:
+		return nil, bad("shutdown policy %v (Graceful needs a positive duration)", spec.Shutdown)
+	case spec.StartTimeout < 0:
+		return nil, bad("negative start timeout %v", spec.StartTimeout)
+	case spec.Health.Interval < 0 || spec.Health.Timeout < 0 || spec.Health.UnhealthyThreshold < 0:
+		return nil, bad("negative health policy %+v", spec.Health)
+	}
+	c := &child{spec: spec, restart: spec.Restart, state: ChildStopped}
+	if c.restart == DefaultRestart {
+		c.restart = s.restart
+	}
+	if spec.Significant {
+		if c.restart == Permanent {
+			return nil, bad("a significant child must be Transient or Temporary")
+		}
+		if s.cfg.autoShutdown == Never {
+			return nil, bad("significant child under AutoShutdown Never")
+		}
+	}
+	return c, nil
+}
+
+// offline answers a call while the supervisor is not running; s.mu is held.
+func (f *family) offline(s *Supervisor, m msg) reply {
+	stopped := func() reply {
+		return reply{err: fmt.Errorf("supervisor %s: %w", s.name, ErrStopped)}
+	}
+	switch m.op {
+	case opWhich:
+		return reply{infos: f.infos()}
+	case opCount:
+		return reply{counts: f.counts()}
+	}
+	if s.phase != idle {
+		return stopped()
+	}
+	switch m.op {
+	case opStartChild:
+		cs, err := f.admit(s, m.specs)
+		if err != nil {
+			return reply{err: err}
+		}
+		for _, c := range cs {
+			f.append(c)
+		}
+		return reply{}
+	case opTerminate, opDelete:
+		c := f.byName[m.name]
+		if c == nil {
+			return reply{err: fmt.Errorf("supervisor %s: child %q: %w", s.name, m.name, ErrNotFound)}
+		}
+		if m.op == opDelete {
+			f.remove(c)
+			dispose(c)
+		}
+		return reply{}
+	}
+	return stopped()
+}
+
+// admit validates a batch of specs: every spec valid, every name new.
+func (f *family) admit(s *Supervisor, specs []Spec) ([]*child, error) {
+	cs := make([]*child, 0, len(specs))
+	var seen map[string]bool
+	if len(specs) > 1 {
+		seen = make(map[string]bool, len(specs))
+	}
+	for _, spec := range specs {
+		c, err := newChild(s, spec)
+		if err != nil {
+			return nil, err
+		}
+		if old := f.byName[spec.Name]; old != nil || seen[spec.Name] {
+			sentinel := ErrAlreadyPresent
+			if old != nil && old.inc != nil {
+				sentinel = ErrAlreadyStarted
+			}
+			return nil, fmt.Errorf("supervisor %s: child %q: %w", s.name, spec.Name, sentinel)
+		}
+		if seen != nil {
+			seen[spec.Name] = true
+		}
+		if sub := specSupervisor(spec); sub != nil {
+			if sub == s {
+				return nil, fmt.Errorf("supervisor %s: child %q: %w: a supervisor cannot supervise itself", s.name, spec.Name, ErrInvalidSpec)
+			}
+			c.sub = sub
+		}
+		cs = append(cs, c)
+	}
+	return cs, nil
+}

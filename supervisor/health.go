@@ -1,0 +1,128 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/airssys/rt/health"
+)
+
+var healthyStatus = health.Healthy()
+
+// errUnhealthy is the failure recorded for a child restarted by its checks.
+var errUnhealthy = fmt.Errorf("unhealthy")
+
+// healthPoll is a child's health-check state, owned by the loop.
+type healthPoll struct {
+	timer     *time.Timer  // next check, or the timeout of the one in flight
+	inflight  *healthCheck // nil when no check is running
+	unhealthy int          // consecutive unhealthy results
+}
+
+// healthCheck is one call of CheckHealth; the first of its result and its
+// timeout to reach the loop decides it.
+type healthCheck struct {
+	inc    *incarnation
+	status health.Status
+}
+
+func (r *run) startPolling(c *child) {
+	if c.spec.Health.Interval <= 0 {
+		return
+	}
+	if _, ok := c.inc.inst.(health.Checker); !ok {
+		return
+	}
+	c.poll.unhealthy = 0
+	r.armHealth(c.inc)
+}
+
+func (r *run) armHealth(inc *incarnation) {
+	in := r.in
+	inc.c.poll.timer = time.AfterFunc(inc.c.spec.Health.Interval, func() {
+		in.push(msg{op: opHealthDue, inc: inc})
+	})
+}
+
+func (r *run) stopPolling(c *child) {
+	if c.poll.timer != nil {
+		c.poll.timer.Stop()
+		c.poll.timer = nil
+	}
+	c.poll.inflight = nil
+}
+
+// checkHealth calls CheckHealth on a goroutine of its own, bounded by the
+// policy's timeout, so a hung check cannot stall the supervisor.
+func (r *run) checkHealth(inc *incarnation) {
+	c := inc.c
+	if c.inc != inc || c.poll.inflight != nil {
+		return
+	}
+	timeout := c.spec.Health.Timeout
+	if timeout == 0 {
+		timeout = DefaultHealthTimeout
+	}
+	chk := &healthCheck{inc: inc}
+	c.poll.inflight = chk
+	in := r.in
+	hctx, cancel := context.WithTimeout(inc.ctx, timeout)
+	go func() {
+		st := safeCheck(inc.inst.(health.Checker), hctx)
+		cancel()
+		in.push(msg{op: opHealthDone, check: chk, status: st})
+	}()
+	timedOut := health.Unhealthy(fmt.Sprintf("health check timed out after %v", timeout))
+	c.poll.timer = time.AfterFunc(timeout, func() {
+		in.push(msg{op: opHealthDone, check: chk, status: timedOut})
+	})
+}
+
+// onHealth applies a check's result: Unhealthy counts, Healthy resets the
+// count, Degraded is reported only. At the threshold the child is restarted
+// as if it had failed.
+func (r *run) onHealth(chk *healthCheck, st health.Status) {
+	inc := chk.inc
+	c := inc.c
+	if c.inc != inc || c.poll.inflight != chk {
+		return // late: the incarnation ended, or the other half already decided
+	}
+	c.poll.inflight = nil
+	if c.poll.timer != nil {
+		c.poll.timer.Stop()
+	}
+	if st.State != c.health.State {
+		r.emit(Event{Kind: EventHealthChanged, Child: c.spec.Name, Health: st, Restarts: c.restarts})
+	}
+	c.health = st
+	switch st.State {
+	case health.StateUnhealthy:
+		c.poll.unhealthy++
+	case health.StateHealthy:
+		c.poll.unhealthy = 0
+	}
+	threshold := c.spec.Health.UnhealthyThreshold
+	if threshold == 0 {
+		threshold = DefaultUnhealthyThreshold
+	}
+	if c.poll.unhealthy < threshold {
+		r.armHealth(inc)
+		return
+	}
+	err := fmt.Errorf("%w: %d consecutive unhealthy checks, last: %s", errUnhealthy, c.poll.unhealthy, st.Reason)
+	r.emit(Event{Kind: EventHealthRestart, Child: c.spec.Name, Health: st, Err: err, Restarts: c.restarts})
+	r.stopChild(c)
+	c.lastErr = err
+	r.restart(c, err, inc)
+}
+
+func safeCheck(ck health.Checker, ctx context.Context) (st health.Status) {
+	defer func() {
+		if v := recover(); v != nil {
+			st = health.Unhealthy(fmt.Sprintf("health check panicked: %v\n%s", v, debug.Stack()))
+		}
+	}()
+	return ck.CheckHealth(ctx)
+}

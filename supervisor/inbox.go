@@ -1,0 +1,62 @@
+package supervisor
+
+import "sync"
+
+// inbox is the control goroutine's mailbox: an unbounded queue that never
+// blocks a sender (a child reporting its exit, a timer, a caller), plus a
+// one-slot signal channel the loop selects on. The mutex guards only the
+// queue, never supervisor state, which the loop alone owns.
+type inbox struct {
+	mu     sync.Mutex
+	q      []msg
+	spare  []msg
+	closed bool
+	signal chan struct{}
+}
+
+func newInbox() *inbox { return &inbox{signal: make(chan struct{}, 1)} }
+
+// push enqueues m and reports false when the loop has ended.
+func (in *inbox) push(m msg) bool {
+	in.mu.Lock()
+	if in.closed {
+		in.mu.Unlock()
+		return false
+	}
+	in.q = append(in.q, m)
+	in.mu.Unlock()
+	select {
+	case in.signal <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// take returns everything queued; the slice is valid until the next take.
+func (in *inbox) take() []msg {
+	in.mu.Lock()
+	q := in.q
+	in.q, in.spare = in.spare[:0], nil
+	in.mu.Unlock()
+	return q
+}
+
+// recycle hands a drained batch back for reuse, clearing its pointers.
+func (in *inbox) recycle(q []msg) {
+	clear(q)
+	in.mu.Lock()
+	if in.spare == nil && cap(q) <= 4096 {
+		in.spare = q[:0]
+	}
+	in.mu.Unlock()
+}
+
+// close refuses later pushes and returns what was still queued.
+func (in *inbox) close() []msg {
+	in.mu.Lock()
+	in.closed = true
+	q := in.q
+	in.q = nil
+	in.mu.Unlock()
+	return q
+}

@@ -1,0 +1,554 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/airssys/rt/health"
+)
+
+// op names a call to the control loop.
+type op int
+
+const (
+	opStartChild op = iota + 1
+	opTerminate
+	opRestart
+	opDelete
+	opWhich
+	opCount
+	opStop
+	opInfo
+	opExit       // an incarnation ended
+	opRestartDue // a restart job's delay is over
+	opHealthDue  // time to check a child's health
+	opHealthDone // a health check finished (or timed out)
+)
+
+// msg is everything the control loop receives. One flat struct keeps the
+// hot messages (exits) free of interface boxing.
+type msg struct {
+	op     op
+	name   string
+	specs  []Spec
+	inc    *incarnation
+	job    *restartJob
+	check  *healthCheck
+	status health.Status
+	reply  chan reply
+}
+
+type reply struct {
+	err    error
+	infos  []ChildInfo
+	counts ChildCounts
+	info   Info
+}
+
+// run is one life of a supervisor, from Start to its end.
+type run struct {
+	s       *Supervisor
+	in      *inbox
+	ctx     context.Context // the ctx given to Start: its end stops the run
+	base    context.Context // children's contexts derive from it, uncancelled
+	started chan error
+	done    chan struct{}
+
+	f         *family
+	intensity intensity
+	timer     *time.Timer              // reused for start timeouts and graceful stops
+	jobs      map[*restartJob]struct{} // pending restarts, to stop their timers at the end
+	ending    bool
+	finalErr  error
+	startedAt time.Time
+	path      string
+}
+
+func newRun(s *Supervisor, ctx context.Context) *run {
+	return &run{
+		s: s, in: newInbox(), ctx: ctx, base: context.WithoutCancel(ctx),
+		started: make(chan error, 1), done: s.done, f: &s.children,
+		intensity: intensity{max: s.cfg.maxRestarts, period: s.cfg.period},
+		jobs:      make(map[*restartJob]struct{}),
+		path:      s.path,
+	}
+}
+
+func (r *run) main() {
+	r.startedAt = time.Now()
+	if err := r.startAll(); err != nil {
+		r.finish(err)
+		r.started <- err
+		return
+	}
+	r.emit(Event{Kind: EventSupervisorStarted})
+	r.started <- nil
+	ctxDone := r.ctx.Done()
+	for !r.ending {
+		select {
+		case <-r.in.signal:
+			batch := r.in.take()
+			for i := range batch {
+				r.handle(batch[i])
+				if r.ending {
+					r.deferred(batch[i+1:])
+					break
+				}
+			}
+			r.in.recycle(batch)
+		case <-ctxDone:
+			r.shutdown(nil)
+		}
+	}
+	r.finish(r.finalErr)
+}
+
+// deferred holds messages that arrived in the same batch as the end; they
+// are answered by finish like any other late message.
+func (r *run) deferred(rest []msg) {
+	for _, m := range rest {
+		r.in.mu.Lock()
+		r.in.q = append(r.in.q, m)
+		r.in.mu.Unlock()
+	}
+}
+
+// finish ends the run: every child has stopped by now.
+func (r *run) finish(err error) {
+	s := r.s
+	if r.timer != nil {
+		r.timer.Stop()
+	}
+	for job := range r.jobs {
+		if job.timer != nil {
+			job.timer.Stop()
+		}
+	}
+	r.emit(Event{Kind: EventSupervisorStopped, Err: err})
+	late := r.in.close()
+	s.mu.Lock()
+	top := s.parent == nil
+	if top || s.dispose {
+		s.dispose = false
+		s.children.disposeAll()
+	}
+	s.phase, s.err = ended, err
+	onEnd := s.onEnd
+	s.onEnd = nil
+	for _, m := range late {
+		if m.reply != nil {
+			m.reply <- s.children.offline(s, m)
+		}
+	}
+	s.mu.Unlock()
+	s.events.drain()
+	close(r.done)
+	if onEnd != nil {
+		onEnd(err)
+	}
+}
+
+func (r *run) handle(m msg) {
+	switch m.op {
+	case opExit:
+		r.onExit(m.inc)
+	case opRestartDue:
+		r.runJob(m.job)
+	case opHealthDue:
+		r.checkHealth(m.inc)
+	case opHealthDone:
+		r.onHealth(m.check, m.status)
+	case opStop:
+		r.shutdown(nil)
+	default:
+		m.reply <- r.call(m)
+	}
+}
+
+func (r *run) errf(name string, sentinel error) error {
+	return fmt.Errorf("supervisor %s: child %q: %w", r.s.name, name, sentinel)
+}
+
+// call answers the public API while running.
+func (r *run) call(m msg) reply {
+	switch m.op {
+	case opWhich:
+		return reply{infos: r.f.infos()}
+	case opCount:
+		return reply{counts: r.f.counts()}
+	case opInfo:
+		return reply{info: r.info()}
+	case opStartChild:
+		return reply{err: r.startChildren(m.specs)}
+	}
+	c := r.f.byName[m.name]
+	if c == nil {
+		return reply{err: r.errf(m.name, ErrNotFound)}
+	}
+	switch m.op {
+	case opTerminate:
+		r.terminate(c)
+		return reply{}
+	case opRestart, opDelete:
+		switch {
+		case c.inc != nil:
+			return reply{err: r.errf(m.name, ErrRunning)}
+		case c.job != nil:
+			return reply{err: r.errf(m.name, ErrRestarting)}
+		}
+		if m.op == opDelete {
+			r.remove(c)
+			return reply{}
+		}
+		c.terminated = false
+		if err := r.startChild(c, false); err != nil {
+			return reply{err: err}
+		}
+		return reply{}
+	}
+	return reply{err: fmt.Errorf("supervisor %s: unknown call %d", r.s.name, m.op)}
+}
+
+// startAll starts the recorded specs in order; on a failure it stops the
+// ones it started, newest first.
+func (r *run) startAll() error {
+	for c := r.f.head; c != nil; c = c.next {
+		c.terminated = false
+		if err := r.startChild(c, false); err != nil {
+			for p := c.prev; p != nil; p = p.prev {
+				r.stopChild(p)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// startChildren adds specs while running: all or nothing.
+func (r *run) startChildren(specs []Spec) error {
+	cs, err := r.f.admit(r.s, specs)
+	if err != nil {
+		return err
+	}
+	for i, c := range cs {
+		r.f.append(c)
+		if err := r.startChild(c, false); err != nil {
+			for j := i; j >= 0; j-- {
+				if j < i {
+					r.stopChild(cs[j])
+				}
+				r.f.remove(cs[j])
+				r.emit(Event{Kind: EventChildRemoved, Child: cs[j].spec.Name})
+				dispose(cs[j])
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// remove drops a stopped child's spec for good.
+func (r *run) remove(c *child) {
+	r.f.remove(c)
+	r.emit(Event{Kind: EventChildRemoved, Child: c.spec.Name, Restarts: c.restarts})
+	dispose(c)
+}
+
+// startChild runs New, then Start (bounded by a timer), then launches the
+// incarnation. On failure the child is left stopped with LastErr set.
+func (r *run) startChild(c *child, restarted bool) (err error) {
+	c.state = ChildStarting
+	defer func() {
+		if err != nil {
+			c.state, c.inc, c.lastErr = ChildStopped, nil, err
+			r.emit(Event{Kind: EventChildStartFailed, Child: c.spec.Name, Err: err, Restarts: c.restarts})
+			err = fmt.Errorf("supervisor %s: start child %q: %w", r.s.name, c.spec.Name, err)
+		}
+	}()
+	inst, err := callNew(c.spec.New)
+	if err != nil {
+		return err
+	}
+	if sub, ok := inst.(*Supervisor); ok {
+		if sub == r.s {
+			return fmt.Errorf("%w: a supervisor cannot supervise itself", ErrInvalidSpec)
+		}
+		c.sub = sub
+		sub.attach(r.s, c.spec.Name)
+	}
+	ctx, cancel := context.WithCancel(r.base)
+	inc := &incarnation{c: c, inst: inst, ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	c.inc = inc
+	launcher, isLauncher := inst.(Launcher)
+	if starter, ok := inst.(Starter); ok {
+		ack := make(chan error, 1)
+		go inc.startThenServe(r, starter, ack, !isLauncher)
+		if err := r.awaitStart(c, ack); err != nil {
+			cancel()
+			return err
+		}
+	} else if !isLauncher {
+		go inc.serve(r)
+	}
+	if isLauncher {
+		if err := callLaunch(launcher, ctx, inc.exitFunc(r)); err != nil {
+			cancel()
+			return err
+		}
+	}
+	c.state, c.since = ChildRunning, time.Now()
+	c.health = healthyStatus
+	kind := EventChildStarted
+	if restarted {
+		kind = EventChildRestarted
+	}
+	r.emit(Event{Kind: kind, Child: c.spec.Name, Restarts: c.restarts})
+	r.startPolling(c)
+	return nil
+}
+
+func (r *run) awaitStart(c *child, ack chan error) error {
+	d := c.spec.StartTimeout
+	if d == 0 {
+		d = DefaultStartTimeout
+	}
+	t := r.resetTimer(d)
+	select {
+	case err := <-ack:
+		t.Stop()
+		return err
+	case <-t.C:
+		return fmt.Errorf("%w after %v", ErrStartTimeout, d)
+	}
+}
+
+func (r *run) resetTimer(d time.Duration) *time.Timer {
+	if r.timer == nil {
+		r.timer = time.NewTimer(d)
+	} else {
+		r.timer.Reset(d)
+	}
+	return r.timer
+}
+
+func callNew(newFn func() Child) (c Child, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	c = newFn()
+	if c == nil {
+		return nil, fmt.Errorf("%w: New returned nil", ErrInvalidSpec)
+	}
+	return c, nil
+}
+
+func callLaunch(l Launcher, ctx context.Context, exit func(error)) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	l.Launch(ctx, exit)
+	return nil
+}
+
+func (inc *incarnation) exitFunc(r *run) func(error) {
+	return func(err error) { inc.exit(r, err) }
+}
+
+// exit records the end of the incarnation; only the first call counts.
+func (inc *incarnation) exit(r *run, err error) {
+	if !inc.exited.CompareAndSwap(false, true) {
+		return
+	}
+	inc.err = err
+	close(inc.done)
+	r.in.push(msg{op: opExit, inc: inc})
+}
+
+func (inc *incarnation) serve(r *run) {
+	inc.exit(r, safeServe(inc.inst, inc.ctx))
+}
+
+func (inc *incarnation) startThenServe(r *run, st Starter, ack chan<- error, serve bool) {
+	err := safeStart(st, inc.ctx)
+	ack <- err
+	if err != nil || !serve || inc.ctx.Err() != nil {
+		// A failed or timed-out start: the supervisor has given up on
+		// this incarnation and expects no exit.
+		return
+	}
+	inc.serve(r)
+}
+
+func safeServe(c Child, ctx context.Context) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return c.Serve(ctx)
+}
+
+func safeStart(st Starter, ctx context.Context) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return st.Start(ctx)
+}
+
+// isNormal applies the exit-reason rules.
+func isNormal(inc *incarnation) bool {
+	return inc.err == nil || inc.cancelled || errors.Is(inc.err, ErrShutdown)
+}
+
+// onExit handles an incarnation that ended on its own.
+func (r *run) onExit(inc *incarnation) {
+	c := inc.c
+	if c.inc != inc {
+		return // stopped by the supervisor already, or abandoned
+	}
+	r.stopPolling(c)
+	inc.cancel()
+	c.inc, c.since = nil, time.Time{}
+	c.lastErr = inc.err
+	normal := isNormal(inc)
+	if normal {
+		r.emit(Event{Kind: EventChildExited, Child: c.spec.Name, Err: inc.err, Restarts: c.restarts})
+	} else {
+		r.emit(Event{Kind: EventChildFailed, Child: c.spec.Name, Err: inc.err, Restarts: c.restarts})
+	}
+	switch {
+	case c.restart == Temporary:
+		c.state = ChildStopped
+		r.remove(c)
+		r.significantExit(c)
+	case c.restart == Transient && normal:
+		c.state = ChildStopped
+		r.significantExit(c)
+	default:
+		r.restart(c, inc.err, inc)
+	}
+}
+
+// significantExit ends the supervisor when a significant child's own exit
+// calls for it (AutoShutdown).
+func (r *run) significantExit(c *child) {
+	if !c.spec.Significant {
+		return
+	}
+	switch r.s.cfg.autoShutdown {
+	case AnySignificant:
+	case AllSignificant:
+		for o := r.f.head; o != nil; o = o.next {
+			if o != c && o.spec.Significant && (o.inc != nil || o.job != nil) {
+				return
+			}
+		}
+	default:
+		return
+	}
+	r.emit(Event{Kind: EventAutoShutdown, Child: c.spec.Name})
+	r.shutdown(nil)
+}
+
+// terminate stops a child by API: no restart, no auto-shutdown.
+func (r *run) terminate(c *child) {
+	r.stopChild(c)
+	c.terminated = true
+	if c.restart == Temporary {
+		r.remove(c)
+	}
+}
+
+// stopChild stops c per its ShutdownPolicy and cancels any pending restart.
+// It waits on the child alone: calls and other exits wait in the inbox.
+func (r *run) stopChild(c *child) {
+	if c.job != nil {
+		c.job = nil
+	}
+	inc := c.inc
+	if inc == nil {
+		c.state = ChildStopped
+		return
+	}
+	c.state = ChildStopping
+	r.stopPolling(c)
+	inc.cancelled = true
+	inc.cancel()
+	abandoned := false
+	switch pol := c.shutdown(); {
+	case pol == BrutalKill:
+	case pol == Infinity:
+		<-inc.done
+	default:
+		select {
+		case <-inc.done:
+		default:
+			t := r.resetTimer(time.Duration(pol))
+			select {
+			case <-inc.done:
+				t.Stop()
+			case <-t.C:
+				abandoned = true
+			}
+		}
+	}
+	c.inc, c.since, c.state = nil, time.Time{}, ChildStopped
+	if abandoned {
+		r.emit(Event{Kind: EventChildAbandoned, Child: c.spec.Name, Restarts: c.restarts,
+			Err: fmt.Errorf("still running %v after cancel", time.Duration(c.shutdown()))})
+	} else {
+		r.emit(Event{Kind: EventChildStopped, Child: c.spec.Name, Restarts: c.restarts})
+	}
+}
+
+// shutdown stops every child, newest first, and ends the run with err.
+func (r *run) shutdown(err error) {
+	for c := r.f.tail; c != nil; c = c.prev {
+		r.stopChild(c)
+	}
+	r.ending, r.finalErr = true, err
+}
+
+// emit stamps an event and hands it to the dispatchers that want it: the
+// logger of this supervisor, and the handlers of it and its ancestors.
+func (r *run) emit(e Event) {
+	s := r.s
+	lvl := e.LogLevel()
+	logger := s.logger()
+	if !logger.Enabled(context.Background(), lvl) {
+		logger = nil
+	}
+	var wantsHandler bool
+	for p := s; p != nil; p = p.parent {
+		if p.cfg.handler != nil {
+			wantsHandler = true
+			break
+		}
+	}
+	if logger == nil && !wantsHandler {
+		return
+	}
+	e.Time = time.Now()
+	e.Supervisor = r.path
+	if logger != nil && s.cfg.handler == nil {
+		s.events.push(dispatchItem{e: e, logger: logger})
+	}
+	for p := s; p != nil; p = p.parent {
+		if p.cfg.handler != nil {
+			it := dispatchItem{e: e, handler: p.cfg.handler}
+			if p == s {
+				it.logger = logger
+			}
+			p.events.push(it)
+		}
+	}
+}

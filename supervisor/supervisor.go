@@ -1,0 +1,272 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Supervisor starts, watches and restarts its children. Its state is owned
+// by one control goroutine while it runs; every method is safe for
+// concurrent use and talks to that goroutine by message.
+type Supervisor struct {
+	name     string
+	strategy Strategy
+	restart  RestartPolicy
+	cfg      config
+
+	mu       sync.Mutex
+	phase    phase
+	run      *run // the current run; nil before the first Start
+	done     chan struct{}
+	err      error  // final error of the last run
+	children family // owned by the loop while running, by mu otherwise
+	onEnd    func(error)
+	dispose  bool // dispose all specs when the current run ends
+
+	// Set by a parent when it launches this supervisor as its child.
+	parent *Supervisor
+	path   string
+
+	events dispatcher
+}
+
+type phase int
+
+const (
+	idle phase = iota
+	running
+	ended
+)
+
+// New returns a supervisor that has not started. restart is the default
+// policy of its children, and its own policy when added to a parent. An
+// invalid option (or strategy or policy) is reported by Start as
+// ErrInvalidOption; New never panics.
+func New(name string, strategy Strategy, restart RestartPolicy, opts ...Option) *Supervisor {
+	s := &Supervisor{name: name, strategy: strategy, restart: restart, cfg: defaultConfig(), path: name}
+	for _, o := range opts {
+		if o != nil {
+			o(&s.cfg)
+		}
+	}
+	if strategy < OneForOne || strategy > RestForOne {
+		s.cfg.fail("strategy %v", strategy)
+	}
+	if restart < DefaultRestart || restart > Temporary {
+		s.cfg.fail("restart policy %v", restart)
+	}
+	if s.restart == DefaultRestart {
+		s.restart = Permanent
+	}
+	s.children.init()
+	s.done = make(chan struct{})
+	return s
+}
+
+// Name returns the name given to New.
+func (s *Supervisor) Name() string { return s.name }
+
+// Path returns the supervisor's place in its tree, "root/web".
+func (s *Supervisor) Path() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.path
+}
+
+// Strategy returns the supervisor's restart strategy.
+func (s *Supervisor) Strategy() Strategy { return s.strategy }
+
+// Intensity returns the maximum restarts allowed within the period.
+func (s *Supervisor) Intensity() (maxRestarts int, period time.Duration) {
+	return s.cfg.maxRestarts, s.cfg.period
+}
+
+// Start starts the children in order, then supervises them in the
+// background until ctx is done or Stop is called. If a child fails to start,
+// the ones started before it are stopped in reverse order and Start returns
+// an error naming it; nothing is left running. A supervisor that has ended
+// can be started again: it starts the specs it still holds.
+func (s *Supervisor) Start(ctx context.Context) error {
+	if ctx == nil {
+		return fmt.Errorf("supervisor %s: %w: nil context", s.name, ErrInvalidOption)
+	}
+	if s.cfg.err != nil {
+		return fmt.Errorf("supervisor %s: %w", s.name, s.cfg.err)
+	}
+	s.mu.Lock()
+	if s.phase == running {
+		s.mu.Unlock()
+		return fmt.Errorf("supervisor %s: %w", s.name, ErrAlreadyStarted)
+	}
+	if s.phase == ended {
+		s.done = make(chan struct{})
+		s.err = nil
+	}
+	r := newRun(s, ctx)
+	s.run, s.phase = r, running
+	s.mu.Unlock()
+	go r.main()
+	return <-r.started
+}
+
+// Serve starts the supervisor if it is not running, then blocks until it
+// ends, returning its final error (nil after an orderly end). When ctx is
+// done the supervisor shuts down as Stop does.
+func (s *Supervisor) Serve(ctx context.Context) error {
+	s.mu.Lock()
+	started := s.phase == running
+	s.mu.Unlock()
+	if !started {
+		if err := s.Start(ctx); err != nil {
+			return err
+		}
+	}
+	done := s.Done()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		_ = s.Stop()
+	}
+	return s.Err()
+}
+
+// Launch lets a parent run this supervisor without a goroutine of its own:
+// exit receives the final error when the run started by Start ends.
+func (s *Supervisor) Launch(ctx context.Context, exit func(error)) {
+	s.mu.Lock()
+	if s.phase != running {
+		err := s.err
+		s.mu.Unlock()
+		exit(err)
+		return
+	}
+	s.onEnd = exit
+	s.mu.Unlock()
+}
+
+// Stop shuts the supervisor down in order (children stop one at a time,
+// newest first), waits for it to end and returns its final error. It is
+// idempotent; on a supervisor that never started it returns nil.
+func (s *Supervisor) Stop() error {
+	s.mu.Lock()
+	r, ph := s.run, s.phase
+	s.mu.Unlock()
+	if ph != running {
+		return s.Err()
+	}
+	r.in.push(msg{op: opStop})
+	<-r.done
+	return s.Err()
+}
+
+// Done is closed when the current (or next) run of the supervisor ends.
+func (s *Supervisor) Done() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.done
+}
+
+// Err returns the final error of the last run once Done is closed: nil
+// after an orderly end, an error wrapping ErrIntensityExceeded after giving
+// up, or the start failure.
+func (s *Supervisor) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// attach records that parent runs s as its child named name.
+func (s *Supervisor) attach(parent *Supervisor, name string) {
+	s.mu.Lock()
+	s.parent = parent
+	s.path = parent.Path() + "/" + name
+	s.mu.Unlock()
+}
+
+// disposeAll tells every spec it is gone for good (the tree ended, or the
+// spec of this supervisor was disposed by its parent).
+func (s *Supervisor) disposeAll() {
+	s.mu.Lock()
+	if s.phase == running {
+		s.dispose = true
+		s.mu.Unlock()
+		return
+	}
+	s.children.disposeAll()
+	s.mu.Unlock()
+}
+
+// logger is the nearest configured logger up the tree, or slog.Default.
+func (s *Supervisor) logger() *slog.Logger {
+	for p := s; p != nil; p = p.parent {
+		if p.cfg.logger != nil {
+			return p.cfg.logger
+		}
+	}
+	return slog.Default()
+}
+
+// request sends a call to the control loop, or runs it under the mutex
+// when the supervisor is not running.
+func (s *Supervisor) request(m msg) reply {
+	s.mu.Lock()
+	if s.phase != running {
+		defer s.mu.Unlock()
+		return s.children.offline(s, m)
+	}
+	r := s.run
+	m.reply = make(chan reply, 1)
+	ok := r.in.push(m)
+	s.mu.Unlock()
+	if !ok {
+		return reply{err: fmt.Errorf("supervisor %s: %w", s.name, ErrStopped)}
+	}
+	return <-m.reply
+}
+
+// StartChild adds a child. Before Start it validates and records the spec;
+// while running it starts the child at once and returns when its Start has
+// completed or failed (a child that fails to start is not kept).
+func (s *Supervisor) StartChild(spec Spec) error {
+	return s.request(msg{op: opStartChild, specs: []Spec{spec}}).err
+}
+
+// startChildren adds several children as one operation: all are validated
+// first, and if one fails to start the ones started with it are stopped and
+// removed, so the batch is all or nothing.
+func (s *Supervisor) startChildren(specs []Spec) error {
+	return s.request(msg{op: opStartChild, specs: specs}).err
+}
+
+// TerminateChild stops a child without restarting it and keeps its spec
+// (a Temporary child's spec is removed). It is idempotent and returns once
+// the child has stopped or been abandoned per its ShutdownPolicy. A child
+// waiting for a restart has the restart cancelled.
+func (s *Supervisor) TerminateChild(name string) error {
+	return s.request(msg{op: opTerminate, name: name}).err
+}
+
+// RestartChild starts a stopped child again and returns its Start error;
+// after a failure the child stays stopped. It does not count toward the
+// restart intensity.
+func (s *Supervisor) RestartChild(name string) error {
+	return s.request(msg{op: opRestart, name: name}).err
+}
+
+// DeleteChild removes the spec of a stopped child.
+func (s *Supervisor) DeleteChild(name string) error {
+	return s.request(msg{op: opDelete, name: name}).err
+}
+
+// WhichChildren describes every child, in start order.
+func (s *Supervisor) WhichChildren() []ChildInfo {
+	return s.request(msg{op: opWhich}).infos
+}
+
+// CountChildren counts the children by kind and activity.
+func (s *Supervisor) CountChildren() ChildCounts {
+	return s.request(msg{op: opCount}).counts
+}
