@@ -145,6 +145,11 @@ func (r *run) finish(err error) {
 	}
 	s.mu.Unlock()
 	s.events.drain()
+	if subs := s.subs.Load(); subs != nil {
+		for _, sub := range *subs {
+			sub.events.drain()
+		}
+	}
 	close(r.done)
 	if onEnd != nil {
 		onEnd(err)
@@ -528,11 +533,8 @@ func (r *run) emit(e Event) {
 		logger = nil
 	}
 	var wantsHandler bool
-	for p := s; p != nil; p = p.parent {
-		if p.cfg.handler != nil {
-			wantsHandler = true
-			break
-		}
+	for p := s; p != nil && !wantsHandler; p = p.parent {
+		wantsHandler = p.cfg.handler != nil || p.subs.Load() != nil && len(*p.subs.Load()) > 0
 	}
 	if logger == nil && !wantsHandler {
 		return
@@ -549,6 +551,11 @@ func (r *run) emit(e Event) {
 				it.logger = logger
 			}
 			p.events.push(it)
+		}
+		if subs := p.subs.Load(); subs != nil {
+			for _, sub := range *subs {
+				sub.events.push(dispatchItem{e: e, handler: sub.fn})
+			}
 		}
 	}
 }

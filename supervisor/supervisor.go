@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -31,6 +32,50 @@ type Supervisor struct {
 	path   string
 
 	events dispatcher
+	subs   atomic.Pointer[[]*subscriber] // copy-on-write: emit reads without a lock
+	subMu  sync.Mutex
+}
+
+type subscriber struct {
+	fn     func(Event)
+	events dispatcher
+}
+
+// Subscribe calls fn for every later event of this supervisor and of the
+// supervisors below it, like WithEventHandler, until cancel is called.
+// Each subscriber has its own delivery goroutine (held only while it has
+// events), so a slow one delays only itself. cancel waits until fn is no
+// longer running.
+func (s *Supervisor) Subscribe(fn func(Event)) (cancel func()) {
+	if fn == nil {
+		return func() {}
+	}
+	sub := &subscriber{fn: fn}
+	s.subMu.Lock()
+	old := s.subs.Load()
+	var next []*subscriber
+	if old != nil {
+		next = append(next, (*old)...)
+	}
+	next = append(next, sub)
+	s.subs.Store(&next)
+	s.subMu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.subMu.Lock()
+			cur := *s.subs.Load()
+			next := make([]*subscriber, 0, len(cur))
+			for _, o := range cur {
+				if o != sub {
+					next = append(next, o)
+				}
+			}
+			s.subs.Store(&next)
+			s.subMu.Unlock()
+			sub.events.drain()
+		})
+	}
 }
 
 type phase int
