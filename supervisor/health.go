@@ -113,9 +113,10 @@ func (r *run) onHealth(chk *healthCheck, st health.Status) {
 	}
 	err := fmt.Errorf("%w: %d consecutive unhealthy checks, last: %s", errUnhealthy, c.poll.unhealthy, st.Reason)
 	r.emit(Event{Kind: EventHealthRestart, Child: c.spec.Name, Health: st, Err: err, Restarts: c.restarts})
+	ranFor := time.Since(c.since)
 	r.stopChild(c)
 	c.lastErr = err
-	r.restart(c, err, inc)
+	r.restart(c, err, ranFor)
 }
 
 func safeCheck(ck health.Checker, ctx context.Context) (st health.Status) {

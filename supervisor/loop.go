@@ -422,6 +422,7 @@ func (r *run) onExit(inc *incarnation) {
 	}
 	r.stopPolling(c)
 	inc.cancel()
+	ranFor := time.Since(c.since)
 	c.inc, c.since = nil, time.Time{}
 	c.lastErr = inc.err
 	normal := isNormal(inc)
@@ -439,7 +440,7 @@ func (r *run) onExit(inc *incarnation) {
 		c.state = ChildStopped
 		r.significantExit(c)
 	default:
-		r.restart(c, inc.err, inc)
+		r.restart(c, inc.err, ranFor)
 	}
 }
 

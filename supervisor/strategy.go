@@ -17,7 +17,7 @@ type restartJob struct {
 // restart handles a failure of c that calls for a restart: it counts the
 // restart against the intensity, stops the siblings the strategy names and
 // starts the group again, now or after the backoff delay.
-func (r *run) restart(c *child, cause error, inc *incarnation) {
+func (r *run) restart(c *child, cause error, ranFor time.Duration) {
 	now := time.Now()
 	if !r.intensity.add(now) {
 		r.giveUp(c, cause)
@@ -28,7 +28,7 @@ func (r *run) restart(c *child, cause error, inc *incarnation) {
 	for _, g := range group {
 		g.job, g.state = job, ChildRestarting
 	}
-	r.schedule(job, r.backoffFor(c, inc, now))
+	r.schedule(job, r.backoffFor(c, ranFor))
 }
 
 // giveUp ends the supervisor after too many restarts: escalation.
@@ -75,12 +75,12 @@ func (r *run) groupFor(c *child) []*child {
 
 // backoffFor is the delay before restarting c, from its consecutive
 // failures; a child that ran ResetAfter without failing starts afresh.
-func (r *run) backoffFor(c *child, inc *incarnation, now time.Time) time.Duration {
+func (r *run) backoffFor(c *child, ranFor time.Duration) time.Duration {
 	b := r.s.cfg.backoff
 	if !b.enabled() {
 		return 0
 	}
-	if inc != nil && !c.since.IsZero() && now.Sub(c.since) >= b.resetAfter() {
+	if ranFor >= b.resetAfter() {
 		c.consecutive = 0
 	}
 	c.consecutive++
@@ -141,7 +141,7 @@ func (r *run) retry(group []*child, failed *child, err error) {
 	for _, g := range group {
 		g.job, g.state = job, ChildRestarting
 	}
-	delay := r.backoffFor(failed, nil, now)
+	delay := r.backoffFor(failed, 0)
 	if delay <= 0 {
 		// Through the inbox, so that calls and other exits are served
 		// between attempts.
