@@ -1,0 +1,166 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+func TestInvalidSpecs(t *testing.T) {
+	ok := func() Child { return ChildFunc(func(ctx context.Context) error { <-ctx.Done(); return nil }) }
+	cases := map[string]Spec{
+		"empty name":        {New: ok},
+		"nil New":           {Name: "x"},
+		"bad restart":       {Name: "x", New: ok, Restart: 9},
+		"negative restart":  {Name: "x", New: ok, Restart: -1},
+		"graceful zero":     {Name: "x", New: ok, Shutdown: Graceful(0)},
+		"graceful negative": {Name: "x", New: ok, Shutdown: Graceful(-time.Second)},
+		"bad shutdown":      {Name: "x", New: ok, Shutdown: -7},
+		"start timeout":     {Name: "x", New: ok, StartTimeout: -1},
+		"health interval":   {Name: "x", New: ok, Health: HealthPolicy{Interval: -1}},
+		"health timeout":    {Name: "x", New: ok, Health: HealthPolicy{Timeout: -1}},
+		"health threshold":  {Name: "x", New: ok, Health: HealthPolicy{UnhealthyThreshold: -1}},
+		"significant perm":  {Name: "x", New: ok, Significant: true, Restart: Permanent},
+		"significant never": {Name: "x", New: ok, Significant: true, Restart: Transient},
+	}
+	for name, spec := range cases {
+		s := New("root", OneForOne, Permanent, quiet)
+		if err := s.StartChild(spec); !errors.Is(err, ErrInvalidSpec) {
+			t.Errorf("%s: StartChild = %v, want ErrInvalidSpec", name, err)
+		}
+	}
+	// The same through the builders.
+	s := New("root", OneForOne, Permanent, quiet)
+	builders := map[string]error{
+		"nil Spawn":        s.Child("a").Spawn(nil),
+		"nil SpawnFunc":    s.Child("a").SpawnFunc(nil),
+		"negative timeout": s.Child("a").ShutdownTimeout(-time.Second).SpawnFunc(ok),
+		"negative start":   s.Child("a").StartTimeout(-time.Second).SpawnFunc(ok),
+		"negative health":  s.Child("a").HealthCheckInterval(-time.Second).SpawnFunc(ok),
+		"negative thresh":  s.Child("a").UnhealthyThreshold(-1).SpawnFunc(ok),
+		"batch nil":        s.Children("w", 2).SpawnBatch(nil),
+		"batch negative":   s.Children("w", -1).SpawnBatch(ok),
+		"batch no prefix":  s.Children("", 2).SpawnBatch(ok),
+		"nil supervisor":   s.AddSupervisor(nil),
+		"nil child":        s.SpawnChild("x", nil),
+	}
+	for name, err := range builders {
+		if !errors.Is(err, ErrInvalidSpec) {
+			t.Errorf("%s = %v, want ErrInvalidSpec", name, err)
+		}
+	}
+	if n := s.CountChildren(); n.Specs != 0 {
+		t.Fatalf("invalid specs were recorded: %+v", n)
+	}
+}
+
+func TestNewReturningNilOrPanickingIsAStartFailure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := New("root", OneForOne, Permanent, quiet)
+		mustStart(t, s)
+		if err := s.StartChild(Spec{Name: "nil", New: func() Child { return nil }}); !errors.Is(err, ErrInvalidSpec) {
+			t.Fatalf("nil New result: %v", err)
+		}
+		err := s.StartChild(Spec{Name: "p", New: func() Child { panic("no") }})
+		var pe *PanicError
+		if !errors.As(err, &pe) || pe.Value != "no" {
+			t.Fatalf("panicking New: %v", err)
+		}
+		mustStop(t, s)
+	})
+}
+
+func TestInvalidOptions(t *testing.T) {
+	cases := map[string]*Supervisor{
+		"intensity":    New("s", OneForOne, Permanent, WithIntensity(-1, time.Second)),
+		"period":       New("s", OneForOne, Permanent, WithIntensity(1, 0)),
+		"backoff":      New("s", OneForOne, Permanent, WithBackoff(Backoff{Initial: -1})),
+		"multiplier":   New("s", OneForOne, Permanent, WithBackoff(Backoff{Initial: 1, Multiplier: 0.5})),
+		"jitter":       New("s", OneForOne, Permanent, WithBackoff(Backoff{Initial: 1, Jitter: 1})),
+		"max":          New("s", OneForOne, Permanent, WithBackoff(Backoff{Initial: 2, Max: 1})),
+		"autoshutdown": New("s", OneForOne, Permanent, WithAutoShutdown(7)),
+		"logger":       New("s", OneForOne, Permanent, WithLogger(nil)),
+		"handler":      New("s", OneForOne, Permanent, WithEventHandler(nil)),
+		"strategy":     New("s", 5, Permanent),
+		"restart":      New("s", OneForOne, 9),
+	}
+	for name, s := range cases {
+		if err := s.Start(context.Background()); !errors.Is(err, ErrInvalidOption) {
+			t.Errorf("%s: Start = %v, want ErrInvalidOption", name, err)
+		}
+	}
+	//lint:ignore SA1012 a nil context is exactly the bad input under test
+	if err := New("s", OneForOne, Permanent).Start(nil); !errors.Is(err, ErrInvalidOption) { //nolint:staticcheck
+		t.Errorf("nil ctx: %v", err)
+	}
+}
+
+func TestBuilderRecordsEverySetting(t *testing.T) {
+	s := New("root", OneForOne, Permanent, quiet, WithAutoShutdown(AnySignificant))
+	ok := func() Child { return ChildFunc(func(ctx context.Context) error { <-ctx.Done(); return nil }) }
+	err := s.Child("w").RestartPolicy(Transient).ShutdownTimeout(3 * time.Second).StartTimeout(time.Second).
+		Significant(true).HealthCheckInterval(time.Second).HealthCheckTimeout(time.Millisecond).
+		UnhealthyThreshold(7).SpawnFunc(ok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := s.children.byName["w"]
+	want := Spec{Name: "w", Restart: Transient, Shutdown: Graceful(3 * time.Second), StartTimeout: time.Second,
+		Significant: true, Health: HealthPolicy{Interval: time.Second, Timeout: time.Millisecond, UnhealthyThreshold: 7}}
+	got := c.spec
+	got.New = nil
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("spec\n got  %+v\n want %+v", got, want)
+	}
+	err = s.Children("pool", 3).RestartPolicy(Temporary).ShutdownPolicy(BrutalKill).StartTimeout(time.Second).
+		Significant(true).HealthCheckInterval(time.Second).HealthCheckTimeout(time.Second).UnhealthyThreshold(2).
+		ShutdownTimeout(time.Second).SpawnBatch(ok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(names(s), ","); got != "w,pool-0,pool-1,pool-2" {
+		t.Fatal(got)
+	}
+	if c := s.children.byName["pool-2"]; c.restart != Temporary || c.spec.Shutdown != Graceful(time.Second) || c.spec.Health.UnhealthyThreshold != 2 {
+		t.Fatalf("%+v", c.spec)
+	}
+}
+
+func TestSpawnReusesValueAndSpawnBatchWithIndexes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var seen []int
+		s := New("root", OneForOne, Permanent, quiet)
+		err := s.Children("w", 3).SpawnBatchWith(func(i int) Child {
+			seen = append(seen, i)
+			return ChildFunc(func(ctx context.Context) error { <-ctx.Done(); return nil })
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustStart(t, s)
+		if len(seen) != 3 || seen[0] != 0 || seen[2] != 2 {
+			t.Fatalf("%v", seen)
+		}
+		mustStop(t, s)
+	})
+}
+
+func TestStringers(t *testing.T) {
+	for _, c := range []struct{ got, want string }{
+		{OneForAll.String(), "OneForAll"}, {Strategy(9).String(), "Strategy(9)"},
+		{Transient.String(), "Transient"}, {RestartPolicy(9).String(), "RestartPolicy(9)"},
+		{Graceful(time.Second).String(), "Graceful(1s)"}, {BrutalKill.String(), "BrutalKill"},
+		{Infinity.String(), "Infinity"}, {ShutdownPolicy(0).String(), "Default"},
+		{ChildRestarting.String(), "restarting"}, {AllSignificant.String(), "AllSignificant"},
+		{EventChildAbandoned.String(), "child_abandoned"}, {EventKind(99).String(), "EventKind(99)"},
+		{(&PanicError{Value: 1}).Error(), "panic: 1"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%q != %q", c.got, c.want)
+		}
+	}
+}
