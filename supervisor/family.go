@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"context"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -31,16 +30,15 @@ type child struct {
 	poll        healthPoll
 }
 
-// incarnation is one run of a child, from New to exit. Its fields after
-// exit are written by the child's goroutine before done is closed.
+// incarnation is one run of a child, from New to exit. err is written by
+// whoever reports the exit, before ended is set.
 type incarnation struct {
 	c         *child
+	incCtx
 	inst      Child
-	ctx       context.Context
-	cancel    context.CancelFunc
-	done      chan struct{}
 	err       error
-	exited    atomic.Bool
+	exited    atomic.Bool // the exit was reported (first report wins)
+	ended     atomic.Bool // err is written
 	cancelled bool // the supervisor asked it to stop (loop-owned)
 }
 

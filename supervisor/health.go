@@ -68,7 +68,7 @@ func (r *run) checkHealth(inc *incarnation) {
 	chk := &healthCheck{inc: inc}
 	c.poll.inflight = chk
 	in := r.in
-	hctx, cancel := context.WithTimeout(inc.ctx, timeout)
+	hctx, cancel := context.WithTimeout(&inc.incCtx, timeout)
 	go func() {
 		st := safeCheck(inc.inst.(health.Checker), hctx)
 		cancel()

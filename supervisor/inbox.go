@@ -60,3 +60,17 @@ func (in *inbox) close() []msg {
 	in.mu.Unlock()
 	return q
 }
+
+// rearm raises the signal again if messages are waiting: awaitExit may
+// have consumed it while the loop was busy.
+func (in *inbox) rearm() {
+	in.mu.Lock()
+	pending := len(in.q) > 0
+	in.mu.Unlock()
+	if pending {
+		select {
+		case in.signal <- struct{}{}:
+		default:
+		}
+	}
+}

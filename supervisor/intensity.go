@@ -4,7 +4,8 @@ import "time"
 
 // intensity is OTP's restart window: the times of the restarts that fall
 // within the last period, oldest first. It never holds more than max+1
-// entries, so a long-lived supervisor's bookkeeping does not grow.
+// entries (and only as many as fall in one period), so a long-lived
+// supervisor's bookkeeping does not grow.
 type intensity struct {
 	max    int
 	period time.Duration
@@ -25,10 +26,9 @@ func (in *intensity) trim(now time.Time) {
 	for keep < len(in.times) && now.Sub(in.times[keep]) >= in.period {
 		keep++
 	}
-	if keep > 0 {
-		n := copy(in.times, in.times[keep:])
-		in.times = in.times[:n]
-	}
+	// Reslicing drops expired entries in O(1); append later moves the
+	// live ones to a fresh array, so the backing store stays bounded.
+	in.times = in.times[keep:]
 }
 
 // used is how many restarts fall within the current window.

@@ -284,8 +284,8 @@ func (r *run) startChild(c *child, restarted bool) (err error) {
 		c.sub = sub
 		sub.attach(r.s, c.spec.Name)
 	}
-	ctx, cancel := context.WithCancel(r.base)
-	inc := &incarnation{c: c, inst: inst, ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	inc := &incarnation{c: c, inst: inst, incCtx: incCtx{base: r.base}}
+	ctx, cancel := context.Context(&inc.incCtx), inc.cancel
 	c.inc = inc
 	launcher, isLauncher := inst.(Launcher)
 	if starter, ok := inst.(Starter); ok {
@@ -372,18 +372,18 @@ func (inc *incarnation) exit(r *run, err error) {
 		return
 	}
 	inc.err = err
-	close(inc.done)
+	inc.ended.Store(true)
 	r.in.push(msg{op: opExit, inc: inc})
 }
 
 func (inc *incarnation) serve(r *run) {
-	inc.exit(r, safeServe(inc.inst, inc.ctx))
+	inc.exit(r, safeServe(inc.inst, &inc.incCtx))
 }
 
 func (inc *incarnation) startThenServe(r *run, st Starter, ack chan<- error, serve bool) {
-	err := safeStart(st, inc.ctx)
+	err := safeStart(st, &inc.incCtx)
 	ack <- err
-	if err != nil || !serve || inc.ctx.Err() != nil {
+	if err != nil || !serve || inc.Err() != nil {
 		// A failed or timed-out start: the supervisor has given up on
 		// this incarnation and expects no exit.
 		return
@@ -493,18 +493,12 @@ func (r *run) stopChild(c *child) {
 	switch pol := c.shutdown(); {
 	case pol == BrutalKill:
 	case pol == Infinity:
-		<-inc.done
+		r.awaitExit(inc, nil)
 	default:
-		select {
-		case <-inc.done:
-		default:
+		if !inc.ended.Load() {
 			t := r.resetTimer(time.Duration(pol))
-			select {
-			case <-inc.done:
-				t.Stop()
-			case <-t.C:
-				abandoned = true
-			}
+			abandoned = !r.awaitExit(inc, t.C)
+			t.Stop()
 		}
 	}
 	c.inc, c.since, c.state = nil, time.Time{}, ChildStopped
@@ -514,6 +508,22 @@ func (r *run) stopChild(c *child) {
 	} else {
 		r.emit(Event{Kind: EventChildStopped, Child: c.spec.Name, Restarts: c.restarts})
 	}
+}
+
+// awaitExit waits until inc has exited, or timeout fires (false). Exits
+// arrive through the inbox, so it watches the inbox's signal without taking
+// the messages, which the loop handles afterwards as usual; it re-arms the
+// signal for them. This spares every incarnation a channel of its own.
+func (r *run) awaitExit(inc *incarnation, timeout <-chan time.Time) bool {
+	defer r.in.rearm()
+	for !inc.ended.Load() {
+		select {
+		case <-r.in.signal:
+		case <-timeout:
+			return inc.ended.Load()
+		}
+	}
+	return true
 }
 
 // shutdown stops every child, newest first, and ends the run with err.

@@ -263,13 +263,16 @@ func (s *Supervisor) request(m msg) reply {
 		return s.children.offline(s, m)
 	}
 	r := s.run
-	m.reply = make(chan reply, 1)
+	// A fresh channel per call, not a pooled one: channels made inside a
+	// testing/synctest bubble must not leak out of it.
+	ch := make(chan reply, 1)
+	m.reply = ch
 	ok := r.in.push(m)
 	s.mu.Unlock()
 	if !ok {
 		return reply{err: fmt.Errorf("supervisor %s: %w", s.name, ErrStopped)}
 	}
-	return <-m.reply
+	return <-ch
 }
 
 // StartChild adds a child. Before Start it validates and records the spec;
