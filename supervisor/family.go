@@ -33,13 +33,13 @@ type child struct {
 // incarnation is one run of a child, from New to exit. err is written by
 // whoever reports the exit, before ended is set.
 type incarnation struct {
-	c         *child
+	c *child
 	incCtx
 	inst      Child
 	err       error
 	exited    atomic.Bool // the exit was reported (first report wins)
 	ended     atomic.Bool // err is written
-	cancelled bool // the supervisor asked it to stop (loop-owned)
+	cancelled bool        // the supervisor asked it to stop (loop-owned)
 }
 
 func (c *child) shutdown() ShutdownPolicy {
