@@ -153,7 +153,8 @@ func describe(e supervisor.Event) string {
 		}
 		return e.Child + " is " + e.Health.String()
 	case supervisor.EventHealthRestart:
-		return "restarting " + e.Child + ": " + reason(e.Err)
+		// The reason of the last check tells more than e.Err, which counts them.
+		return "restarting " + e.Child + ": unhealthy too long (" + e.Health.Reason + ")"
 	case supervisor.EventIntensityExceeded:
 		if top {
 			return "gave up: too many restarts"
@@ -198,7 +199,7 @@ func WriteTree(w io.Writer, sup *supervisor.Supervisor) error {
 	case !info.Running:
 		state = "stopped"
 	}
-	fmt.Fprintf(tw, "%s\t%v\t%s\t\n", info.Name, info.Strategy, state)
+	fmt.Fprintf(tw, "%s\t%v\t%s\n", info.Name, info.Strategy, state)
 	writeChildren(tw, info.Children, "")
 	return tw.Flush()
 }
