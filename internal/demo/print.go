@@ -17,9 +17,9 @@ import (
 // the same transition in one supervisor becomes one line, so that a group
 // restart reads as what it is:
 //
-//	  data-layer      cache failed: injected fault
-//	  data-layer      stopped repository
-//	  data-layer      restarted cache, repository
+//	data-layer      cache failed: injected fault
+//	data-layer      stopped repository
+//	data-layer      restarted cache, repository
 //
 // Pass its Event method to supervisor.WithEventHandler or Subscribe. A line
 // is written once the next event, a Printf or a Flush shows that its run is
