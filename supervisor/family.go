@@ -35,11 +35,13 @@ type child struct {
 type incarnation struct {
 	c *child
 	incCtx
-	inst      Child
-	err       error
-	exited    atomic.Bool // the exit was reported (first report wins)
-	ended     atomic.Bool // err is written
-	cancelled bool        // the supervisor asked it to stop (loop-owned)
+	inst   Child
+	err    error
+	exited atomic.Bool // the exit was reported (first report wins)
+	ended  atomic.Bool // err is written
+
+	startAbandoned atomic.Bool // Start failed or timed out: never Serve
+	cancelled      bool        // the supervisor asked it to stop (loop-owned)
 }
 
 func (c *child) shutdown() ShutdownPolicy {

@@ -290,3 +290,35 @@ func TestTemporaryRemovedOnAnyExit(t *testing.T) {
 		})
 	}
 }
+
+// Found by FuzzSupervisorAgainstModel: a child whose goroutine was slow to
+// go from Start to Serve, and was stopped in between, skipped Serve and
+// never reported its exit, so Stop waited out its Graceful timeout and
+// reported it abandoned.
+func TestRegressionStopBetweenStartAndServe(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		testHookAfterStart = func() { <-release }
+		defer func() { testHookAfterStart = nil }()
+		r := newRig()
+		var ev eventLog
+		s := New("root", OneForOne, Permanent, quiet, WithEventHandler(ev.handler))
+		r.add(t, s, "a")
+		mustStart(t, s) // a's goroutine is held between Start and Serve
+		t0 := time.Now()
+		stopped := make(chan error)
+		go func() { stopped <- s.Stop() }()
+		synctest.Wait() // the supervisor has cancelled a and waits for it
+		close(release)
+		if err := <-stopped; err != nil {
+			t.Fatal(err)
+		}
+		if time.Since(t0) != 0 {
+			t.Fatalf("Stop took %v", time.Since(t0))
+		}
+		if _, ok := ev.find(EventChildAbandoned); ok {
+			t.Fatal("a child was abandoned")
+		}
+		r.j.expect(t, "start a", "stop a")
+	})
+}

@@ -292,6 +292,7 @@ func (r *run) startChild(c *child, restarted bool) (err error) {
 		ack := make(chan error, 1)
 		go inc.startThenServe(r, starter, ack, !isLauncher)
 		if err := r.awaitStart(c, ack); err != nil {
+			inc.startAbandoned.Store(true)
 			cancel()
 			return err
 		}
@@ -383,13 +384,21 @@ func (inc *incarnation) serve(r *run) {
 func (inc *incarnation) startThenServe(r *run, st Starter, ack chan<- error, serve bool) {
 	err := safeStart(st, &inc.incCtx)
 	ack <- err
-	if err != nil || !serve || inc.Err() != nil {
+	if testHookAfterStart != nil {
+		testHookAfterStart()
+	}
+	if err != nil || !serve || inc.startAbandoned.Load() {
 		// A failed or timed-out start: the supervisor has given up on
-		// this incarnation and expects no exit.
+		// this incarnation and expects no exit. (Not inc.Err(): the
+		// supervisor may already be stopping a child that started well.)
 		return
 	}
 	inc.serve(r)
 }
+
+// testHookAfterStart lets a test hold a child's goroutine between its
+// Start acknowledgement and Serve, where a stop can slip in.
+var testHookAfterStart func()
 
 func safeServe(c Child, ctx context.Context) (err error) {
 	defer func() {
