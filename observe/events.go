@@ -12,13 +12,13 @@ import (
 // data field of a server-sent event whose id is ID.
 type EventRecord struct {
 	// ID numbers the events an Observer has seen, from 1, without gaps.
-	ID         uint64               `json:"id"`
-	Time       time.Time            `json:"time"`
-	Supervisor string               `json:"supervisor"` // path, "root/web"
-	Child      string               `json:"child,omitempty"`
-	Kind       supervisor.EventKind `json:"kind"`
-	Error      string               `json:"error,omitempty"`
-	Restarts   int                  `json:"restarts"`
+	ID         uint64    `json:"id"`
+	Time       time.Time `json:"time"`
+	Supervisor string    `json:"supervisor"` // path, "root/web"
+	Child      string    `json:"child,omitempty"`
+	Kind       string    `json:"kind"` // supervisor.EventKind's name: "child_failed"
+	Error      string    `json:"error,omitempty"`
+	Restarts   int       `json:"restarts"`
 	// DelaySeconds is the backoff delay of a child_restart_scheduled event.
 	DelaySeconds float64 `json:"delay_seconds,omitempty"`
 	// Health is set on health events.
@@ -27,14 +27,14 @@ type EventRecord struct {
 
 func newEventRecord(id uint64, e supervisor.Event) EventRecord {
 	r := EventRecord{
-		ID: id, Time: e.Time, Supervisor: e.Supervisor, Child: e.Child, Kind: e.Kind,
+		ID: id, Time: e.Time, Supervisor: e.Supervisor, Child: e.Child, Kind: e.Kind.String(),
 		Restarts: e.Restarts, DelaySeconds: e.Delay.Seconds(),
 	}
 	if e.Err != nil {
 		r.Error = e.Err.Error()
 	}
 	if e.Kind == supervisor.EventHealthChanged || e.Kind == supervisor.EventHealthRestart {
-		r.Health = &Health{State: e.Health.State, Reason: e.Health.Reason}
+		r.Health = &Health{State: e.Health.State.String(), Reason: e.Health.Reason}
 	}
 	return r
 }

@@ -147,7 +147,7 @@ func TestFaultInjectionDisabledByDefault(t *testing.T) {
 			t.Errorf("%s while disabled: %d %v", action, status, doc)
 		}
 	}
-	if s := TakeSnapshot(tt.root); s.Root.Children[2].State != supervisor.ChildRunning {
+	if s := TakeSnapshot(tt.root); s.Root.Children[2].State != "running" {
 		t.Errorf("db touched: %v", s.Root.Children[2].State)
 	}
 }
@@ -175,7 +175,7 @@ func TestFaultInjectionToken(t *testing.T) {
 			t.Errorf("%s token: %d %q", c.name, res.StatusCode, res.Header.Get("WWW-Authenticate"))
 		}
 	}
-	if s := TakeSnapshot(tt.root); s.Root.Children[2].State != supervisor.ChildRunning {
+	if s := TakeSnapshot(tt.root); s.Root.Children[2].State != "running" {
 		t.Fatalf("a refused request touched db: %v", s.Root.Children[2].State)
 	}
 
@@ -184,14 +184,14 @@ func TestFaultInjectionToken(t *testing.T) {
 	if status != 200 || doc["action"] != "terminate" || doc["child"] != "db" {
 		t.Fatalf("terminate: %d %v", status, doc)
 	}
-	if s := TakeSnapshot(tt.root); s.Root.Children[2].State != supervisor.ChildStopped {
+	if s := TakeSnapshot(tt.root); s.Root.Children[2].State != "stopped" {
 		t.Errorf("db after terminate: %v", s.Root.Children[2].State)
 	}
 	status, _, doc = call(t, "POST", srv.URL+"/api/children/restart", "s3cret", body)
 	if status != 200 {
 		t.Fatalf("restart: %d %v", status, doc)
 	}
-	if s := TakeSnapshot(tt.root); s.Root.Children[2].State != supervisor.ChildRunning || s.Root.Children[2].Restarts != 0 {
+	if s := TakeSnapshot(tt.root); s.Root.Children[2].State != "running" || s.Root.Children[2].Restarts != 0 {
 		t.Errorf("db after restart: %+v (manual restarts do not count)", s.Root.Children[2])
 	}
 }

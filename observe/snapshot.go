@@ -40,6 +40,9 @@ type Crasher interface {
 // reports it in one step); different supervisors are read one after the
 // other, so a restart racing the walk may show in one level and not yet in
 // the next.
+//
+// Enumerations are strings, the names their types' String methods give, so
+// that a snapshot decodes as well as it encodes.
 type Snapshot struct {
 	TakenAt time.Time          `json:"taken_at"`
 	Totals  Totals             `json:"totals"`
@@ -58,10 +61,10 @@ type Totals struct {
 
 // SupervisorSnapshot describes one supervisor and its children.
 type SupervisorSnapshot struct {
-	Name     string              `json:"name"`
-	Path     string              `json:"path"`
-	Strategy supervisor.Strategy `json:"strategy"`
-	Running  bool                `json:"running"`
+	Name     string `json:"name"`
+	Path     string `json:"path"`
+	Strategy string `json:"strategy"` // "OneForOne", "OneForAll" or "RestForOne"
+	Running  bool   `json:"running"`
 	// StartedAt is when the current run began; zero when not running.
 	StartedAt time.Time `json:"started_at"`
 	// MaxRestarts and PeriodSeconds are the intensity allowed;
@@ -81,18 +84,22 @@ type SupervisorSnapshot struct {
 type ChildSnapshot struct {
 	Name string `json:"name"`
 	// Path is the supervisor's path, a slash, and the child's name.
-	Path     string                `json:"path"`
-	Kind     Kind                  `json:"kind"`
-	State    supervisor.ChildState `json:"state"`
-	Restarts int                   `json:"restarts"`
+	Path string `json:"path"`
+	Kind Kind   `json:"kind"`
+	// State is a supervisor.ChildState's name: starting, running,
+	// restarting, stopping or stopped.
+	State    string `json:"state"`
+	Restarts int    `json:"restarts"`
 	// LastError is the error of the most recent incarnation that failed.
 	LastError string `json:"last_error,omitempty"`
 	Health    Health `json:"health"`
 	// UptimeSeconds is how long the current incarnation has run; 0 when it
 	// is not running.
-	UptimeSeconds float64                   `json:"uptime_seconds"`
-	Restart       supervisor.RestartPolicy  `json:"restart_policy"`
-	Shutdown      supervisor.ShutdownPolicy `json:"shutdown_policy"`
+	UptimeSeconds float64 `json:"uptime_seconds"`
+	// Restart and Shutdown are the effective policies, as their String
+	// methods write them: "Permanent", "Graceful(5s)".
+	Restart  string `json:"restart_policy"`
+	Shutdown string `json:"shutdown_policy"`
 	// Actor is set for actors that are running.
 	Actor *ActorStats `json:"actor,omitempty"`
 	// Supervisor is set for sub-supervisors.
@@ -101,8 +108,8 @@ type ChildSnapshot struct {
 
 // Health is the last health check result of a child.
 type Health struct {
-	State  health.State `json:"state"`
-	Reason string       `json:"reason,omitempty"`
+	State  string `json:"state"` // healthy, degraded or unhealthy
+	Reason string `json:"reason,omitempty"`
 }
 
 // ActorStats are the numbers an actor reports about its mailbox.
@@ -156,7 +163,7 @@ type walker struct {
 func (w *walker) supervisor(info supervisor.Info, filter string) (s SupervisorSnapshot, matched bool) {
 	w.totals.Supervisors++
 	s = SupervisorSnapshot{
-		Name: info.Name, Path: info.Path, Strategy: info.Strategy, Running: info.Running,
+		Name: info.Name, Path: info.Path, Strategy: info.Strategy.String(), Running: info.Running,
 		StartedAt: info.StartedAt, MaxRestarts: info.MaxRestarts,
 		PeriodSeconds: info.Period.Seconds(), RestartsInWindow: info.RestartsInWindow,
 		Error: errString(info.Err),
@@ -185,10 +192,10 @@ func (w *walker) supervisor(info supervisor.Info, filter string) (s SupervisorSn
 // child describes one child; ok is false when the filter drops it.
 func (w *walker) child(parent string, ci *supervisor.ChildInfo, filter string) (c ChildSnapshot, ok bool) {
 	c = ChildSnapshot{
-		Name: ci.Name, Path: parent + "/" + ci.Name, Kind: KindWorker, State: ci.State,
+		Name: ci.Name, Path: parent + "/" + ci.Name, Kind: KindWorker, State: ci.State.String(),
 		Restarts: ci.Restarts, LastError: errString(ci.LastErr),
-		Health:  Health{State: ci.Health.State, Reason: ci.Health.Reason},
-		Restart: ci.Restart, Shutdown: ci.Shutdown,
+		Health:  Health{State: ci.Health.State.String(), Reason: ci.Health.Reason},
+		Restart: ci.Restart.String(), Shutdown: ci.Shutdown.String(),
 	}
 	if ci.State == supervisor.ChildRunning {
 		w.totals.Running++

@@ -90,7 +90,7 @@ func TestSnapshotTotalsAndErrors(t *testing.T) {
 		t.Errorf("totals = %+v, want %+v", s.Totals, want)
 	}
 	db := s.Root.Children[2]
-	if db.Restarts != 1 || db.LastError != "boom" || db.State != supervisor.ChildRunning {
+	if db.Restarts != 1 || db.LastError != "boom" || db.State != "running" {
 		t.Errorf("db = %+v", db)
 	}
 	if db.UptimeSeconds < 0 {
@@ -142,7 +142,7 @@ func TestSnapshotStoppedAndNil(t *testing.T) {
 	root := supervisor.New("idle", supervisor.OneForAll, supervisor.Permanent, quiet)
 	must(t, root.SpawnChild("w", supervisor.ChildFunc(idle().Serve)))
 	s = TakeSnapshot(root)
-	if s.Root.Running || len(s.Root.Children) != 1 || s.Root.Children[0].State != supervisor.ChildStopped {
+	if s.Root.Running || len(s.Root.Children) != 1 || s.Root.Children[0].State != "stopped" {
 		t.Errorf("not started: %+v", s.Root)
 	}
 	data, err := json.Marshal(s)
