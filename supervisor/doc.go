@@ -1,0 +1,47 @@
+// Package supervisor runs Go code the way Erlang/OTP runs processes: in
+// trees of supervisors that start children, watch them, and restart them
+// with clean state when they fail ("let it crash").
+//
+// # The model
+//
+// A [Child] is anything with Serve(ctx) error. A [Spec] tells a
+// [Supervisor] how to build it (New is called on every start, so each
+// incarnation begins fresh), when to restart it ([RestartPolicy]), how to
+// stop it ([ShutdownPolicy]) and how to check its health ([HealthPolicy]).
+// The supervisor starts its children one at a time in order (a [Starter]'s
+// Start completes before the next sibling begins) and stops them one at a
+// time in reverse order.
+//
+// When a child exits, its exit is normal (Serve returned nil, an error
+// wrapping [ErrShutdown], or anything after the supervisor cancelled its
+// context) or abnormal (any other error, or a panic, reported as a
+// [*PanicError]). The restart policy decides whether to restart it:
+// Permanent always, Transient after abnormal exits, Temporary never. The
+// [Strategy] decides who restarts with it: only it (OneForOne), all
+// siblings (OneForAll), or the siblings started after it (RestForOne).
+//
+// Restarts are counted in a sliding window ([WithIntensity], default 3 in
+// 5s). One too many and the supervisor stops all its children and ends
+// with [ErrIntensityExceeded]; a parent supervisor sees that as a failure
+// of its child and applies its own strategy: faults escalate up the tree
+// until some level can recover. [WithBackoff] spaces restarts out with
+// timers, never with sleeps on a child's goroutine.
+//
+// # One goroutine owns the state
+//
+// While a supervisor runs, one control goroutine owns all its state and
+// handles, one at a time, every request (StartChild, TerminateChild, ...),
+// every child exit and every timer, as OTP's supervisor process does. No
+// lock guards supervisor state; callers talk to that goroutine by message.
+// A child that needs no goroutine of its own (an actor, which runs only
+// when it has messages) implements [Launcher], and a spec can learn when
+// it is gone for good through [Spec].Dispose.
+//
+// # Observing
+//
+// Every transition is an [Event]: logged through log/slog (routine ones at
+// Debug, failures at Info) and delivered to [WithEventHandler] and
+// [Supervisor.Subscribe] handlers on goroutines of their own, so a slow
+// handler never stalls supervision. [Supervisor.WhichChildren],
+// [Supervisor.CountChildren] and [Supervisor.Info] describe a running tree.
+package supervisor

@@ -1,0 +1,145 @@
+package supervisor_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/airssys/rt/health"
+	"github.com/airssys/rt/supervisor"
+)
+
+var quiet = supervisor.WithLogger(slog.New(slog.DiscardHandler))
+
+// A worker that crashes on its first run and serves on the next: the
+// supervisor restarts it with fresh state.
+func Example() {
+	var runs atomic.Int32
+	serving := make(chan struct{})
+	sup := supervisor.New("root", supervisor.OneForOne, supervisor.Permanent, quiet)
+	err := sup.Child("worker").SpawnFunc(func() supervisor.Child {
+		return supervisor.ChildFunc(func(ctx context.Context) error {
+			if runs.Add(1) == 1 {
+				return errors.New("corrupted state")
+			}
+			close(serving)
+			<-ctx.Done()
+			return nil
+		})
+	})
+	if err != nil {
+		panic(err)
+	}
+	if err := sup.Start(context.Background()); err != nil {
+		panic(err)
+	}
+	<-serving
+	info := sup.WhichChildren()[0]
+	fmt.Println(info.Name, info.State, "restarts:", info.Restarts, "last error:", info.LastErr)
+	fmt.Println("stop:", sup.Stop())
+	// Output:
+	// worker running restarts: 1 last error: corrupted state
+	// stop: <nil>
+}
+
+func idle(ctx context.Context) error { <-ctx.Done(); return nil }
+
+// Supervisors nest: a sub-supervisor is a child like any other, restarted
+// as a whole when it gives up.
+func ExampleSupervisor_AddSupervisor() {
+	root := supervisor.New("root", supervisor.OneForAll, supervisor.Permanent, quiet)
+	db := supervisor.New("data-layer", supervisor.RestForOne, supervisor.Permanent)
+	_ = db.SpawnChild("pool", supervisor.ChildFunc(idle))
+	_ = db.SpawnChild("cache", supervisor.ChildFunc(idle))
+	_ = root.AddSupervisor(db)
+	_ = root.Start(context.Background())
+	for _, c := range root.WhichChildren() {
+		fmt.Println(c.Name, c.IsSupervisor, c.Supervisor.Path())
+	}
+	fmt.Println(db.CountChildren())
+	_ = root.Stop()
+	// Output:
+	// data-layer true root/data-layer
+	// {2 2 0 2}
+}
+
+// The builder spawns a pool of similar children in one all-or-nothing call.
+func ExampleBatchBuilder_SpawnBatch() {
+	sup := supervisor.New("http", supervisor.OneForOne, supervisor.Permanent, quiet)
+	err := sup.Children("worker", 3).RestartPolicy(supervisor.Transient).ShutdownTimeout(time.Second).
+		SpawnBatch(func() supervisor.Child { return supervisor.ChildFunc(idle) })
+	fmt.Println(err)
+	for _, c := range sup.WhichChildren() {
+		fmt.Println(c.Name, c.Restart, c.Shutdown)
+	}
+	// Output:
+	// <nil>
+	// worker-0 Transient Graceful(1s)
+	// worker-1 Transient Graceful(1s)
+	// worker-2 Transient Graceful(1s)
+}
+
+type db struct{ up bool }
+
+func (d *db) Serve(ctx context.Context) error { <-ctx.Done(); return nil }
+
+// CheckHealth makes db a health.Checker: the supervisor polls it.
+func (d *db) CheckHealth(ctx context.Context) health.Status {
+	if !d.up {
+		return health.Unhealthy("no connection")
+	}
+	return health.Healthy()
+}
+
+// Health checks restart a child that stays unhealthy.
+func ExampleChildBuilder_HealthCheckInterval() {
+	sup := supervisor.New("root", supervisor.OneForOne, supervisor.Permanent, quiet)
+	_ = sup.Child("db").HealthCheckInterval(10 * time.Second).HealthCheckTimeout(time.Second).
+		UnhealthyThreshold(3).SpawnFunc(func() supervisor.Child { return &db{up: true} })
+	fmt.Println(sup.WhichChildren()[0].Name)
+	// Output: db
+}
+
+// Restart intensity: past three restarts in a minute the supervisor gives
+// up, and its Err says why.
+func ExampleWithIntensity() {
+	sup := supervisor.New("root", supervisor.OneForOne, supervisor.Permanent, quiet,
+		supervisor.WithIntensity(3, time.Minute))
+	_ = sup.SpawnChild("flaky", supervisor.ChildFunc(func(context.Context) error {
+		return errors.New("flaky")
+	}))
+	_ = sup.Start(context.Background())
+	<-sup.Done()
+	fmt.Println(errors.Is(sup.Err(), supervisor.ErrIntensityExceeded))
+	// Output: true
+}
+
+// Events describe every transition; handlers run off the supervision path.
+func ExampleWithEventHandler() {
+	events := make(chan supervisor.Event, 16)
+	sup := supervisor.New("root", supervisor.OneForOne, supervisor.Permanent, quiet,
+		supervisor.WithEventHandler(func(e supervisor.Event) { events <- e }))
+	_ = sup.SpawnChild("w", supervisor.ChildFunc(idle))
+	_ = sup.Start(context.Background())
+	_ = sup.Stop()
+	close(events)
+	for e := range events {
+		fmt.Println(e)
+	}
+	// Output:
+	// root/w child_started
+	// root supervisor_started
+	// root/w child_stopped
+	// root supervisor_stopped
+}
+
+// Backoff spaces out the restarts of a child that keeps failing.
+func ExampleWithBackoff() {
+	sup := supervisor.New("root", supervisor.OneForOne, supervisor.Permanent, quiet,
+		supervisor.WithBackoff(supervisor.Backoff{Initial: 100 * time.Millisecond, Max: 5 * time.Second, Multiplier: 2, Jitter: 0.1}))
+	fmt.Println(sup.Strategy())
+	// Output: OneForOne
+}
