@@ -186,7 +186,7 @@ func newChild(s *Supervisor, spec Spec) (*child, error) {
 }
 
 // offline answers a call while the supervisor is not running; s.mu is held.
-func (f *family) offline(s *Supervisor, m msg) reply {
+func (f *family) offline(s *Supervisor, m *call) reply {
 	stopped := func() reply {
 		return reply{err: fmt.Errorf("supervisor %s: %w", s.name, ErrStopped)}
 	}

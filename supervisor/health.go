@@ -21,11 +21,16 @@ type healthPoll struct {
 	unhealthy int          // consecutive unhealthy results
 }
 
+// healthResult is what a check (or its timeout) reports to the loop.
+type healthResult struct {
+	chk    *healthCheck
+	status health.Status
+}
+
 // healthCheck is one call of CheckHealth; the first of its result and its
 // timeout to reach the loop decides it.
 type healthCheck struct {
-	inc    *incarnation
-	status health.Status
+	inc *incarnation
 }
 
 func (r *run) startPolling(c *child) {
@@ -72,11 +77,11 @@ func (r *run) checkHealth(inc *incarnation) {
 	go func() {
 		st := safeCheck(inc.inst.(health.Checker), hctx)
 		cancel()
-		in.push(msg{op: opHealthDone, check: chk, status: st})
+		in.push(msg{op: opHealthDone, check: &healthResult{chk, st}})
 	}()
-	timedOut := health.Unhealthy(fmt.Sprintf("health check timed out after %v", timeout))
+	timedOut := &healthResult{chk, health.Unhealthy(fmt.Sprintf("health check timed out after %v", timeout))}
 	c.poll.timer = time.AfterFunc(timeout, func() {
-		in.push(msg{op: opHealthDone, check: chk, status: timedOut})
+		in.push(msg{op: opHealthDone, check: timedOut})
 	})
 }
 

@@ -22,15 +22,15 @@ type Info struct {
 // Sub-supervisors appear as children with Supervisor set; call Info on them
 // to walk a tree.
 func (s *Supervisor) Info() Info {
-	rep := s.request(msg{op: opInfo})
-	if rep.info.Name == "" {
+	rep := s.request(&call{op: opInfo})
+	if rep.info == nil {
 		// Not running: describe the recorded specs.
 		return Info{
 			Name: s.name, Path: s.Path(), Strategy: s.strategy, MaxRestarts: s.cfg.maxRestarts,
 			Period: s.cfg.period, Err: s.Err(), Children: s.WhichChildren(),
 		}
 	}
-	return rep.info
+	return *rep.info
 }
 
 func (r *run) info() Info {

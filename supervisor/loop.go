@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"runtime/debug"
 	"time"
-
-	"github.com/airssys/rt/health"
 )
 
 // op names a call to the control loop.
@@ -28,24 +26,30 @@ const (
 	opHealthDone // a health check finished (or timed out)
 )
 
-// msg is everything the control loop receives. One flat struct keeps the
-// hot messages (exits) free of interface boxing.
+// msg is everything the control loop receives. One small flat struct
+// keeps the hot messages (exits) free of interface boxing and cheap to
+// queue; calls carry their arguments behind a pointer.
 type msg struct {
-	op     op
-	name   string
-	specs  []Spec
-	inc    *incarnation
-	job    *restartJob
-	check  *healthCheck
-	status health.Status
-	reply  chan reply
+	op    op
+	inc   *incarnation
+	job   *restartJob
+	check *healthResult
+	call  *call
+}
+
+// call is a request from the public API, answered on reply.
+type call struct {
+	op    op
+	name  string
+	specs []Spec
+	reply chan reply
 }
 
 type reply struct {
 	err    error
 	infos  []ChildInfo
 	counts ChildCounts
-	info   Info
+	info   *Info
 }
 
 // run is one life of a supervisor, from Start to its end.
@@ -139,8 +143,8 @@ func (r *run) finish(err error) {
 	onEnd := s.onEnd
 	s.onEnd = nil
 	for _, m := range late {
-		if m.reply != nil {
-			m.reply <- s.children.offline(s, m)
+		if m.call != nil {
+			m.call.reply <- s.children.offline(s, m.call)
 		}
 	}
 	s.mu.Unlock()
@@ -165,11 +169,11 @@ func (r *run) handle(m msg) {
 	case opHealthDue:
 		r.checkHealth(m.inc)
 	case opHealthDone:
-		r.onHealth(m.check, m.status)
+		r.onHealth(m.check.chk, m.check.status)
 	case opStop:
 		r.shutdown(nil)
 	default:
-		m.reply <- r.call(m)
+		m.call.reply <- r.call(m.call)
 	}
 }
 
@@ -178,14 +182,15 @@ func (r *run) errf(name string, sentinel error) error {
 }
 
 // call answers the public API while running.
-func (r *run) call(m msg) reply {
+func (r *run) call(m *call) reply {
 	switch m.op {
 	case opWhich:
 		return reply{infos: r.f.infos()}
 	case opCount:
 		return reply{counts: r.f.counts()}
 	case opInfo:
-		return reply{info: r.info()}
+		info := r.info()
+		return reply{info: &info}
 	case opStartChild:
 		return reply{err: r.startChildren(m.specs)}
 	}

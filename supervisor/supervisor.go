@@ -256,18 +256,18 @@ func (s *Supervisor) logger() *slog.Logger {
 
 // request sends a call to the control loop, or runs it under the mutex
 // when the supervisor is not running.
-func (s *Supervisor) request(m msg) reply {
+func (s *Supervisor) request(c *call) reply {
 	s.mu.Lock()
 	if s.phase != running {
 		defer s.mu.Unlock()
-		return s.children.offline(s, m)
+		return s.children.offline(s, c)
 	}
 	r := s.run
 	// A fresh channel per call, not a pooled one: channels made inside a
 	// testing/synctest bubble must not leak out of it.
 	ch := make(chan reply, 1)
-	m.reply = ch
-	ok := r.in.push(m)
+	c.reply = ch
+	ok := r.in.push(msg{op: c.op, call: c})
 	s.mu.Unlock()
 	if !ok {
 		return reply{err: fmt.Errorf("supervisor %s: %w", s.name, ErrStopped)}
@@ -279,14 +279,14 @@ func (s *Supervisor) request(m msg) reply {
 // while running it starts the child at once and returns when its Start has
 // completed or failed (a child that fails to start is not kept).
 func (s *Supervisor) StartChild(spec Spec) error {
-	return s.request(msg{op: opStartChild, specs: []Spec{spec}}).err
+	return s.request(&call{op: opStartChild, specs: []Spec{spec}}).err
 }
 
 // startChildren adds several children as one operation: all are validated
 // first, and if one fails to start the ones started with it are stopped and
 // removed, so the batch is all or nothing.
 func (s *Supervisor) startChildren(specs []Spec) error {
-	return s.request(msg{op: opStartChild, specs: specs}).err
+	return s.request(&call{op: opStartChild, specs: specs}).err
 }
 
 // TerminateChild stops a child without restarting it and keeps its spec
@@ -294,27 +294,27 @@ func (s *Supervisor) startChildren(specs []Spec) error {
 // the child has stopped or been abandoned per its ShutdownPolicy. A child
 // waiting for a restart has the restart cancelled.
 func (s *Supervisor) TerminateChild(name string) error {
-	return s.request(msg{op: opTerminate, name: name}).err
+	return s.request(&call{op: opTerminate, name: name}).err
 }
 
 // RestartChild starts a stopped child again and returns its Start error;
 // after a failure the child stays stopped. It does not count toward the
 // restart intensity.
 func (s *Supervisor) RestartChild(name string) error {
-	return s.request(msg{op: opRestart, name: name}).err
+	return s.request(&call{op: opRestart, name: name}).err
 }
 
 // DeleteChild removes the spec of a stopped child.
 func (s *Supervisor) DeleteChild(name string) error {
-	return s.request(msg{op: opDelete, name: name}).err
+	return s.request(&call{op: opDelete, name: name}).err
 }
 
 // WhichChildren describes every child, in start order.
 func (s *Supervisor) WhichChildren() []ChildInfo {
-	return s.request(msg{op: opWhich}).infos
+	return s.request(&call{op: opWhich}).infos
 }
 
 // CountChildren counts the children by kind and activity.
 func (s *Supervisor) CountChildren() ChildCounts {
-	return s.request(msg{op: opCount}).counts
+	return s.request(&call{op: opCount}).counts
 }
