@@ -173,7 +173,13 @@ func run(ctx context.Context, w io.Writer, pause time.Duration) error {
 			return err
 		}
 
-		maxRestarts, period := supervisor.DefaultMaxRestarts, supervisor.DefaultPeriod
+		var maxRestarts int
+		var period time.Duration
+		for _, c := range tree.Root.WhichChildren() {
+			if c.Name == "http-api" {
+				maxRestarts, period = c.Supervisor.Intensity()
+			}
+		}
 		err = act(fmt.Sprintf(`5. A handler crashes again and again. http-api allows %d restarts in %v;
    at one more it gives up and fails itself: escalation. Its parent, the root,
    is OneForAll, so every subsystem restarts from a clean slate.`, maxRestarts, period), func() error {
