@@ -260,8 +260,10 @@ type ChildInfo struct {
 	State        ChildState
 	Restarts     int  // automatic restarts so far
 	IsSupervisor bool // the child is a *Supervisor
-	// LastErr is the error of the most recent incarnation that ended, kept
-	// across restarts; nil if none has ended or it ended normally.
+	// LastErr is what the most recent incarnation that ended on its own
+	// returned (nil for a plain normal exit), or why its start failed. It
+	// is kept across restarts; stops the supervisor asked for (Stop,
+	// TerminateChild, a sibling's group restart) leave it unchanged.
 	LastErr error
 	Health  health.Status // last health check result
 	// Since is when the current incarnation started running (zero when not

@@ -70,6 +70,7 @@ type family struct {
 	head, tail *child
 	byName     map[string]*child
 	n          int
+	size       atomic.Int64 // n, readable by callers sizing a snapshot buffer
 }
 
 func (f *family) init() { f.byName = make(map[string]*child) }
@@ -84,6 +85,7 @@ func (f *family) append(c *child) {
 	f.tail = c
 	f.byName[c.spec.Name] = c
 	f.n++
+	f.size.Store(int64(f.n))
 }
 
 func (f *family) remove(c *child) {
@@ -100,10 +102,13 @@ func (f *family) remove(c *child) {
 	c.prev, c.next = nil, nil
 	delete(f.byName, c.spec.Name)
 	f.n--
+	f.size.Store(int64(f.n))
 }
 
-func (f *family) infos() []ChildInfo {
-	out := make([]ChildInfo, 0, f.n)
+// infos describes the children into buf, which callers allocate off the
+// control goroutine so that a large snapshot costs the loop only copying.
+func (f *family) infos(buf []ChildInfo) []ChildInfo {
+	out := buf[:0]
 	for c := f.head; c != nil; c = c.next {
 		out = append(out, c.info())
 	}
@@ -192,7 +197,7 @@ func (f *family) offline(s *Supervisor, m *call) reply {
 	}
 	switch m.op {
 	case opWhich:
-		return reply{infos: f.infos()}
+		return reply{infos: f.infos(m.buf)}
 	case opCount:
 		return reply{counts: f.counts()}
 	}

@@ -22,7 +22,7 @@ type Info struct {
 // Sub-supervisors appear as children with Supervisor set; call Info on them
 // to walk a tree.
 func (s *Supervisor) Info() Info {
-	rep := s.request(&call{op: opInfo})
+	rep := s.request(&call{op: opInfo, buf: s.snapshotBuf()})
 	if rep.info == nil {
 		// Not running: describe the recorded specs.
 		return Info{
@@ -33,10 +33,10 @@ func (s *Supervisor) Info() Info {
 	return *rep.info
 }
 
-func (r *run) info() Info {
+func (r *run) info(buf []ChildInfo) Info {
 	return Info{
 		Name: r.s.name, Path: r.path, Strategy: r.s.strategy, MaxRestarts: r.intensity.max,
 		Period: r.intensity.period, RestartsInWindow: r.intensity.used(time.Now()),
-		Running: true, StartedAt: r.startedAt, Children: r.f.infos(),
+		Running: true, StartedAt: r.startedAt, Children: r.f.infos(buf),
 	}
 }

@@ -42,6 +42,7 @@ type call struct {
 	op    op
 	name  string
 	specs []Spec
+	buf   []ChildInfo // room for a snapshot, allocated by the caller
 	reply chan reply
 }
 
@@ -185,11 +186,11 @@ func (r *run) errf(name string, sentinel error) error {
 func (r *run) call(m *call) reply {
 	switch m.op {
 	case opWhich:
-		return reply{infos: r.f.infos()}
+		return reply{infos: r.f.infos(m.buf)}
 	case opCount:
 		return reply{counts: r.f.counts()}
 	case opInfo:
-		info := r.info()
+		info := r.info(m.buf)
 		return reply{info: &info}
 	case opStartChild:
 		return reply{err: r.startChildren(m.specs)}

@@ -311,7 +311,14 @@ func (s *Supervisor) DeleteChild(name string) error {
 
 // WhichChildren describes every child, in start order.
 func (s *Supervisor) WhichChildren() []ChildInfo {
-	return s.request(&call{op: opWhich}).infos
+	return s.request(&call{op: opWhich, buf: s.snapshotBuf()}).infos
+}
+
+// snapshotBuf allocates room for describing every child, with slack for
+// children added meanwhile, on the caller's goroutine rather than the loop's.
+func (s *Supervisor) snapshotBuf() []ChildInfo {
+	n := s.children.size.Load()
+	return make([]ChildInfo, 0, n+n/8+4)
 }
 
 // CountChildren counts the children by kind and activity.
