@@ -121,7 +121,7 @@ func (r *run) onHealth(chk *healthCheck, st health.Status) {
 	ranFor := time.Since(c.since)
 	r.stopChild(c)
 	c.lastErr = err
-	r.restart(c, err, ranFor)
+	r.afterExit(c, err, false, ranFor)
 }
 
 func safeCheck(ck health.Checker, ctx context.Context) (st health.Status) {

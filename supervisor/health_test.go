@@ -109,3 +109,25 @@ func TestHealthIgnoredWithoutChecker(t *testing.T) {
 		mustStop(t, s)
 	})
 }
+
+// A temporary child is never restarted, by its health checks either: it is
+// stopped and its spec removed.
+func TestUnhealthyTemporaryIsRemovedNotRestarted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		script := []health.Status{health.Unhealthy("x")}
+		s := New("root", OneForOne, Permanent, quiet)
+		err := s.Child("w").RestartPolicy(Temporary).HealthCheckInterval(time.Second).UnhealthyThreshold(1).
+			SpawnFunc(func() Child { return &sick{mu: &mu, script: &script} })
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustStart(t, s)
+		time.Sleep(time.Second + time.Millisecond)
+		synctest.Wait()
+		if n := s.CountChildren(); n.Specs != 0 {
+			t.Fatalf("%+v", s.WhichChildren())
+		}
+		mustStop(t, s)
+	})
+}

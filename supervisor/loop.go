@@ -446,6 +446,12 @@ func (r *run) onExit(inc *incarnation) {
 	} else {
 		r.emit(Event{Kind: EventChildFailed, Child: c.spec.Name, Err: inc.err, Restarts: c.restarts})
 	}
+	r.afterExit(c, inc.err, normal, ranFor)
+}
+
+// afterExit applies c's restart policy to an exit the supervisor did not
+// ask for (a return from Serve, or a health-check failure).
+func (r *run) afterExit(c *child, err error, normal bool, ranFor time.Duration) {
 	switch {
 	case c.restart == Temporary:
 		c.state = ChildStopped
@@ -455,7 +461,7 @@ func (r *run) onExit(inc *incarnation) {
 		c.state = ChildStopped
 		r.significantExit(c)
 	default:
-		r.restart(c, inc.err, ranFor)
+		r.restart(c, err, ranFor)
 	}
 }
 
