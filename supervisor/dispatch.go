@@ -1,8 +1,12 @@
 package supervisor
 
 import (
+	"bytes"
 	"log/slog"
+	"runtime"
+	"strconv"
 	"sync"
+	"sync/atomic"
 )
 
 // dispatcher delivers events off the control goroutine so that a slow
@@ -13,6 +17,7 @@ type dispatcher struct {
 	q       []dispatchItem
 	running bool
 	idle    chan struct{} // closed when the current delivery goroutine exits
+	stopped atomic.Bool   // a cancelled subscription: deliver nothing more
 }
 
 type dispatchItem struct {
@@ -35,6 +40,9 @@ func (d *dispatcher) push(it dispatchItem) {
 }
 
 func (d *dispatcher) deliver() {
+	id := goid()
+	deliverers.Store(id, struct{}{})
+	defer deliverers.Delete(id)
 	for {
 		d.mu.Lock()
 		q := d.q
@@ -47,6 +55,9 @@ func (d *dispatcher) deliver() {
 		}
 		d.mu.Unlock()
 		for _, it := range q {
+			if d.stopped.Load() {
+				continue
+			}
 			if it.logger != nil {
 				it.e.log(it.logger)
 			}
@@ -64,8 +75,14 @@ func callHandler(h func(Event), e Event) {
 	h(e)
 }
 
-// drain waits until every queued event has been delivered.
+// drain waits until every queued event has been delivered. Called from a
+// delivery goroutine (a handler stopping a supervisor, or cancelling its
+// own subscription) it returns at once: waiting there would wait for
+// itself.
 func (d *dispatcher) drain() {
+	if onDeliverer() {
+		return
+	}
 	d.mu.Lock()
 	if !d.running {
 		d.mu.Unlock()
@@ -74,4 +91,28 @@ func (d *dispatcher) drain() {
 	idle := d.idle
 	d.mu.Unlock()
 	<-idle
+}
+
+// deliverers holds the goroutine ids of running delivery goroutines. Go
+// has no goroutine-local state; this is the one place that needs to know
+// "am I a handler's goroutine", and only on Stop and cancel, never on the
+// supervision path.
+var deliverers sync.Map
+
+func onDeliverer() bool {
+	_, ok := deliverers.Load(goid())
+	return ok
+}
+
+// goid parses the current goroutine's id from its stack header,
+// "goroutine 42 [running]:".
+func goid() uint64 {
+	var buf [64]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	b = bytes.TrimPrefix(b, []byte("goroutine "))
+	if i := bytes.IndexByte(b, ' '); i > 0 {
+		b = b[:i]
+	}
+	id, _ := strconv.ParseUint(string(b), 10, 64)
+	return id
 }

@@ -23,14 +23,17 @@ type healthPoll struct {
 
 // healthResult is what a check (or its timeout) reports to the loop.
 type healthResult struct {
-	chk    *healthCheck
-	status health.Status
+	chk      *healthCheck
+	status   health.Status
+	returned bool // from CheckHealth itself, not its timeout: its goroutine is ending
 }
 
 // healthCheck is one call of CheckHealth; the first of its result and its
 // timeout to reach the loop decides it.
 type healthCheck struct {
-	inc *incarnation
+	inc      *incarnation
+	done     chan struct{} // closed when the check's goroutine ends
+	deadline time.Time
 }
 
 func (r *run) startPolling(c *child) {
@@ -70,16 +73,18 @@ func (r *run) checkHealth(inc *incarnation) {
 	if timeout == 0 {
 		timeout = DefaultHealthTimeout
 	}
-	chk := &healthCheck{inc: inc}
+	chk := &healthCheck{inc: inc, done: make(chan struct{}), deadline: time.Now().Add(timeout)}
 	c.poll.inflight = chk
+	r.checks[chk] = struct{}{}
 	in := r.in
 	hctx, cancel := context.WithTimeout(&inc.incCtx, timeout)
 	go func() {
+		defer close(chk.done)
 		st := safeCheck(inc.inst.(health.Checker), hctx)
 		cancel()
-		in.push(msg{op: opHealthDone, check: &healthResult{chk, st}})
+		in.push(msg{op: opHealthDone, check: &healthResult{chk: chk, status: st, returned: true}})
 	}()
-	timedOut := &healthResult{chk, health.Unhealthy(fmt.Sprintf("health check timed out after %v", timeout))}
+	timedOut := &healthResult{chk: chk, status: health.Unhealthy(fmt.Sprintf("health check timed out after %v", timeout))}
 	c.poll.timer = time.AfterFunc(timeout, func() {
 		in.push(msg{op: opHealthDone, check: timedOut})
 	})
@@ -131,4 +136,31 @@ func safeCheck(ck health.Checker, ctx context.Context) (st health.Status) {
 		}
 	}()
 	return ck.CheckHealth(ctx)
+}
+
+// awaitChecks lets the checks still running when the supervisor ends
+// return (their contexts are cancelled), each until its own timeout; one
+// that outlives it is abandoned and reported, like a child that outlives
+// its Graceful shutdown.
+func (r *run) awaitChecks() {
+	for chk := range r.checks {
+		delete(r.checks, chk)
+		if wait := time.Until(chk.deadline); wait > 0 {
+			t := r.resetTimer(wait)
+			select {
+			case <-chk.done:
+				t.Stop()
+				continue
+			case <-t.C:
+			}
+		} else {
+			select {
+			case <-chk.done:
+				continue
+			default:
+			}
+		}
+		r.emit(Event{Kind: EventChildAbandoned, Child: chk.inc.c.spec.Name,
+			Err: fmt.Errorf("health check still running after its timeout")})
+	}
 }

@@ -64,8 +64,9 @@ type run struct {
 
 	f         *family
 	intensity intensity
-	timer     *time.Timer              // reused for start timeouts and graceful stops
-	jobs      map[*restartJob]struct{} // pending restarts, to stop their timers at the end
+	timer     *time.Timer               // reused for start timeouts and graceful stops
+	jobs      map[*restartJob]struct{}  // pending restarts, to stop their timers at the end
+	checks    map[*healthCheck]struct{} // health checks whose goroutine still runs
 	ending    bool
 	finalErr  error
 	startedAt time.Time
@@ -78,6 +79,7 @@ func newRun(s *Supervisor, ctx context.Context) *run {
 		started: make(chan error, 1), done: s.done, f: &s.children,
 		intensity: intensity{max: s.cfg.maxRestarts, period: s.cfg.period},
 		jobs:      make(map[*restartJob]struct{}),
+		checks:    make(map[*healthCheck]struct{}),
 		path:      s.path,
 	}
 }
@@ -124,6 +126,7 @@ func (r *run) deferred(rest []msg) {
 // finish ends the run: every child has stopped by now.
 func (r *run) finish(err error) {
 	s := r.s
+	r.awaitChecks()
 	if r.timer != nil {
 		r.timer.Stop()
 	}
@@ -149,12 +152,6 @@ func (r *run) finish(err error) {
 		}
 	}
 	s.mu.Unlock()
-	s.events.drain()
-	if subs := s.subs.Load(); subs != nil {
-		for _, sub := range *subs {
-			sub.events.drain()
-		}
-	}
 	close(r.done)
 	if onEnd != nil {
 		onEnd(err)
@@ -170,6 +167,9 @@ func (r *run) handle(m msg) {
 	case opHealthDue:
 		r.checkHealth(m.inc)
 	case opHealthDone:
+		if m.check.returned {
+			delete(r.checks, m.check.chk)
+		}
 		r.onHealth(m.check.chk, m.check.status)
 	case opStop:
 		r.shutdown(nil)
@@ -312,12 +312,17 @@ func (r *run) startChild(c *child, restarted bool) (err error) {
 		}
 	}
 	c.state, c.since = ChildRunning, time.Now()
-	c.health = healthyStatus
 	kind := EventChildStarted
 	if restarted {
 		kind = EventChildRestarted
 	}
 	r.emit(Event{Kind: kind, Child: c.spec.Name, Restarts: c.restarts})
+	if c.health.State != healthyStatus.State {
+		// A fresh incarnation is presumed healthy; say so, or observers
+		// that follow events would keep showing the old verdict.
+		c.health = healthyStatus
+		r.emit(Event{Kind: EventHealthChanged, Child: c.spec.Name, Health: c.health, Restarts: c.restarts})
+	}
 	r.startPolling(c)
 	return nil
 }

@@ -45,7 +45,8 @@ type subscriber struct {
 // supervisors below it, like WithEventHandler, until cancel is called.
 // Each subscriber has its own delivery goroutine (held only while it has
 // events), so a slow one delays only itself. cancel waits until fn is no
-// longer running.
+// longer running (or at once when called from fn itself); fn is not
+// called after cancel returns.
 func (s *Supervisor) Subscribe(fn func(Event)) (cancel func()) {
 	if fn == nil {
 		return func() {}
@@ -73,6 +74,7 @@ func (s *Supervisor) Subscribe(fn func(Event)) (cancel func()) {
 			}
 			s.subs.Store(&next)
 			s.subMu.Unlock()
+			sub.events.stopped.Store(true)
 			sub.events.drain()
 		})
 	}
@@ -172,6 +174,7 @@ func (s *Supervisor) Serve(ctx context.Context) error {
 	done := s.Done()
 	select {
 	case <-done:
+		s.drainEvents()
 	case <-ctx.Done():
 		_ = s.Stop()
 	}
@@ -204,10 +207,42 @@ func (s *Supervisor) Stop() error {
 	}
 	r.in.push(msg{op: opStop})
 	<-r.done
+	s.drainEvents()
 	return s.Err()
 }
 
-// Done is closed when the current (or next) run of the supervisor ends.
+// drainEvents waits until the events of this tree have been delivered, so
+// that no goroutine of the library outlives Stop or Serve. It is not done
+// by the run itself: a handler that calls Stop, on this supervisor or on
+// any other of the tree, would then wait for its own delivery.
+func (s *Supervisor) drainEvents() {
+	if onDeliverer() {
+		return
+	}
+	s.events.drain()
+	if subs := s.subs.Load(); subs != nil {
+		for _, sub := range *subs {
+			sub.events.drain()
+		}
+	}
+	s.mu.Lock()
+	var subs []*Supervisor
+	if s.phase != running {
+		for c := s.children.head; c != nil; c = c.next {
+			if c.sub != nil {
+				subs = append(subs, c.sub)
+			}
+		}
+	}
+	s.mu.Unlock()
+	for _, sub := range subs {
+		sub.drainEvents()
+	}
+}
+
+// Done is closed when the current (or next) run of the supervisor ends:
+// every child has stopped. Events of its last moments may still be in
+// delivery to handlers; Stop and Serve also wait for those.
 func (s *Supervisor) Done() <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
