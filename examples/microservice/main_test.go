@@ -32,7 +32,7 @@ func TestRun(t *testing.T) {
 		"  data-layer      stopped repository\n  data-layer      restarted cache, repository\n",
 		"  data-layer      db-pool is degraded: slow queries\n",
 		"  data-layer      restarting db-pool: unhealthy too long (connection refused)\n",
-		"  data-layer      restarted db-pool, cache, repository\n",
+		"  data-layer      restarted db-pool\n  data-layer      db-pool is healthy again\n  data-layer      restarted cache, repository\n",
 		"  http-api        gave up: too many restarts, escalating to its parent\n",
 		"  microservice    http-api failed: too many restarts\n",
 		"  microservice    restarted http-api\n",
