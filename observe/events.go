@@ -1,9 +1,10 @@
 package observe
 
 import (
-	"encoding/json"
+	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/airssys/rt/supervisor"
 )
@@ -37,6 +38,89 @@ func newEventRecord(id uint64, e supervisor.Event) EventRecord {
 		r.Health = &Health{State: e.Health.State.String(), Reason: e.Health.Reason}
 	}
 	return r
+}
+
+// appendJSON encodes r as encoding/json would, without reflection: every
+// supervisor event passes through here, and at tens of thousands of
+// events a second the generic encoder was the observer's main cost.
+func (r EventRecord) appendJSON(b []byte) []byte {
+	b = append(b, `{"id":`...)
+	b = strconv.AppendUint(b, r.ID, 10)
+	b = append(b, `,"time":"`...)
+	b = r.Time.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","supervisor":`...)
+	b = appendJSONString(b, r.Supervisor)
+	if r.Child != "" {
+		b = append(b, `,"child":`...)
+		b = appendJSONString(b, r.Child)
+	}
+	b = append(b, `,"kind":`...)
+	b = appendJSONString(b, r.Kind)
+	if r.Error != "" {
+		b = append(b, `,"error":`...)
+		b = appendJSONString(b, r.Error)
+	}
+	b = append(b, `,"restarts":`...)
+	b = strconv.AppendInt(b, int64(r.Restarts), 10)
+	if r.DelaySeconds != 0 {
+		b = append(b, `,"delay_seconds":`...)
+		b = strconv.AppendFloat(b, r.DelaySeconds, 'g', -1, 64)
+	}
+	if r.Health != nil {
+		b = append(b, `,"health":{"state":`...)
+		b = appendJSONString(b, r.Health.State)
+		if r.Health.Reason != "" {
+			b = append(b, `,"reason":`...)
+			b = appendJSONString(b, r.Health.Reason)
+		}
+		b = append(b, '}')
+	}
+	return append(b, '}')
+}
+
+// appendJSONString appends s as a JSON string. Invalid UTF-8 becomes
+// U+FFFD, as with encoding/json; unlike it, <, > and & are left alone, since
+// the result is parsed as JSON and never pasted into HTML.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 // entry is one event kept in the ring, already encoded: it is encoded once
@@ -73,13 +157,7 @@ func (h *hub) publish(e supervisor.Event) {
 		return
 	}
 	h.last++
-	data, err := json.Marshal(newEventRecord(h.last, e))
-	if err != nil {
-		// EventRecord holds only plain values; this cannot happen, but a
-		// missing event is better than a panic in an observer.
-		data = []byte(`{}`)
-	}
-	en := entry{id: h.last, data: data}
+	en := entry{id: h.last, data: newEventRecord(h.last, e).appendJSON(nil)}
 	if h.n < len(h.ring) {
 		h.ring[(h.first+h.n)%len(h.ring)] = en
 		h.n++

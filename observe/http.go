@@ -23,6 +23,9 @@ var webFiles embed.FS
 // proxies and browsers do not take it for dead.
 const keepAlive = 15 * time.Second
 
+// minFlushGap is the least time between two writes to an event stream.
+const minFlushGap = 10 * time.Millisecond
+
 // writeTimeout bounds one write to an event stream: a client that stops
 // reading is dropped rather than holding its goroutine forever.
 const writeTimeout = 10 * time.Second
@@ -207,7 +210,13 @@ func (o *Observer) serveEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	ticker := time.NewTicker(keepAlive)
 	defer ticker.Stop()
-	var buf []entry
+	linger := time.NewTimer(0)
+	defer linger.Stop()
+	var (
+		buf       []entry
+		num       []byte
+		lastFlush time.Time
+	)
 	for {
 		cur := o.hub.since(after, buf[:0])
 		buf = cur.entries
@@ -215,17 +224,36 @@ func (o *Observer) serveEvents(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(&b, "event: gap\ndata: {\"missed\":%d}\n\n", cur.missed)
 		}
 		for _, e := range cur.entries {
-			fmt.Fprintf(&b, "id: %d\ndata: %s\n\n", e.id, e.data)
+			b.WriteString("id: ")
+			num = strconv.AppendUint(num[:0], e.id, 10)
+			b.Write(num)
+			b.WriteString("\ndata: ")
+			b.Write(e.data)
+			b.WriteString("\n\n")
 			after = e.id
 		}
-		if b.Len() > 0 && !o.flush(rc, w, &b) {
-			return
+		if b.Len() > 0 {
+			if !o.flush(rc, w, &b) {
+				return
+			}
+			lastFlush = time.Now()
 		}
 		if cur.closed {
 			return
 		}
 		select {
 		case <-cur.wake:
+			// A lone event goes out at once; a burst is gathered into at
+			// most one write per minFlushGap, so that a busy tree costs a
+			// stream a hundred wake-ups a second, not one per event.
+			if wait := minFlushGap - time.Since(lastFlush); wait > 0 {
+				linger.Reset(wait)
+				select {
+				case <-linger.C:
+				case <-r.Context().Done():
+					return
+				}
+			}
 		case <-ticker.C:
 			b.WriteString(": keep-alive\n\n")
 		case <-r.Context().Done():

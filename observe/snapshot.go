@@ -155,6 +155,22 @@ type walker struct {
 	now    time.Time
 	max    int
 	totals *Totals
+	// shutdown caches policy names: ShutdownPolicy.String formats a
+	// duration, which would cost allocations per child in a big pool
+	// where they are all the same.
+	shutdown map[supervisor.ShutdownPolicy]string
+}
+
+func (w *walker) shutdownName(p supervisor.ShutdownPolicy) string {
+	name, ok := w.shutdown[p]
+	if !ok {
+		if w.shutdown == nil {
+			w.shutdown = map[supervisor.ShutdownPolicy]string{}
+		}
+		name = p.String()
+		w.shutdown[p] = name
+	}
+	return name
 }
 
 // supervisor describes info and its subtree, keeping the children that
@@ -195,7 +211,7 @@ func (w *walker) child(parent string, ci *supervisor.ChildInfo, filter string) (
 		Name: ci.Name, Path: parent + "/" + ci.Name, Kind: KindWorker, State: ci.State.String(),
 		Restarts: ci.Restarts, LastError: errString(ci.LastErr),
 		Health:  Health{State: ci.Health.State.String(), Reason: ci.Health.Reason},
-		Restart: ci.Restart.String(), Shutdown: ci.Shutdown.String(),
+		Restart: ci.Restart.String(), Shutdown: w.shutdownName(ci.Shutdown),
 	}
 	if ci.State == supervisor.ChildRunning {
 		w.totals.Running++

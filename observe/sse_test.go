@@ -3,8 +3,10 @@ package observe
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/airssys/rt/supervisor"
 )
@@ -170,4 +172,45 @@ func TestHubRing(t *testing.T) {
 	if cur := h.since(5, nil); !cur.closed || len(cur.entries) != 0 || h.lastID() != 5 {
 		t.Errorf("after close: %+v", cur)
 	}
+}
+
+// TestEventRecordJSON: the hand-written encoder agrees with encoding/json.
+func TestEventRecordJSON(t *testing.T) {
+	for _, r := range []EventRecord{
+		{ID: 1, Time: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC), Supervisor: "root", Kind: "supervisor_started"},
+		{ID: 2, Time: time.Now(), Supervisor: "root/web", Child: "w\"1\\\n\t\r\x01<&>é\u2028", Kind: "child_failed",
+			Error: "bad \xff utf8", Restarts: 7, DelaySeconds: 0.125},
+		{ID: 3, Supervisor: "r", Child: "c", Kind: "health_changed", Health: &Health{State: "degraded", Reason: "slow"}},
+		{ID: 4, Supervisor: "r", Child: "c", Kind: "health_changed", Health: &Health{State: "healthy"}},
+	} {
+		want, err := json.Marshal(r)
+		must(t, err)
+		got := r.appendJSON(nil)
+		var a, b any
+		must(t, json.Unmarshal(want, &a))
+		if err := json.Unmarshal(got, &b); err != nil {
+			t.Fatalf("%s: %v", got, err)
+		}
+		if !reflect.DeepEqual(a, b) {
+			t.Errorf("appendJSON:\n got  %s\n want %s", got, want)
+		}
+	}
+}
+
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range []string{"", "plain", "quote\" back\\ nl\n", "\x00\x1f\x7f", "é€😀", "\xff\xfe", "\u2028"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var got string
+		if err := json.Unmarshal(appendJSONString(nil, s), &got); err != nil {
+			t.Fatalf("%q: %v", s, err)
+		}
+		std, _ := json.Marshal(s)
+		var want string
+		must(t, json.Unmarshal(std, &want))
+		if got != want {
+			t.Fatalf("%q decoded as %q, encoding/json gives %q", s, got, want)
+		}
+	})
 }
