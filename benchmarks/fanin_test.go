@@ -1,0 +1,123 @@
+package benchmarks
+
+import (
+	"testing"
+	"time"
+
+	"github.com/airssys/rt/actor"
+	proto "github.com/asynkron/protoactor-go/actor"
+)
+
+const (
+	// fanInProducers is how many goroutines send to the one consumer.
+	fanInProducers = 4
+	// fanInWarmup is how many messages each library takes before the
+	// timer starts.
+	fanInWarmup = 100_000
+	// rawFanInBuffer is the raw baseline's channel capacity.
+	rawFanInBuffer = 1024
+)
+
+// BenchmarkFanIn: fanInProducers goroutines send b.N messages in all to one
+// consumer, which counts them. One op is one message; Mmsg/s is the
+// throughput from the first send to the last message handled.
+func BenchmarkFanIn(b *testing.B) {
+	// run starts the producers, each calling send for its share of n
+	// messages, and waits for the consumer to signal done.
+	run := func(n int, send func(Msg), done <-chan struct{}) time.Duration {
+		start := time.Now()
+		for p := range fanInProducers {
+			share := n / fanInProducers
+			if p < n%fanInProducers {
+				share++
+			}
+			go func() {
+				for i := range share {
+					send(Msg(i))
+				}
+			}()
+		}
+		<-done
+		return time.Since(start)
+	}
+	report := func(b *testing.B, elapsed time.Duration) {
+		b.ReportMetric(float64(b.N)/elapsed.Seconds()/1e6, "Mmsg/s")
+	}
+
+	b.Run(libRaw, func(b *testing.B) {
+		// A buffered channel: the consumer a Go programmer would write.
+		noLeaks(b)
+		ch := make(chan Msg, rawFanInBuffer)
+		expect := make(chan int)
+		done := make(chan struct{})
+		go func() {
+			for n := range expect {
+				for range n {
+					<-ch
+				}
+				done <- struct{}{}
+			}
+		}()
+		defer close(expect)
+		send := func(m Msg) { ch <- m }
+		expect <- fanInWarmup
+		run(fanInWarmup, send, done)
+		b.ReportAllocs()
+		b.ResetTimer()
+		expect <- b.N
+		elapsed := run(b.N, send, done)
+		b.StopTimer()
+		report(b, elapsed)
+	})
+
+	b.Run(libAirsSys, func(b *testing.B) {
+		noLeaks(b)
+		sys := newSystem(b)
+		done := make(chan struct{})
+		left := 0 // set before each run's first send, read by the actor
+		sink, err := actor.SpawnIn(sys, "sink", func() actor.Actor[Msg] {
+			return actor.Func[Msg](func(*actor.Context[Msg], Msg) error {
+				if left--; left == 0 {
+					done <- struct{}{}
+				}
+				return nil
+			})
+		}, actor.WithMailbox(actor.Unbounded()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		send := func(m Msg) { _ = sink.Send(m) }
+		left = fanInWarmup
+		run(fanInWarmup, send, done)
+		b.ReportAllocs()
+		b.ResetTimer()
+		left = b.N
+		elapsed := run(b.N, send, done)
+		b.StopTimer()
+		report(b, elapsed)
+	})
+
+	b.Run(libProtoActor, func(b *testing.B) {
+		noLeaks(b)
+		sys := newProtoSystem(b)
+		done := make(chan struct{})
+		left := 0
+		sink := sys.Root.Spawn(proto.PropsFromFunc(func(ctx proto.Context) {
+			if _, ok := ctx.Message().(Msg); ok {
+				if left--; left == 0 {
+					done <- struct{}{}
+				}
+			}
+		}, proto.WithMailbox(proto.Unbounded())))
+		send := func(m Msg) { sys.Root.Send(sink, m) }
+		left = fanInWarmup
+		run(fanInWarmup, send, done)
+		b.ReportAllocs()
+		b.ResetTimer()
+		left = b.N
+		elapsed := run(b.N, send, done)
+		b.StopTimer()
+		report(b, elapsed)
+		protoStop(b, sys, sink)
+	})
+}

@@ -1,0 +1,110 @@
+package benchmarks
+
+import (
+	"testing"
+
+	"github.com/airssys/rt/actor"
+	proto "github.com/asynkron/protoactor-go/actor"
+)
+
+// pingPongWarmup is how many round trips each library makes before the
+// timer starts.
+const pingPongWarmup = 10_000
+
+// BenchmarkPingPong: two actors pass a counter back and forth, one message
+// in flight at any time. One op is one round trip (ping -> pong -> ping).
+// The size is 1M round trips: -benchtime 1000000x.
+func BenchmarkPingPong(b *testing.B) {
+	b.Run(libRaw, func(b *testing.B) {
+		// Two goroutines, each reading its own channel; a buffer of one
+		// makes a send asynchronous, as a send to a mailbox is.
+		noLeaks(b)
+		ping, pong := make(chan Msg, 1), make(chan Msg, 1)
+		done := make(chan struct{})
+		go func() {
+			for n := range ping {
+				if n == 0 {
+					done <- struct{}{}
+					continue
+				}
+				pong <- n - 1
+			}
+		}()
+		go func() {
+			for n := range pong {
+				ping <- n
+			}
+		}()
+		defer close(pong)
+		defer close(ping)
+		ping <- pingPongWarmup
+		<-done
+		b.ReportAllocs()
+		b.ResetTimer()
+		ping <- Msg(b.N)
+		<-done
+	})
+
+	b.Run(libAirsSys, func(b *testing.B) {
+		noLeaks(b)
+		sys := newSystem(b)
+		done := make(chan struct{})
+		var pong actor.Ref[Msg]
+		ping, err := actor.SpawnIn(sys, "ping", func() actor.Actor[Msg] {
+			return actor.Func[Msg](func(_ *actor.Context[Msg], n Msg) error {
+				if n == 0 {
+					done <- struct{}{}
+					return nil
+				}
+				return pong.Send(n - 1)
+			})
+		}, actor.WithMailbox(actor.Unbounded()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		pong, err = actor.SpawnIn(sys, "pong", func() actor.Actor[Msg] {
+			return actor.Func[Msg](func(_ *actor.Context[Msg], n Msg) error {
+				return ping.Send(n)
+			})
+		}, actor.WithMailbox(actor.Unbounded()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = ping.Send(pingPongWarmup)
+		<-done
+		b.ReportAllocs()
+		b.ResetTimer()
+		_ = ping.Send(Msg(b.N))
+		<-done
+		b.StopTimer()
+	})
+
+	b.Run(libProtoActor, func(b *testing.B) {
+		noLeaks(b)
+		sys := newProtoSystem(b)
+		done := make(chan struct{})
+		var pong *proto.PID
+		ping := sys.Root.Spawn(proto.PropsFromFunc(func(ctx proto.Context) {
+			if n, ok := ctx.Message().(Msg); ok {
+				if n == 0 {
+					done <- struct{}{}
+					return
+				}
+				ctx.Send(pong, n-1)
+			}
+		}, proto.WithMailbox(proto.Unbounded())))
+		pong = sys.Root.Spawn(proto.PropsFromFunc(func(ctx proto.Context) {
+			if n, ok := ctx.Message().(Msg); ok {
+				ctx.Send(ping, n)
+			}
+		}, proto.WithMailbox(proto.Unbounded())))
+		sys.Root.Send(ping, Msg(pingPongWarmup))
+		<-done
+		b.ReportAllocs()
+		b.ResetTimer()
+		sys.Root.Send(ping, Msg(b.N))
+		<-done
+		b.StopTimer()
+		protoStop(b, sys, ping, pong)
+	})
+}

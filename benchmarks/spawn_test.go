@@ -1,0 +1,118 @@
+package benchmarks
+
+import (
+	"sync"
+	"testing"
+
+	"github.com/airssys/rt/actor"
+	"github.com/airssys/rt/supervisor"
+	proto "github.com/asynkron/protoactor-go/actor"
+)
+
+// spawnWarmup is how many actors each library spawns, messages and stops
+// before the timer starts.
+const spawnWarmup = 1_000
+
+// oneShot handles one message by stopping itself; its PostStop counts it
+// as stopped.
+type oneShot struct{ stopped *sync.WaitGroup }
+
+func (oneShot) Receive(*actor.Context[Msg], Msg) error { return supervisor.ErrShutdown }
+func (a oneShot) PostStop(*actor.Context[Msg])         { a.stopped.Done() }
+
+// BenchmarkSpawnMessageStop: one op spawns an actor (with a name, in the
+// library's registry), sends it one message, and the actor stops itself
+// when it handles it. The timer runs until every actor has stopped for good
+// (its stop hook has run and it is gone from the registry). The issue's
+// size is 100,000 actors: -benchtime 100000x.
+func BenchmarkSpawnMessageStop(b *testing.B) {
+	b.Run(libRaw, func(b *testing.B) {
+		// A goroutine per "actor", with a channel for its mailbox.
+		noLeaks(b)
+		var wg sync.WaitGroup
+		spawn := func(n int) {
+			wg.Add(n)
+			for i := range n {
+				ch := make(chan Msg, 1)
+				go func() {
+					<-ch
+					wg.Done()
+				}()
+				ch <- Msg(i)
+			}
+			wg.Wait()
+		}
+		spawn(spawnWarmup)
+		b.ReportAllocs()
+		b.ResetTimer()
+		spawn(b.N)
+	})
+
+	b.Run(libAirsSys, func(b *testing.B) {
+		noLeaks(b)
+		sys := newSystem(b)
+		var stopped sync.WaitGroup
+		factory := func() actor.Actor[Msg] { return oneShot{&stopped} }
+		spawn := func(names []string) {
+			refs := make([]actor.Ref[Msg], len(names))
+			stopped.Add(len(names))
+			for i, name := range names {
+				ref, err := actor.SpawnIn(sys, name, factory,
+					actor.WithRestart(supervisor.Temporary), actor.WithMailbox(actor.Unbounded()))
+				if err != nil {
+					b.Fatal(err)
+				}
+				_ = ref.Send(Msg(i))
+				refs[i] = ref
+			}
+			stopped.Wait()
+			for _, ref := range refs {
+				<-ref.Done()
+			}
+		}
+		spawn(names(spawnWarmup))
+		all := names(spawnWarmup + b.N)[spawnWarmup:]
+		b.ReportAllocs()
+		b.ResetTimer()
+		spawn(all)
+		b.StopTimer()
+		if n := len(sys.Names()); n != 0 {
+			b.Fatalf("%d actors still registered", n)
+		}
+	})
+
+	b.Run(libProtoActor, func(b *testing.B) {
+		noLeaks(b)
+		sys := newProtoSystem(b)
+		var stopped sync.WaitGroup
+		props := proto.PropsFromFunc(func(ctx proto.Context) {
+			switch ctx.Message().(type) {
+			case Msg:
+				ctx.Stop(ctx.Self())
+			case *proto.Stopped:
+				stopped.Done()
+			}
+		}, proto.WithMailbox(proto.Unbounded()))
+		spawn := func(names []string) {
+			stopped.Add(len(names))
+			for i, name := range names {
+				pid, err := sys.Root.SpawnNamed(props, name)
+				if err != nil {
+					b.Fatal(err)
+				}
+				sys.Root.Send(pid, Msg(i))
+			}
+			stopped.Wait() // Stopped is handled after the PID leaves the registry
+		}
+		spawn(names(spawnWarmup))
+		all := names(spawnWarmup + b.N)[spawnWarmup:]
+		registered := protoRegistered(sys)
+		b.ReportAllocs()
+		b.ResetTimer()
+		spawn(all)
+		b.StopTimer()
+		if n := protoRegistered(sys) - registered; n != 0 {
+			b.Fatalf("%d actors still registered", n)
+		}
+	})
+}
