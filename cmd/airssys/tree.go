@@ -1,0 +1,346 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/airssys/rt/observe"
+)
+
+const treeSynopsis = `Usage: airssys tree [flags] URL
+
+Prints the supervision tree of a running service: URL is where it mounts the
+observe HTTP API (the address of its live page, such as http://127.0.0.1:8080/
+or http://host/observe/).
+`
+
+func runTree(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("tree", treeSynopsis)
+	watch := fs.Bool("watch", false, "redraw the tree every interval until interrupted")
+	interval := fs.Duration("interval", time.Second, "time between redraws with --watch")
+	noColor := fs.Bool("no-color", false, "never colour the output (also: the NO_COLOR environment variable)")
+	forceColor := fs.Bool("color", false, "colour the output even when it is not a terminal")
+	filter := fs.String("filter", "", "show only children whose name contains this, and their supervisors")
+	timeout := fs.Duration("timeout", 5*time.Second, "give up on a request after this long")
+	pos, err := parseFlags(fs, args, stdout, stderr)
+	if err == nil {
+		err = checkTreeArgs(stderr, pos, *interval, *timeout)
+	}
+	if err != nil {
+		return exitCode(err, stderr, "tree")
+	}
+	endpoint, err := treeURL(pos[0], *filter)
+	if err != nil {
+		return exitCode(usageErrorf(stderr, "tree", "%v", err), stderr, "tree")
+	}
+	p := printer{color: useColor(stdout, *noColor, *forceColor)}
+	client := &http.Client{Timeout: *timeout}
+	defer client.CloseIdleConnections()
+
+	if !*watch {
+		snap, err := fetchTree(ctx, client, endpoint)
+		if err != nil {
+			return exitCode(err, stderr, "tree")
+		}
+		var b bytes.Buffer
+		p.snapshot(&b, snap)
+		_, err = stdout.Write(b.Bytes())
+		return exitCode(err, stderr, "tree")
+	}
+	tick := time.NewTicker(*interval)
+	defer tick.Stop()
+	clear := isTerminal(stdout)
+	for {
+		// A frame is built whole, then written at once, so the screen
+		// never shows half a tree.
+		var b bytes.Buffer
+		if clear {
+			b.WriteString("\x1b[H\x1b[2J")
+		}
+		fmt.Fprintf(&b, "%s  every %v  (interrupt to stop)\n\n", endpoint, *interval)
+		if snap, err := fetchTree(ctx, client, endpoint); err != nil {
+			if ctx.Err() != nil {
+				return exitOK
+			}
+			fmt.Fprintf(&b, "%s\n", p.paint(red, err.Error()))
+		} else {
+			p.snapshot(&b, snap)
+		}
+		if !clear {
+			b.WriteString("\n")
+		}
+		if _, err := stdout.Write(b.Bytes()); err != nil {
+			return exitCode(err, stderr, "tree")
+		}
+		select {
+		case <-ctx.Done():
+			return exitOK
+		case <-tick.C:
+		}
+	}
+}
+
+func checkTreeArgs(stderr io.Writer, pos []string, interval, timeout time.Duration) error {
+	switch {
+	case len(pos) == 0:
+		return usageErrorf(stderr, "tree", "missing URL")
+	case len(pos) > 1:
+		return usageErrorf(stderr, "tree", "one URL only; extra arguments: %q", pos[1:])
+	case interval <= 0:
+		return usageErrorf(stderr, "tree", "--interval must be positive, not %v", interval)
+	case timeout <= 0:
+		return usageErrorf(stderr, "tree", "--timeout must be positive, not %v", timeout)
+	}
+	return nil
+}
+
+// treeURL turns the address of a live page into that of its /api/tree.
+func treeURL(raw, filter string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("URL %q: %v", raw, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return "", fmt.Errorf("URL %q: want an http:// or https:// address", raw)
+	}
+	if u.Host == "" {
+		return "", fmt.Errorf("URL %q: no host", raw)
+	}
+	if !strings.HasSuffix(u.Path, "/api/tree") {
+		u.Path = strings.TrimSuffix(u.Path, "/") + "/api/tree"
+	}
+	q := url.Values{}
+	if filter != "" {
+		q.Set("filter", filter)
+	}
+	u.RawQuery = q.Encode()
+	u.Fragment = ""
+	return u.String(), nil
+}
+
+// maxTreeBody bounds what is read of an answer: a 100,000-child tree is
+// about 30 MB of JSON.
+const maxTreeBody = 256 << 20
+
+func fetchTree(ctx context.Context, client *http.Client, endpoint string) (observe.Snapshot, error) {
+	var snap observe.Snapshot
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, endpoint, nil)
+	if err != nil {
+		return snap, err
+	}
+	req.Header.Set("Accept", "application/json")
+	res, err := client.Do(req)
+	if err != nil {
+		return snap, err
+	}
+	defer res.Body.Close()
+	body := io.LimitReader(res.Body, maxTreeBody)
+	if res.StatusCode != http.StatusOK {
+		var e struct {
+			Error string `json:"error"`
+		}
+		raw, _ := io.ReadAll(io.LimitReader(body, 4096))
+		if json.Unmarshal(raw, &e) == nil && e.Error != "" {
+			return snap, fmt.Errorf("GET %s: %s: %s", endpoint, res.Status, e.Error)
+		}
+		return snap, fmt.Errorf("GET %s: %s", endpoint, res.Status)
+	}
+	if err := json.NewDecoder(body).Decode(&snap); err != nil {
+		return snap, fmt.Errorf("GET %s: not an observe tree: %v", endpoint, err)
+	}
+	if snap.Root.Name == "" {
+		return snap, fmt.Errorf("GET %s: not an observe tree: no root supervisor", endpoint)
+	}
+	return snap, nil
+}
+
+// useColor decides whether to colour: never with --no-color or NO_COLOR
+// (https://no-color.org), always with --color, otherwise on a terminal.
+func useColor(w io.Writer, noColor, force bool) bool {
+	if noColor || os.Getenv("NO_COLOR") != "" {
+		return false
+	}
+	if force {
+		return true
+	}
+	return isTerminal(w) && os.Getenv("TERM") != "dumb"
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// ANSI styles.
+const (
+	reset  = "\x1b[0m"
+	bold   = "\x1b[1m"
+	dim    = "\x1b[2m"
+	red    = "\x1b[31m"
+	green  = "\x1b[32m"
+	yellow = "\x1b[33m"
+	cyan   = "\x1b[36m"
+)
+
+type printer struct{ color bool }
+
+func (p printer) paint(style, s string) string {
+	if !p.color || s == "" || style == "" {
+		return s
+	}
+	return style + s + reset
+}
+
+func stateStyle(state string) string {
+	switch state {
+	case "running":
+		return green
+	case "starting":
+		return cyan
+	case "restarting", "stopping":
+		return yellow
+	default:
+		return dim
+	}
+}
+
+// line is one row of the tree: the branch and name, padded to a common
+// width when printed, then the details.
+type line struct {
+	prefix, name, nameStyle string
+	details                 []string
+}
+
+// snapshot writes the tree, one child a line, and a summary.
+func (p printer) snapshot(w io.Writer, s observe.Snapshot) {
+	var lines []line
+	root := s.Root
+	state := "stopped"
+	if root.Running {
+		state = "running"
+	}
+	lines = append(lines, line{name: root.Name, nameStyle: bold, details: p.supDetails(root, state)})
+	p.children(&lines, root, "")
+	width := 0
+	for _, l := range lines {
+		width = max(width, utf8.RuneCountInString(l.prefix+l.name))
+	}
+	for _, l := range lines {
+		details := strings.Join(nonEmpty(l.details), "  ")
+		if details == "" {
+			fmt.Fprintf(w, "%s%s\n", l.prefix, p.paint(l.nameStyle, l.name))
+			continue
+		}
+		pad := strings.Repeat(" ", width-utf8.RuneCountInString(l.prefix+l.name))
+		fmt.Fprintf(w, "%s%s%s  %s\n", l.prefix, p.paint(l.nameStyle, l.name), pad, details)
+	}
+	t := s.Totals
+	summary := fmt.Sprintf("%d supervisors, %d workers, %d actors · %d running · %d restarts",
+		t.Supervisors, t.Workers, t.Actors, t.Running, t.Restarts)
+	if t.Unhealthy > 0 {
+		summary += " · " + p.paint(red, fmt.Sprintf("%d unhealthy", t.Unhealthy))
+	}
+	fmt.Fprintf(w, "\n%s\n", summary)
+}
+
+func (p printer) supDetails(s observe.SupervisorSnapshot, state string) []string {
+	in := fmt.Sprintf("intensity %d/%d in %gs", s.RestartsInWindow, s.MaxRestarts, s.PeriodSeconds)
+	if s.MaxRestarts > 0 && s.RestartsInWindow >= s.MaxRestarts {
+		in = p.paint(red, in)
+	}
+	d := []string{p.paint(stateStyle(state), state), s.Strategy, in}
+	if s.Error != "" {
+		d = append(d, p.paint(red, "error: "+s.Error))
+	}
+	return d
+}
+
+func (p printer) children(lines *[]line, s observe.SupervisorSnapshot, indent string) {
+	n := len(s.Children)
+	for i, c := range s.Children {
+		last := i == n-1 && s.ChildrenOmitted == 0
+		branch, next := "├── ", "│   "
+		if last {
+			branch, next = "└── ", "    "
+		}
+		l := line{prefix: indent + branch, name: c.Name, details: p.childDetails(c)}
+		if c.Supervisor != nil {
+			l.nameStyle = bold
+			l.details = append(l.details, p.supDetails(*c.Supervisor, c.State)[1:]...)
+		}
+		*lines = append(*lines, l)
+		if c.Supervisor != nil {
+			p.children(lines, *c.Supervisor, indent+next)
+		}
+	}
+	if s.ChildrenOmitted > 0 {
+		*lines = append(*lines, line{prefix: indent + "└── ", name: p.paint(dim, fmt.Sprintf("… %d more", s.ChildrenOmitted))})
+	}
+}
+
+func (p printer) childDetails(c observe.ChildSnapshot) []string {
+	restarts := fmt.Sprintf("↻%d", c.Restarts)
+	if c.Restarts > 0 {
+		restarts = p.paint(yellow, restarts)
+	}
+	d := []string{p.paint(stateStyle(c.State), fmt.Sprintf("%-10s", c.State)), fmt.Sprintf("%-10s", c.Kind), restarts}
+	switch c.Health.State {
+	case "degraded":
+		d = append(d, p.paint(yellow, healthText(c.Health)))
+	case "unhealthy":
+		d = append(d, p.paint(red, healthText(c.Health)))
+	}
+	if c.State == "running" && c.Supervisor == nil {
+		d = append(d, "up "+formatUptime(c.UptimeSeconds))
+	}
+	if c.Actor != nil {
+		d = append(d, fmt.Sprintf("mailbox %d, %d processed, %d dead letters",
+			c.Actor.MailboxDepth, c.Actor.Processed, c.Actor.DeadLetters))
+	}
+	if c.LastError != "" {
+		d = append(d, p.paint(red, "last error: "+c.LastError))
+	}
+	return d
+}
+
+func healthText(h observe.Health) string {
+	if h.Reason == "" {
+		return h.State
+	}
+	return h.State + " (" + h.Reason + ")"
+}
+
+func formatUptime(sec float64) string {
+	d := time.Duration(sec * float64(time.Second))
+	switch {
+	case d < time.Minute:
+		return d.Truncate(100 * time.Millisecond).String()
+	case d < time.Hour:
+		return d.Truncate(time.Second).String()
+	default:
+		return d.Truncate(time.Minute).String()
+	}
+}
+
+func nonEmpty(ss []string) []string {
+	out := ss[:0:0]
+	for _, s := range ss {
+		if strings.TrimSpace(s) != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
