@@ -28,6 +28,7 @@ type child struct {
 	consecutive int         // consecutive restarts, for backoff
 	terminated  bool        // stopped by TerminateChild
 	poll        healthPoll
+	first       incarnation // storage for the first incarnation
 }
 
 // incarnation is one run of a child, from New to exit. err is written by
@@ -230,7 +231,11 @@ func (f *family) offline(s *Supervisor, m *call) reply {
 
 // admit validates a batch of specs: every spec valid, every name new.
 func (f *family) admit(s *Supervisor, specs []Spec) ([]*child, error) {
-	cs := make([]*child, 0, len(specs))
+	var one [1]*child
+	cs := one[:0]
+	if len(specs) > 1 {
+		cs = make([]*child, 0, len(specs))
+	}
 	var seen map[string]bool
 	if len(specs) > 1 {
 		seen = make(map[string]bool, len(specs))

@@ -42,6 +42,7 @@ type call struct {
 	op    op
 	name  string
 	specs []Spec
+	one   [1]Spec     // backs specs for StartChild: one allocation per call
 	buf   []ChildInfo // room for a snapshot, allocated by the caller
 	reply chan reply
 }
@@ -290,7 +291,14 @@ func (r *run) startChild(c *child, restarted bool) (err error) {
 		c.sub = sub
 		sub.attach(r.s, c.spec.Name)
 	}
-	inc := &incarnation{c: c, inst: inst, incCtx: incCtx{base: r.base}}
+	// The first incarnation lives inside the child record: one allocation
+	// less on every start; restarts allocate their own so that a late exit
+	// report of an earlier one stays distinguishable.
+	inc := &c.first
+	if inc.inst != nil {
+		inc = new(incarnation)
+	}
+	*inc = incarnation{c: c, inst: inst, incCtx: incCtx{base: r.base}}
 	ctx, cancel := context.Context(&inc.incCtx), inc.cancel
 	c.inc = inc
 	launcher, isLauncher := inst.(Launcher)
@@ -388,8 +396,18 @@ func (inc *incarnation) exit(r *run, err error) {
 	r.in.push(msg{op: opExit, inc: inc})
 }
 
+// serve runs a goroutine child. The recover lives here rather than in a
+// helper so that each of what may be 100,000 parked goroutines has one
+// frame less for the garbage collector to walk.
 func (inc *incarnation) serve(r *run) {
-	inc.exit(r, safeServe(inc.inst, &inc.incCtx))
+	var err error
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Value: v, Stack: debug.Stack()}
+		}
+		inc.exit(r, err)
+	}()
+	err = inc.inst.Serve(&inc.incCtx)
 }
 
 func (inc *incarnation) startThenServe(r *run, st Starter, ack chan<- error, serve bool) {
@@ -410,15 +428,6 @@ func (inc *incarnation) startThenServe(r *run, st Starter, ack chan<- error, ser
 // testHookAfterStart lets a test hold a child's goroutine between its
 // Start acknowledgement and Serve, where a stop can slip in.
 var testHookAfterStart func()
-
-func safeServe(c Child, ctx context.Context) (err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = &PanicError{Value: v, Stack: debug.Stack()}
-		}
-	}()
-	return c.Serve(ctx)
-}
 
 func safeStart(st Starter, ctx context.Context) (err error) {
 	defer func() {

@@ -314,7 +314,10 @@ func (s *Supervisor) request(c *call) reply {
 // while running it starts the child at once and returns when its Start has
 // completed or failed (a child that fails to start is not kept).
 func (s *Supervisor) StartChild(spec Spec) error {
-	return s.request(&call{op: opStartChild, specs: []Spec{spec}}).err
+	c := &call{op: opStartChild}
+	c.one[0] = spec
+	c.specs = c.one[:]
+	return s.request(c).err
 }
 
 // startChildren adds several children as one operation: all are validated
