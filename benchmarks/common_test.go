@@ -22,13 +22,14 @@ type Msg int
 // crash is the message that makes an actor fail in the restart workloads.
 const crash Msg = -1
 
-// Library names, used as sub-benchmark names; cmd/table computes ratios to
-// raw and to protoactor (or suture).
+// Sub-benchmark names: lib=<library>, so that benchstat can put the
+// libraries side by side (benchstat -col /lib) and cmd/table can take
+// ratios to raw and to protoactor (or suture).
 const (
-	libRaw        = "raw"
-	libAirsSys    = "airssys"
-	libProtoActor = "protoactor"
-	libSuture     = "suture"
+	libRaw        = "lib=raw"
+	libAirsSys    = "lib=airssys"
+	libProtoActor = "lib=protoactor"
+	libSuture     = "lib=suture"
 )
 
 var discard = slog.New(slog.DiscardHandler)

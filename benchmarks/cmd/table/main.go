@@ -1,0 +1,362 @@
+// Command table reads `go test -bench` output and prints, as a Markdown
+// table, the median of each workload's metrics for each library with its
+// ratio to the raw goroutine and channel baseline and to the reference
+// library (protoactor-go, or suture where protoactor-go does not run), then
+// checks the performance bars of issue 3.
+//
+// Benchmarks are expected to be named Benchmark<Workload>/lib=<library>, as
+// in this module (or Benchmark<Workload>/<library>). Repeated results (-count)
+// are summarised by their median and the half-width of its confidence
+// interval, as benchstat does: 95%, or 90% with fewer than 6 results.
+//
+// Usage:
+//
+//	table [-bars=false] [file ...]
+//
+// With no file it reads standard input.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"slices"
+	"strings"
+
+	"golang.org/x/perf/benchfmt"
+	"golang.org/x/perf/benchmath"
+)
+
+const (
+	baseline = "raw"
+	ours     = "airssys"
+)
+
+// references are the libraries ratios are taken to, in order of preference.
+var references = []string{"protoactor", "suture"}
+
+// metric is one row group of a workload.
+type metric struct {
+	unit   string
+	label  string
+	higher bool    // higher is better
+	scale  float64 // shown value = value * scale (0: 1)
+}
+
+// nsPerOp is go test's ns/op, which benchfmt reads as sec/op.
+const nsPerOp = "sec/op"
+
+// workloads says which metrics to show for the workloads this module has, in
+// this order; others show every metric they report except B/op and allocs/op.
+var workloads = []struct {
+	name    string
+	title   string
+	metrics []metric
+}{
+	{"PingPong", "ping-pong (1 in flight)", []metric{{unit: nsPerOp, label: "ns per round trip", scale: 1e9}}},
+	{"FanIn", "fan-in (4 producers -> 1)", []metric{{unit: "Mmsg/s", label: "M msg/s", higher: true}}},
+	{"SpawnMessageStop", "spawn + 1 msg + stop", []metric{{unit: nsPerOp, label: "ns per actor", scale: 1e9}}},
+	{"IdleMemory", "idle memory (100,000)", []metric{
+		{unit: "B/actor", label: "bytes per actor"},
+		{unit: "goroutines/actor", label: "goroutines per actor"},
+	}},
+	{"ActorRestart", "actor restart (crash -> next msg)", []metric{
+		{unit: "p50-µs", label: "p50 µs"},
+		{unit: "p99-µs", label: "p99 µs"},
+	}},
+	{"SupervisorRestart", "supervisor restart (plain child)", []metric{
+		{unit: "p50-µs", label: "p50 µs"},
+		{unit: "p99-µs", label: "p99 µs"},
+	}},
+}
+
+// results maps workload -> library -> unit -> values, keeping the order in
+// which workloads and libraries first appear.
+type results struct {
+	workloads []string
+	libs      map[string][]string
+	values    map[string]map[string]map[string][]float64
+}
+
+func (r *results) add(workload, lib, unit string, v float64) {
+	if r.values == nil {
+		r.values = map[string]map[string]map[string][]float64{}
+		r.libs = map[string][]string{}
+	}
+	w := r.values[workload]
+	if w == nil {
+		w = map[string]map[string][]float64{}
+		r.values[workload] = w
+		r.workloads = append(r.workloads, workload)
+	}
+	l := w[lib]
+	if l == nil {
+		l = map[string][]float64{}
+		w[lib] = l
+		r.libs[workload] = append(r.libs[workload], lib)
+	}
+	l[unit] = append(l[unit], v)
+}
+
+// summary is the median of a library's values for one metric, with the
+// relative half-width of its confidence interval.
+type summary struct {
+	median float64
+	pct    float64 // ± this fraction of median
+	n      int
+	ok     bool
+}
+
+func (r *results) summary(workload, lib, unit string) summary {
+	vs := r.values[workload][lib][unit]
+	if len(vs) == 0 {
+		return summary{}
+	}
+	sample := benchmath.NewSample(vs, &benchmath.DefaultThresholds)
+	s := benchmath.AssumeNothing.Summary(sample, confidence(len(vs)))
+	pct := math.Inf(1)
+	if s.Center != 0 {
+		pct = math.Max(s.Hi-s.Center, s.Center-s.Lo) / math.Abs(s.Center)
+	}
+	return summary{median: s.Center, pct: pct, n: len(vs), ok: true}
+}
+
+// scaled returns s with its median multiplied by scale (if not zero).
+func (s summary) scaled(scale float64) summary {
+	if scale != 0 {
+		s.median *= scale
+	}
+	return s
+}
+
+// confidence is the level of the interval shown beside a median: 95%, or
+// 90% with fewer than 6 results, too few for a 95% interval without
+// assuming a distribution (5 results give one at 93.75%: their range).
+func confidence(n int) float64 {
+	if n < 6 {
+		return 0.90
+	}
+	return 0.95
+}
+
+func read(r *results, in io.Reader, name string) error {
+	br := benchfmt.NewReader(in, name)
+	for br.Scan() {
+		res, ok := br.Result().(*benchfmt.Result)
+		if !ok {
+			continue // a syntax error or unit metadata: benchstat reports those
+		}
+		base, parts := res.Name.Parts()
+		lib := ""
+		for _, p := range parts {
+			if s, ok := strings.CutPrefix(string(p), "/"); ok {
+				lib = strings.TrimPrefix(s, "lib=")
+				break
+			}
+		}
+		if lib == "" {
+			continue
+		}
+		for _, v := range res.Values {
+			r.add(string(base), lib, v.Unit, v.Value)
+		}
+	}
+	return br.Err()
+}
+
+func main() {
+	bars := flag.Bool("bars", true, "check the performance bars of issue 3")
+	flag.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: table [-bars=false] [go test -bench output ...]")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	var r results
+	if flag.NArg() == 0 {
+		if err := read(&r, os.Stdin, "stdin"); err != nil {
+			fail(err)
+		}
+	}
+	for _, name := range flag.Args() {
+		f, err := os.Open(name)
+		if err != nil {
+			fail(err)
+		}
+		err = read(&r, f, name)
+		f.Close()
+		if err != nil {
+			fail(err)
+		}
+	}
+	if len(r.workloads) == 0 {
+		fail(fmt.Errorf("no benchmark results named Benchmark<Workload>/lib=<library>"))
+	}
+	printTable(os.Stdout, &r)
+	if *bars {
+		fmt.Println()
+		printBars(os.Stdout, &r)
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "table:", err)
+	os.Exit(1)
+}
+
+// metricsOf returns the metrics to show for a workload, and its title.
+func metricsOf(r *results, workload string) (string, []metric) {
+	for _, w := range workloads {
+		if w.name == workload {
+			return w.title, w.metrics
+		}
+	}
+	var ms []metric
+	for _, lib := range r.libs[workload] {
+		for unit := range r.values[workload][lib] {
+			if unit == "B/op" || unit == "allocs/op" || slices.ContainsFunc(ms, func(m metric) bool { return m.unit == unit }) {
+				continue
+			}
+			ms = append(ms, metric{unit: unit, label: unit})
+		}
+	}
+	slices.SortFunc(ms, func(a, b metric) int { return strings.Compare(a.unit, b.unit) })
+	return workload, ms
+}
+
+// order puts the libraries in a fixed order: raw, ours, the references,
+// then any other.
+func order(libs []string) []string {
+	rank := func(l string) int {
+		switch {
+		case l == baseline:
+			return 0
+		case l == ours:
+			return 1
+		case slices.Contains(references, l):
+			return 2 + slices.Index(references, l)
+		}
+		return 2 + len(references)
+	}
+	out := slices.Clone(libs)
+	slices.SortStableFunc(out, func(a, b string) int { return rank(a) - rank(b) })
+	return out
+}
+
+func reference(r *results, workload string) string {
+	for _, ref := range references {
+		if _, ok := r.values[workload][ref]; ok {
+			return ref
+		}
+	}
+	return ""
+}
+
+func printTable(w io.Writer, r *results) {
+	fmt.Fprintln(w, "| workload | metric | library | median | CI | n | vs raw | vs protoactor-go (suture) |")
+	fmt.Fprintln(w, "|---|---|---|--:|--:|--:|--:|--:|")
+	for _, workload := range r.workloads {
+		title, ms := metricsOf(r, workload)
+		ref := reference(r, workload)
+		for _, m := range ms {
+			label := m.label
+			if m.higher {
+				label += " (higher is better)"
+			}
+			base := r.summary(workload, baseline, m.unit).scaled(m.scale)
+			refS := r.summary(workload, ref, m.unit).scaled(m.scale)
+			for _, lib := range order(r.libs[workload]) {
+				s := r.summary(workload, lib, m.unit).scaled(m.scale)
+				if !s.ok {
+					continue
+				}
+				fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %d | %s | %s |\n",
+					title, label, lib, num(s.median), pct(s), s.n, ratio(s, base), ratio(s, refS))
+			}
+		}
+	}
+}
+
+// pct is the half-width of the confidence interval, in percent of the
+// median.
+func pct(s summary) string {
+	if math.IsInf(s.pct, 0) || math.IsNaN(s.pct) {
+		return "∞"
+	}
+	return fmt.Sprintf("±%.0f%%", 100*s.pct)
+}
+
+// ratio is a/b, or "-" when either is missing or b is zero.
+func ratio(a, b summary) string {
+	if !a.ok || !b.ok || b.median == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f×", a.median/b.median)
+}
+
+// num formats a median with three significant digits or so.
+func num(v float64) string {
+	switch a := math.Abs(v); {
+	case a == 0:
+		return "0"
+	case a >= 1000:
+		return fmt.Sprintf("%.0f", v)
+	case a >= 100:
+		return fmt.Sprintf("%.1f", v)
+	case a >= 1:
+		return fmt.Sprintf("%.2f", v)
+	case a >= 0.001:
+		return fmt.Sprintf("%.4f", v)
+	}
+	return fmt.Sprintf("%.2g", v)
+}
+
+// A bar is one performance target of issue 3 for our library.
+type bar struct {
+	name   string
+	target string
+	// check returns our value, the limit, whether it is met, and how far
+	// off it is, from the medians; ok is false if results are missing.
+	check func(r *results) (have, limit float64, unit string, met, ok bool)
+}
+
+var issueBars = []bar{
+	{"ping-pong", "< 2× raw channels", func(r *results) (float64, float64, string, bool, bool) {
+		a, raw := r.summary("PingPong", ours, nsPerOp).scaled(1e9), r.summary("PingPong", baseline, nsPerOp).scaled(1e9)
+		return a.median, 2 * raw.median, "ns", a.median < 2*raw.median, a.ok && raw.ok
+	}},
+	{"fan-in", ">= 2× protoactor-go", func(r *results) (float64, float64, string, bool, bool) {
+		a, p := r.summary("FanIn", ours, "Mmsg/s"), r.summary("FanIn", "protoactor", "Mmsg/s")
+		return a.median, 2 * p.median, "M msg/s", a.median >= 2*p.median, a.ok && p.ok
+	}},
+	{"spawn + message + stop", "< 1.5 µs per actor", func(r *results) (float64, float64, string, bool, bool) {
+		a := r.summary("SpawnMessageStop", ours, nsPerOp).scaled(1e9)
+		return a.median, 1500, "ns", a.median < 1500, a.ok
+	}},
+	{"idle memory", "< 500 B per actor", func(r *results) (float64, float64, string, bool, bool) {
+		a := r.summary("IdleMemory", ours, "B/actor")
+		return a.median, 500, "B", a.median < 500, a.ok
+	}},
+	{"actor restart", "p50 < 5 µs", func(r *results) (float64, float64, string, bool, bool) {
+		a := r.summary("ActorRestart", ours, "p50-µs")
+		return a.median, 5, "µs", a.median < 5, a.ok
+	}},
+}
+
+func printBars(w io.Writer, r *results) {
+	fmt.Fprintln(w, "| bar (issue 3) | target | airssys median | limit | verdict |")
+	fmt.Fprintln(w, "|---|---|--:|--:|---|")
+	for _, b := range issueBars {
+		have, limit, unit, met, ok := b.check(r)
+		if !ok {
+			fmt.Fprintf(w, "| %s | %s | - | - | not measured |\n", b.name, b.target)
+			continue
+		}
+		verdict := "met"
+		if !met {
+			verdict = fmt.Sprintf("MISSED (%.2f× the limit)", have/limit)
+		}
+		fmt.Fprintf(w, "| %s | %s | %s %s | %s %s | %s |\n", b.name, b.target, num(have), unit, num(limit), unit, verdict)
+	}
+}
