@@ -17,7 +17,7 @@ type incCtx struct {
 	mu    sync.Mutex
 	done  chan struct{} // created lazily: goroutine-less children may never ask
 	err   error
-	after []*afterFunc
+	after *[]*afterFunc // behind a pointer: most contexts never get one
 }
 
 type afterFunc struct {
@@ -64,7 +64,10 @@ func (c *incCtx) AfterFunc(f func()) (stop func() bool) {
 		go f()
 		return func() bool { return false }
 	}
-	c.after = append(c.after, a)
+	if c.after == nil {
+		c.after = new([]*afterFunc)
+	}
+	*c.after = append(*c.after, a)
 	c.mu.Unlock()
 	return func() bool {
 		c.mu.Lock()
@@ -73,9 +76,9 @@ func (c *incCtx) AfterFunc(f func()) (stop func() bool) {
 			return false
 		}
 		a.ran = true
-		for i, o := range c.after {
+		for i, o := range *c.after {
 			if o == a {
-				c.after = append(c.after[:i], c.after[i+1:]...)
+				*c.after = append((*c.after)[:i], (*c.after)[i+1:]...)
 				break
 			}
 		}
@@ -93,8 +96,11 @@ func (c *incCtx) cancel() {
 	if c.done != nil {
 		close(c.done)
 	}
-	after := c.after
-	c.after = nil
+	var after []*afterFunc
+	if c.after != nil {
+		after = *c.after
+		c.after = nil
+	}
 	for _, a := range after {
 		a.ran = true
 	}

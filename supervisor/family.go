@@ -19,16 +19,43 @@ type child struct {
 	state    ChildState
 	restarts int
 	lastErr  error
-	health   health.Status
 	sub      *Supervisor // set once New has returned a supervisor
 	inc      *incarnation
-	since    time.Time
+	since    int64       // UnixNano when the current incarnation started; 0 when none
+	job      *restartJob // pending restart this child belongs to
+	poll     *healthPoll // nil until the child is health-checked
 
-	job         *restartJob // pending restart this child belongs to
-	consecutive int         // consecutive restarts, for backoff
-	terminated  bool        // stopped by TerminateChild
-	poll        healthPoll
-	first       incarnation // storage for the first incarnation
+	consecutive int32 // consecutive restarts, for backoff
+	terminated  bool  // stopped by TerminateChild
+
+	// The first incarnation lives inside the record: every child starts
+	// at least once, so this saves an allocation and its header. The
+	// record is kept small because a supervisor may hold 100,000 of them.
+	first incarnation
+}
+
+func (c *child) setSince(t time.Time) { c.since = t.UnixNano() }
+
+func (c *child) sinceTime() time.Time {
+	if c.since == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, c.since)
+}
+
+// ranFor is how long the current incarnation has been running.
+func (c *child) ranFor() time.Duration {
+	if c.since == 0 {
+		return 0
+	}
+	return time.Since(time.Unix(0, c.since))
+}
+
+func (c *child) health() health.Status {
+	if c.poll == nil {
+		return healthyStatus
+	}
+	return c.poll.status
 }
 
 // incarnation is one run of a child, from New to exit. err is written by
@@ -58,7 +85,7 @@ func (c *child) shutdown() ShutdownPolicy {
 func (c *child) info() ChildInfo {
 	ci := ChildInfo{
 		Name: c.spec.Name, State: c.state, Restarts: c.restarts, IsSupervisor: c.sub != nil,
-		LastErr: c.lastErr, Health: c.health, Since: c.since, Restart: c.restart,
+		LastErr: c.lastErr, Health: c.health(), Since: c.sinceTime(), Restart: c.restart,
 		Shutdown: c.shutdown(), Supervisor: c.sub,
 	}
 	if c.inc != nil {

@@ -19,6 +19,7 @@ type healthPoll struct {
 	timer     *time.Timer  // next check, or the timeout of the one in flight
 	inflight  *healthCheck // nil when no check is running
 	unhealthy int          // consecutive unhealthy results
+	status    health.Status
 }
 
 // healthResult is what a check (or its timeout) reports to the loop.
@@ -43,6 +44,9 @@ func (r *run) startPolling(c *child) {
 	if _, ok := c.inc.inst.(health.Checker); !ok {
 		return
 	}
+	if c.poll == nil {
+		c.poll = &healthPoll{}
+	}
 	c.poll.unhealthy = 0
 	r.armHealth(c.inc)
 }
@@ -55,6 +59,9 @@ func (r *run) armHealth(inc *incarnation) {
 }
 
 func (r *run) stopPolling(c *child) {
+	if c.poll == nil {
+		return
+	}
 	if c.poll.timer != nil {
 		c.poll.timer.Stop()
 		c.poll.timer = nil
@@ -66,7 +73,7 @@ func (r *run) stopPolling(c *child) {
 // policy's timeout, so a hung check cannot stall the supervisor.
 func (r *run) checkHealth(inc *incarnation) {
 	c := inc.c
-	if c.inc != inc || c.poll.inflight != nil {
+	if c.inc != inc || c.poll == nil || c.poll.inflight != nil {
 		return
 	}
 	timeout := c.spec.Health.Timeout
@@ -96,17 +103,17 @@ func (r *run) checkHealth(inc *incarnation) {
 func (r *run) onHealth(chk *healthCheck, st health.Status) {
 	inc := chk.inc
 	c := inc.c
-	if c.inc != inc || c.poll.inflight != chk {
+	if c.inc != inc || c.poll == nil || c.poll.inflight != chk {
 		return // late: the incarnation ended, or the other half already decided
 	}
 	c.poll.inflight = nil
 	if c.poll.timer != nil {
 		c.poll.timer.Stop()
 	}
-	if st.State != c.health.State {
+	if st.State != c.poll.status.State {
 		r.emit(Event{Kind: EventHealthChanged, Child: c.spec.Name, Health: st, Restarts: c.restarts})
 	}
-	c.health = st
+	c.poll.status = st
 	switch st.State {
 	case health.StateUnhealthy:
 		c.poll.unhealthy++
@@ -123,7 +130,7 @@ func (r *run) onHealth(chk *healthCheck, st health.Status) {
 	}
 	err := fmt.Errorf("%w: %d consecutive unhealthy checks, last: %s", errUnhealthy, c.poll.unhealthy, st.Reason)
 	r.emit(Event{Kind: EventHealthRestart, Child: c.spec.Name, Health: st, Err: err, Restarts: c.restarts})
-	ranFor := time.Since(c.since)
+	ranFor := c.ranFor()
 	r.stopChild(c)
 	c.lastErr = err
 	r.afterExit(c, err, false, ranFor)

@@ -319,17 +319,18 @@ func (r *run) startChild(c *child, restarted bool) (err error) {
 			return err
 		}
 	}
-	c.state, c.since = ChildRunning, time.Now()
+	c.state = ChildRunning
+	c.setSince(time.Now())
 	kind := EventChildStarted
 	if restarted {
 		kind = EventChildRestarted
 	}
 	r.emit(Event{Kind: kind, Child: c.spec.Name, Restarts: c.restarts})
-	if c.health.State != healthyStatus.State {
+	if c.poll != nil && c.poll.status.State != healthyStatus.State {
 		// A fresh incarnation is presumed healthy; say so, or observers
 		// that follow events would keep showing the old verdict.
-		c.health = healthyStatus
-		r.emit(Event{Kind: EventHealthChanged, Child: c.spec.Name, Health: c.health, Restarts: c.restarts})
+		c.poll.status = healthyStatus
+		r.emit(Event{Kind: EventHealthChanged, Child: c.spec.Name, Health: healthyStatus, Restarts: c.restarts})
 	}
 	r.startPolling(c)
 	return nil
@@ -451,8 +452,8 @@ func (r *run) onExit(inc *incarnation) {
 	}
 	r.stopPolling(c)
 	inc.cancel()
-	ranFor := time.Since(c.since)
-	c.inc, c.since = nil, time.Time{}
+	ranFor := c.ranFor()
+	c.inc, c.since = nil, 0
 	c.lastErr = inc.err
 	normal := isNormal(inc)
 	if normal {
@@ -536,7 +537,7 @@ func (r *run) stopChild(c *child) {
 			t.Stop()
 		}
 	}
-	c.inc, c.since, c.state = nil, time.Time{}, ChildStopped
+	c.inc, c.since, c.state = nil, 0, ChildStopped
 	if abandoned {
 		r.emit(Event{Kind: EventChildAbandoned, Child: c.spec.Name, Restarts: c.restarts,
 			Err: fmt.Errorf("still running %v after cancel", time.Duration(c.shutdown()))})

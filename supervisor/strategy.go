@@ -84,7 +84,7 @@ func (r *run) backoffFor(c *child, ranFor time.Duration) time.Duration {
 		c.consecutive = 0
 	}
 	c.consecutive++
-	return b.delay(c.consecutive)
+	return b.delay(int(c.consecutive))
 }
 
 // schedule runs job after delay, or at once without one.
