@@ -51,7 +51,7 @@
     const li = el("li", isSup ? "sup" : "child");
     li.dataset.path = path;
     const row = el("div", "row");
-    for (const c of ["dot", "state", "name", "kind", "strategy", "intensity", "restarts", "health", "uptime", "mailbox", "err", "actions"]) {
+    for (const c of ["dot", "state", "name", "kind", "restarts", "health", "uptime", "strategy", "intensity", "mailbox", "err", "actions"]) {
       row.appendChild(el("span", c));
     }
     row.querySelector(".restarts").title = "automatic restarts";

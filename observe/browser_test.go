@@ -1,0 +1,202 @@
+package observe
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/airssys/rt/health"
+	"github.com/airssys/rt/internal/demo"
+	"github.com/airssys/rt/supervisor"
+)
+
+// The browser test drives the live page in headless Chromium. It needs
+// Debian's chromium package (apt-get install -y chromium); without it the
+// test is skipped, except under CI, where a missing browser is a failure.
+// UPDATE_SCREENSHOT=1 refreshes docs/observer.png; a screenshot is always
+// written to the test's temporary directory.
+
+// chromiumPath finds a Chromium or Chrome binary.
+func chromiumPath() string {
+	if p := os.Getenv("CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+func inCI() bool {
+	v := strings.ToLower(os.Getenv("CI"))
+	return v != "" && v != "false" && v != "0"
+}
+
+// browserTree is the demo's microservice tree with a supervisor of (fake)
+// actors added, so the page shows every kind of child; one worker has
+// restarted and one is degraded, so the screenshot shows those too.
+func browserTree(t *testing.T) *demo.Tree {
+	t.Helper()
+	tree := demo.Microservice(quiet, supervisor.WithIntensity(100, time.Minute))
+	actors := supervisor.New("actors", supervisor.OneForOne, supervisor.Permanent,
+		supervisor.WithIntensity(100, time.Minute))
+	for _, name := range []string{"orders", "mailer", "audit"} {
+		must(t, actors.Child(name).SpawnFunc(newFakeActor))
+	}
+	must(t, tree.Root.AddSupervisor(actors))
+	must(t, tree.Root.Start(context.Background()))
+	t.Cleanup(func() { _ = tree.Root.Stop() })
+	return tree
+}
+
+// browserFaults gives the tree a restarted worker and a degraded one.
+func browserFaults(t *testing.T, tree *demo.Tree) {
+	t.Helper()
+	restarted := waitEvent(t, tree.Root, isKind(supervisor.EventChildRestarted, "repository"))
+	tree.Worker("data-layer/repository").Crash(errors.New("connection reset by peer"))
+	restarted()
+	degraded := waitEvent(t, tree.Root, func(e supervisor.Event) bool {
+		return e.Kind == supervisor.EventHealthChanged && e.Child == "payment-service"
+	})
+	tree.Worker("business-logic/payment-service").SetHealth(health.Degraded("p99 latency 800ms"))
+	degraded()
+}
+
+func TestBrowser(t *testing.T) {
+	chrome := chromiumPath()
+	if chrome == "" {
+		if inCI() {
+			t.Fatal("CI is set but no Chromium was found: install it with apt-get install -y chromium")
+		}
+		t.Skip("no Chromium on this machine (apt-get install -y chromium); skipping the browser test")
+	}
+	tree := browserTree(t)
+	root := tree.Root
+	const token = "browser-test-token"
+	_, srv := newObserver(t, root, WithFaultInjection(token))
+	browserFaults(t, tree) // after the observer, so that the feed shows them
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// The flags that let Chromium run as root in a closed network.
+	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
+		chromedp.ExecPath(chrome),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1440, 860),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
+	defer cancelBrowser()
+
+	// The page draws every child of the tree.
+	must(t, chromedp.Do(bctx,
+		chromedp.Navigate(srv.URL+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`li[data-path="microservice/actors/audit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#conn.conn-live`)),
+	))
+	drawn, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](
+		`[...document.querySelectorAll("#tree li[data-path]")].map(li => li.dataset.path)`))
+	must(t, err)
+	var want []string
+	var walk func(s SupervisorSnapshot)
+	walk = func(s SupervisorSnapshot) {
+		want = append(want, s.Path)
+		for _, c := range s.Children {
+			if c.Supervisor != nil {
+				walk(*c.Supervisor)
+			} else {
+				want = append(want, c.Path)
+			}
+		}
+	}
+	walk(TakeSnapshot(root).Root)
+	slices.Sort(drawn)
+	slices.Sort(want)
+	if !slices.Equal(drawn, want) {
+		t.Fatalf("the page draws\n %q\nthe tree has\n %q", drawn, want)
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(bctx, chromedp.TextContent(chromedp.CSS(sel)))
+		must(t, err)
+		return s
+	}
+	badge := text(`li[data-path="microservice/business-logic/payment-service"] .health`)
+	restarts := text(`li[data-path="microservice/data-layer/repository"] .restarts b`)
+	if badge != "degraded" || restarts != "1" {
+		t.Errorf("health badge %q, restarts %q; want degraded, 1", badge, restarts)
+	}
+
+	// Crash an actor from the page: its counter ticks and the events
+	// appear in the feed within 2 seconds.
+	const actor = `li[data-path="microservice/actors/orders"]`
+	if before := text(actor + ` .restarts b`); before != "0" {
+		t.Fatalf("restarts before the crash: %q", before)
+	}
+	must(t, chromedp.Do(bctx,
+		chromedp.SendKeys(chromedp.CSS(`#token`), token),
+		chromedp.Click(chromedp.CSS(actor+` button.crash`)),
+	))
+	start := time.Now()
+	_, err = chromedp.Run(bctx, chromedp.Poll[bool](`
+		document.querySelector('`+actor+` .restarts b').textContent === "1" &&
+		!!document.querySelector('#feed li[data-kind="child_restarted"][data-path="microservice/actors/orders"]') &&
+		[...document.querySelectorAll('#feed li[data-kind="child_failed"][data-path="microservice/actors/orders"]')]
+			.some(li => li.textContent.includes("crash injected by observer"))`,
+		chromedp.WithPollingTimeout(2*time.Second)))
+	if err != nil {
+		feed, _ := chromedp.Run(bctx, chromedp.TextContent(chromedp.CSS(`#feed`)))
+		t.Fatalf("no restart on the page within 2s (%v); feed:\n%s", err, feed)
+	}
+	t.Logf("crash seen on the page after %v", time.Since(start).Round(time.Millisecond))
+
+	// Filtering by name hides the rest of the tree.
+	must(t, chromedp.Do(bctx,
+		chromedp.SendKeys(chromedp.CSS(`#filter`), "cache"),
+		chromedp.WaitNotPresent(chromedp.CSS(`li[data-path="microservice/http-api/handler-0"]`)),
+	))
+	shown, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](
+		`[...document.querySelectorAll("#tree li.child[data-path]")].map(li => li.dataset.path)`))
+	must(t, err)
+	if !slices.Equal(shown, []string{"microservice/data-layer/cache"}) {
+		t.Errorf("filter cache shows %q", shown)
+	}
+
+	// The screenshot, of the whole tree again.
+	must(t, chromedp.Do(bctx,
+		chromedp.Evaluate[chromedp.Void](`{
+			const f = document.getElementById("filter");
+			f.value = "";
+			f.dispatchEvent(new Event("input"));
+		}`),
+		chromedp.WaitVisible(chromedp.CSS(`li[data-path="microservice/http-api/handler-0"]`)),
+	))
+	png, err := chromedp.Run(bctx, chromedp.CaptureScreenshot())
+	must(t, err)
+	tmp := filepath.Join(t.TempDir(), "observer.png")
+	must(t, os.WriteFile(tmp, png, 0o644))
+	t.Logf("screenshot: %s", tmp)
+	if os.Getenv("UPDATE_SCREENSHOT") != "" {
+		must(t, os.WriteFile(filepath.Join("..", "docs", "observer.png"), png, 0o644))
+		t.Log("updated docs/observer.png")
+	}
+}
