@@ -194,6 +194,9 @@ func (o *Observer) serveEvents(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return // the headers say it all; a stream without a body never ends
+	}
 
 	var b bytes.Buffer
 	// The first comment tells a client the stream is live (tests wait for

@@ -54,6 +54,12 @@ func TestAPITree(t *testing.T) {
 		t.Errorf("filtered root: %v", root)
 	}
 
+	for _, path := range []string{"/api/tree", "/api/events", "/api/config", "/metrics", "/"} {
+		if status, _, _ := call(t, "HEAD", srv.URL+path, "", ""); status != 200 {
+			t.Errorf("HEAD %s: %d", path, status)
+		}
+	}
+
 	status, _, doc = call(t, "GET", srv.URL+"/api/config", "", "")
 	if status != 200 || doc["fault_injection"] != false || doc["event_buffer"] != float64(DefaultEventBuffer) {
 		t.Errorf("config: %d %v", status, doc)
