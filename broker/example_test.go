@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"time"
 
 	"github.com/airssys/rt/actor"
@@ -36,7 +37,7 @@ func (a *auditor) Receive(_ *actor.Context[auditMsg], msg auditMsg) error {
 	case orderPlaced:
 		a.items[m.Item]++
 	case itemsQuery:
-		m.reply.Send(a.items)
+		m.reply.Send(maps.Clone(a.items)) // a copy: the map stays this actor's
 	}
 	return nil
 }

@@ -35,6 +35,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"maps"
 	"os"
 	"os/signal"
 	"strconv"
@@ -331,7 +332,7 @@ func (a *auditor) Receive(_ *actor.Context[auditMsg], msg auditMsg) error {
 	case heard:
 		a.counts[m.topic]++
 	case countsQuery:
-		m.reply.Send(a.counts)
+		m.reply.Send(maps.Clone(a.counts)) // a copy: the map stays this actor's
 	}
 	return nil
 }
