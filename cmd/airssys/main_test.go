@@ -50,6 +50,7 @@ func TestUsage(t *testing.T) {
 		{args: []string{"tree", "http://a/", "--interval", "0s"}, code: 2, err: "--interval must be positive", emptyOut: true},
 		{args: []string{"tree", "http://a/", "--interval", "soon"}, code: 2, err: "invalid value", emptyOut: true},
 		{args: []string{"tree", "http://a/", "--timeout", "-1s"}, code: 2, err: "--timeout must be positive", emptyOut: true},
+		{args: []string{"tree", "http://a/", "--max-children", "-1"}, code: 2, err: "--max-children must not be negative", emptyOut: true},
 		{args: []string{"tree", "ftp://a/"}, code: 2, err: "want an http:// or https:// address", emptyOut: true},
 		{args: []string{"tree", "http://"}, code: 2, err: "no host", emptyOut: true},
 		{args: []string{"tree", "http://a b/"}, code: 2, err: "invalid", emptyOut: true},
@@ -74,12 +75,12 @@ func TestTreeURL(t *testing.T) {
 		"https://h/observe/api/tree":   "https://h/observe/api/tree",
 		"http://h/?max_children=3#top": "http://h/api/tree",
 	} {
-		if got, err := treeURL(in, ""); err != nil || got != want {
+		if got, err := treeURL(in, "", 0); err != nil || got != want {
 			t.Errorf("treeURL(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	if got, _ := treeURL("http://h/", "a b"); got != "http://h/api/tree?filter=a+b" {
-		t.Errorf("with a filter: %q", got)
+	if got, _ := treeURL("http://h/", "a b", 5); got != "http://h/api/tree?filter=a+b&max_children=5" {
+		t.Errorf("with a filter and a limit: %q", got)
 	}
 }
 
@@ -147,6 +148,12 @@ func TestTreePrints(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+
+	// A limit folds the rest of a supervisor's children into one line.
+	_, limited, _ := runArgs(t, "tree", url, "--max-children", "1")
+	if !strings.Contains(limited, "│   └── … 1 more") || !strings.Contains(limited, "└── … 1 more") {
+		t.Errorf("--max-children 1:\n%s", limited)
 	}
 
 	// Not a terminal: no colour unless asked for.

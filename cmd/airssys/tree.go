@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -30,15 +31,19 @@ func runTree(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	noColor := fs.Bool("no-color", false, "never colour the output (also: the NO_COLOR environment variable)")
 	forceColor := fs.Bool("color", false, "colour the output even when it is not a terminal")
 	filter := fs.String("filter", "", "show only children whose name contains this, and their supervisors")
+	maxChildren := fs.Int("max-children", 0, "list at most this many children per supervisor (0: all)")
 	timeout := fs.Duration("timeout", 5*time.Second, "give up on a request after this long")
 	pos, err := parseFlags(fs, args, stdout, stderr)
 	if err == nil {
 		err = checkTreeArgs(stderr, pos, *interval, *timeout)
 	}
+	if err == nil && *maxChildren < 0 {
+		err = usageErrorf(stderr, "tree", "--max-children must not be negative, not %d", *maxChildren)
+	}
 	if err != nil {
 		return exitCode(err, stderr, "tree")
 	}
-	endpoint, err := treeURL(pos[0], *filter)
+	endpoint, err := treeURL(pos[0], *filter, *maxChildren)
 	if err != nil {
 		return exitCode(usageErrorf(stderr, "tree", "%v", err), stderr, "tree")
 	}
@@ -104,7 +109,7 @@ func checkTreeArgs(stderr io.Writer, pos []string, interval, timeout time.Durati
 }
 
 // treeURL turns the address of a live page into that of its /api/tree.
-func treeURL(raw, filter string) (string, error) {
+func treeURL(raw, filter string, maxChildren int) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "", fmt.Errorf("URL %q: %v", raw, err)
@@ -121,6 +126,9 @@ func treeURL(raw, filter string) (string, error) {
 	q := url.Values{}
 	if filter != "" {
 		q.Set("filter", filter)
+	}
+	if maxChildren > 0 {
+		q.Set("max_children", strconv.Itoa(maxChildren))
 	}
 	u.RawQuery = q.Encode()
 	u.Fragment = ""
