@@ -178,13 +178,16 @@ func (t *Topic[T]) Publish(ctx context.Context, msg T) error {
 	return t.deliver(ctx, msg)
 }
 
-// deliver offers msg to every subscriber.
+// deliver offers msg to every subscriber. The topic's counters are added
+// to once per call, not once per subscriber: concurrent publishers would
+// otherwise contend on them.
 func (t *Topic[T]) deliver(ctx context.Context, msg T) error {
 	p := t.subs.Load()
 	if p == nil {
 		return nil
 	}
 	subs := *p
+	var delivered, dropped uint64
 	var errs []error
 	for i, s := range subs {
 		sub := s.subscription()
@@ -200,7 +203,7 @@ func (t *Topic[T]) deliver(ctx context.Context, msg T) error {
 		err := s.send(ctx, msg)
 		if err == nil {
 			sub.delivered.Add(1)
-			t.delivered.Add(1)
+			delivered++
 			continue
 		}
 		if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
@@ -210,13 +213,13 @@ func (t *Topic[T]) deliver(ctx context.Context, msg T) error {
 			for _, s := range rest {
 				s.subscription().dropped.Add(1)
 			}
-			t.dropped.Add(uint64(len(rest)))
+			dropped += uint64(len(rest))
 			errs = append(errs, fmt.Errorf("broker: topic %q: %d of %d subscribers not reached: %w",
 				t.name, len(rest), len(subs), err))
 			break
 		}
 		sub.dropped.Add(1)
-		t.dropped.Add(1)
+		dropped++
 		if errors.Is(err, actor.ErrStopped) {
 			// Stopped between the check above and the send: msg is a dead
 			// letter already; the subscription goes.
@@ -224,6 +227,12 @@ func (t *Topic[T]) deliver(ctx context.Context, msg T) error {
 			continue
 		}
 		errs = append(errs, fmt.Errorf("broker: topic %q: %w", t.name, err))
+	}
+	if delivered > 0 {
+		t.delivered.Add(delivered)
+	}
+	if dropped > 0 {
+		t.dropped.Add(dropped)
 	}
 	return errors.Join(errs...)
 }
@@ -254,20 +263,29 @@ func (t *Topic[T]) receiveRemote(ctx context.Context, data []byte) {
 }
 
 // close ends every subscription and the transport subscription; later
-// calls fail with ErrClosed.
+// calls fail with ErrClosed. The subscriptions are ended in one sweep
+// rather than one detach each, which would copy the list once per
+// subscriber.
 func (t *Topic[T]) close() {
 	t.mu.Lock()
 	if t.closed.Swap(true) {
 		t.mu.Unlock()
 		return
 	}
-	var subs []subscriber[T]
+	var unwatch []func() bool
 	if cur := t.subs.Load(); cur != nil {
-		subs = *cur
+		for _, s := range *cur {
+			sub := s.subscription()
+			if sub.ended.CompareAndSwap(false, true) && sub.unwatch != nil {
+				unwatch = append(unwatch, sub.unwatch)
+				sub.unwatch = nil
+			}
+		}
 	}
+	t.subs.Store(nil)
 	t.mu.Unlock()
-	for _, s := range subs {
-		s.subscription().end()
+	for _, f := range unwatch {
+		f()
 	}
 	if t.remote != nil && t.remote.cancel != nil {
 		t.remote.cancel()
