@@ -69,11 +69,15 @@ const (
 	waitLimit = 10 * time.Second
 )
 
+// Refusals, which accounts answers with Reply.Fail: errors for the
+// client, not crashes.
 var (
 	ErrInsufficientFunds = errors.New("insufficient funds")
 	ErrBadAmount         = errors.New("amount must be positive")
-	errDiskUnavailable   = errors.New("disk unavailable")
 )
+
+// errDiskUnavailable is the injected fault of the journal.
+var errDiskUnavailable = errors.New("disk unavailable")
 
 // Entry is one movement of money in the journal. A deposit has no From.
 type Entry struct {
