@@ -63,7 +63,10 @@
 // sends "reset" with {"last_id": N}. Either way the client should fetch
 // /api/tree again. Each stream reads the ring at its own pace, so a slow
 // client never delays the supervisor or other clients: it falls behind and
-// is told so. Events are encoded once, whatever the number of clients.
+// is told so. Events are encoded once, whatever the number of clients. A
+// lone event is written at once; a burst is gathered into at most one write
+// per stream every 10 ms. An idle stream gets a comment line every 15 s so
+// that proxies keep it open.
 //
 // # Fault injection
 //
