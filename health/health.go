@@ -34,6 +34,17 @@ func (s State) String() string {
 // MarshalText makes a State read as its name in JSON and logs.
 func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText parses "healthy", "degraded" or "unhealthy".
+func (s *State) UnmarshalText(text []byte) error {
+	for v := StateHealthy; v <= StateUnhealthy; v++ {
+		if v.String() == string(text) {
+			*s = v
+			return nil
+		}
+	}
+	return fmt.Errorf("health: unknown state %q", text)
+}
+
 // Status is the result of one health check.
 type Status struct {
 	State  State

@@ -34,6 +34,13 @@ func TestJSONAndFunc(t *testing.T) {
 	if err != nil || string(b) != `{"State":"degraded","Reason":"x"}` {
 		t.Fatalf("%s %v", b, err)
 	}
+	var back Status
+	if err := json.Unmarshal(b, &back); err != nil || back != Degraded("x") {
+		t.Fatalf("round trip: %+v %v", back, err)
+	}
+	if err := back.State.UnmarshalText([]byte("sick")); err == nil {
+		t.Fatal("unknown state accepted")
+	}
 	f := CheckerFunc(func(context.Context) Status { return Unhealthy("f") })
 	if f.CheckHealth(context.Background()).Reason != "f" {
 		t.Fatal("CheckerFunc")

@@ -194,6 +194,10 @@ type Spec struct {
 	Significant  bool           // only with Transient/Temporary and AutoShutdown != Never
 	Health       HealthPolicy   // zero value: no health checks
 
+	// Kind names what the child is, for observers ("actor", "process");
+	// empty means a plain worker. Supervisors are recognised on their own.
+	Kind string
+
 	// Dispose, if set, is called once when the spec is gone for good and no
 	// incarnation of it will ever run again: it was removed (a Temporary
 	// exit, DeleteChild, a temporary bystander of a group restart, a start
@@ -257,6 +261,7 @@ func (s ChildState) MarshalText() ([]byte, error) { return []byte(s.String()), n
 // ChildInfo describes one child, as WhichChildren reports it.
 type ChildInfo struct {
 	Name         string
+	Kind         string // "supervisor", "worker", or the spec's Kind
 	State        ChildState
 	Restarts     int  // automatic restarts so far
 	IsSupervisor bool // the child is a *Supervisor

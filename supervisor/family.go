@@ -91,6 +91,14 @@ func (c *child) info() ChildInfo {
 	if c.inc != nil {
 		ci.Instance = c.inc.inst
 	}
+	switch {
+	case c.sub != nil:
+		ci.Kind = "supervisor"
+	case c.spec.Kind != "":
+		ci.Kind = c.spec.Kind
+	default:
+		ci.Kind = "worker"
+	}
 	return ci
 }
 
