@@ -243,6 +243,11 @@ func (w *walker) child(parent string, ci *supervisor.ChildInfo, filter string) (
 		c.Actor = &ActorStats{
 			MailboxDepth: a.MailboxLen(), Processed: a.Processed(), DeadLetters: a.DeadLetterCount(),
 		}
+	case ci.Kind == string(KindActor):
+		// An actor between incarnations: no instance to ask, but still an
+		// actor (its spec says so).
+		c.Kind = KindActor
+		w.totals.Actors++
 	default:
 		w.totals.Workers++
 	}
