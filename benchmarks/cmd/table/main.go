@@ -117,8 +117,11 @@ func (r *results) summary(workload, lib, unit string) summary {
 	sample := benchmath.NewSample(vs, &benchmath.DefaultThresholds)
 	s := benchmath.AssumeNothing.Summary(sample, confidence(len(vs)))
 	pct := math.Inf(1)
-	if s.Center != 0 {
+	switch {
+	case s.Center != 0:
 		pct = math.Max(s.Hi-s.Center, s.Center-s.Lo) / math.Abs(s.Center)
+	case s.Lo == 0 && s.Hi == 0:
+		pct = 0 // all zero
 	}
 	return summary{median: s.Center, pct: pct, n: len(vs), ok: true}
 }
@@ -306,8 +309,8 @@ func num(v float64) string {
 		return fmt.Sprintf("%.1f", v)
 	case a >= 1:
 		return fmt.Sprintf("%.2f", v)
-	case a >= 0.001:
-		return fmt.Sprintf("%.4f", v)
+	case a >= 0.00001:
+		return strings.TrimRight(fmt.Sprintf("%.6f", v), "0")
 	}
 	return fmt.Sprintf("%.2g", v)
 }
