@@ -84,9 +84,10 @@ func BenchmarkIdleMemory(b *testing.B) {
 					return nil
 				})
 			}
+			opts := []actor.Option{actor.WithMailbox(actor.Unbounded())}
 			refs := make([]actor.Ref[Msg], len(names))
 			for i, name := range names {
-				ref, err := actor.SpawnIn(sys, name, factory, actor.WithMailbox(actor.Unbounded()))
+				ref, err := actor.SpawnIn(sys, name, factory, opts...)
 				if err != nil {
 					b.Fatal(err)
 				}

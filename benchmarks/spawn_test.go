@@ -53,12 +53,13 @@ func BenchmarkSpawnMessageStop(b *testing.B) {
 		sys := newSystem(b)
 		var stopped sync.WaitGroup
 		factory := func() actor.Actor[Msg] { return oneShot{&stopped} }
+		// Made once, as protoactor-go's Props are.
+		opts := []actor.Option{actor.WithRestart(supervisor.Temporary), actor.WithMailbox(actor.Unbounded())}
 		spawn := func(names []string) {
 			refs := make([]actor.Ref[Msg], len(names))
 			stopped.Add(len(names))
 			for i, name := range names {
-				ref, err := actor.SpawnIn(sys, name, factory,
-					actor.WithRestart(supervisor.Temporary), actor.WithMailbox(actor.Unbounded()))
+				ref, err := actor.SpawnIn(sys, name, factory, opts...)
 				if err != nil {
 					b.Fatal(err)
 				}
