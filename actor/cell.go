@@ -1,0 +1,270 @@
+package actor
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/airssys/rt/supervisor"
+)
+
+// config is what a Spec fixes about an actor; it never changes afterwards.
+// It is kept small: every idle actor carries one.
+type config struct {
+	name       string
+	sys        *System
+	capacity   int32 // 0: unbounded
+	throughput int32 // messages per turn before yielding
+	policy     uint8 // an Overflow; a byte keeps the cell in a smaller size class
+	drain      bool  // handle what is queued when asked to stop
+}
+
+// cell is an actor across its incarnations: the identity a Ref points to,
+// the mailbox that survives restarts, and the record of its end. The
+// incarnations (one per start by the supervisor) come and go; the cell
+// stays until the actor stops for good.
+type cell[M any] struct {
+	cfg     config
+	factory func() Actor[M]
+
+	// status says whether an activation goroutine owns the cell; see
+	// scheduler.go. It is apart from mu so that a sender to a busy actor
+	// only reads it.
+	status atomic.Uint32
+
+	// Guarded by mu.
+	stopped    bool // for good
+	launched   bool // some incarnation has been launched
+	registered bool // holds its name in cfg.sys
+	mu         sync.Mutex
+	q          ring[M]
+	inc        *incarnation[M] // the incarnation that receives; nil between incarnations
+	room       chan struct{}   // closed when Block senders may retry; nil when none waits
+	done       chan struct{}   // made on demand: most actors are never watched
+	watchers   *watcher        // a list: most actors have none
+	// lastErr is how the latest incarnation ended (nil if normally), and
+	// once stopped the *stopError that Err returns.
+	lastErr error
+
+	logger    atomic.Pointer[slog.Logger] // derived on first use
+	processed atomic.Uint64
+	dead      atomic.Uint64
+}
+
+// closedChan is the Done channel of actors that stopped before anyone asked.
+var closedChan = func() chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}()
+
+func newCell[M any](cfg config, logger *slog.Logger, factory func() Actor[M]) *cell[M] {
+	c := &cell[M]{cfg: cfg, factory: factory}
+	if logger != nil {
+		c.logger.Store(logger.With("actor", cfg.name))
+	}
+	return c
+}
+
+func (c *cell[M]) log() *slog.Logger {
+	if l := c.logger.Load(); l != nil {
+		return l
+	}
+	base := slog.Default()
+	if c.cfg.sys != nil && c.cfg.sys.logger != nil {
+		base = c.cfg.sys.logger
+	}
+	l := base.With("actor", c.cfg.name)
+	c.logger.Store(l)
+	return l
+}
+
+func (c *cell[M]) deadLetters() *DeadLetters {
+	if c.cfg.sys != nil {
+		return &c.cfg.sys.dead
+	}
+	return &defaultDeadLetters
+}
+
+// deadLetter records msg as a dead letter attributed to this actor.
+func (c *cell[M]) deadLetter(msg M, reason error) {
+	c.dead.Add(1)
+	deadLetter(c.deadLetters(), c.cfg.name, msg, reason)
+}
+
+// register claims the actor's name in its System, once.
+func (c *cell[M]) register() error {
+	if c.cfg.sys == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.registered {
+		return nil
+	}
+	if c.stopped {
+		return c.lastErr
+	}
+	if err := c.cfg.sys.register(c.cfg.name, c); err != nil {
+		return err
+	}
+	c.registered = true
+	return nil
+}
+
+// dispose is Spec.Dispose: the supervisor will never start the actor
+// again. The actor stops for good: Done closes, the name is released, what
+// is queued becomes dead letters, and later sends fail. It runs on the
+// supervisor's goroutine, so it only moves things and spawns the watchers.
+func (c *cell[M]) dispose(reason error) {
+	c.mu.Lock()
+	if c.stopped {
+		c.mu.Unlock()
+		return
+	}
+	cause := c.lastErr
+	if !c.launched && !isNormal(reason) {
+		// Never launched, and the supervisor knows why: a start failure
+		// this cell did not see, such as a start timeout.
+		cause = reason
+	}
+	c.stopLocked(cause)
+	queued := c.q.takeAll()
+	watchers := c.watchers
+	c.watchers = nil
+	registered := c.registered
+	c.registered = false
+	err := c.lastErr
+	c.mu.Unlock()
+
+	for _, m := range queued {
+		c.deadLetter(m, errQueuedAtStop)
+	}
+	if registered {
+		c.cfg.sys.unregister(c.cfg.name, c)
+	}
+	for w := watchers; w != nil; w = w.next {
+		w.fire(err)
+	}
+}
+
+// stopLocked marks the cell stopped for good with cause (nil: a normal
+// end). c.mu is held.
+func (c *cell[M]) stopLocked(cause error) {
+	c.stopped = true
+	c.lastErr = &stopError{name: c.cfg.name, cause: cause}
+	if c.done == nil {
+		c.done = closedChan
+	} else {
+		close(c.done)
+	}
+	if c.room != nil {
+		close(c.room) // blocked senders wake up and see the stop
+		c.room = nil
+	}
+}
+
+// noteEnd records how the latest incarnation ended (nil: normally), for
+// Err once the actor stops for good. c.mu is held.
+func (c *cell[M]) noteEnd(err error) {
+	if !c.stopped {
+		c.lastErr = err
+	}
+}
+
+// isNormal reports whether an incarnation's exit error is a normal end.
+func isNormal(err error) bool {
+	return err == nil || errors.Is(err, supervisor.ErrShutdown)
+}
+
+func (c *cell[M]) doneChan() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done == nil {
+		c.done = make(chan struct{})
+	}
+	return c.done
+}
+
+// stopErr is Err: nil until stopped.
+func (c *cell[M]) stopErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.stopped {
+		return nil
+	}
+	return c.lastErr
+}
+
+// stopError is why an actor stopped for good: ErrStopped, and the error
+// that ended its last incarnation, if any. It is built without formatting,
+// since most are never read.
+type stopError struct {
+	name  string
+	cause error
+}
+
+func (e *stopError) Error() string {
+	if e.cause == nil {
+		return fmt.Sprintf("actor %q: %v", e.name, ErrStopped)
+	}
+	return fmt.Sprintf("actor %q: %v: %v", e.name, ErrStopped, e.cause)
+}
+
+// Unwrap lets errors.Is and errors.As see both ErrStopped and the cause.
+func (e *stopError) Unwrap() []error {
+	if e.cause == nil {
+		return []error{ErrStopped}
+	}
+	return []error{ErrStopped, e.cause}
+}
+
+func (c *cell[M]) mailboxLen() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.q.len()
+}
+
+// watcher is one Watch registration, in the cell's list.
+type watcher struct {
+	fn    func(error)
+	fired atomic.Bool
+	next  *watcher
+}
+
+// fire calls fn on a goroutine of its own, so that a slow watcher delays
+// neither the supervisor nor other watchers; at most once.
+func (w *watcher) fire(err error) {
+	if w.fired.CompareAndSwap(false, true) {
+		go w.fn(err)
+	}
+}
+
+func (c *cell[M]) watch(fn func(error)) (stop func() bool) {
+	w := &watcher{fn: fn}
+	c.mu.Lock()
+	if c.stopped {
+		err := c.lastErr
+		c.mu.Unlock()
+		w.fire(err)
+		return func() bool { return false }
+	}
+	w.next, c.watchers = c.watchers, w
+	c.mu.Unlock()
+	return func() bool {
+		if !w.fired.CompareAndSwap(false, true) {
+			return false
+		}
+		c.mu.Lock()
+		for p := &c.watchers; *p != nil; p = &(*p).next {
+			if *p == w {
+				*p = w.next
+				break
+			}
+		}
+		c.mu.Unlock()
+		return true
+	}
+}

@@ -1,0 +1,96 @@
+// Package actor runs typed actors as children of supervision trees.
+//
+// # The model
+//
+// An actor is a value with a Receive method that handles one message at a
+// time. It is reached only through its Ref, by sending it messages; its
+// state is its own, so it needs no locks. When Receive returns an error or
+// panics, the actor has crashed, and its supervisor (a
+// *supervisor.Supervisor) does what it does for any child: it restarts it,
+// or a group of siblings, according to its strategy, restart policy,
+// intensity and backoff, or gives up and escalates. The restarted actor is
+// a fresh value from the factory: state that led to the crash is gone.
+//
+//	type Counter struct{ n int }
+//
+//	func (c *Counter) Receive(ctx *actor.Context[Msg], m Msg) error { ... }
+//
+//	ref, err := actor.Spawn(sup, "counter", func() actor.Actor[Msg] { return &Counter{} })
+//	err = ref.Send(Inc{})
+//
+// Messages are typed: an actor of type Actor[M] accepts only M, and M is
+// usually an interface of a few message structs, or a struct with a kind
+// field. Nothing is boxed into an interface or reflected upon on the way.
+//
+// # Identity across restarts
+//
+// The actor behind a Ref outlives its incarnations. Its mailbox survives a
+// restart: the message whose Receive crashed goes to dead letters, and the
+// messages queued behind it are delivered to the next incarnation. While
+// no incarnation runs (a restart pending, the child terminated by
+// TerminateChild, a Transient actor that exited normally, its supervisor
+// being restarted by its parent) messages keep queueing under the mailbox
+// policy, and nothing is lost. Refs stay valid throughout.
+//
+// An actor stops for good when its supervisor will never start it again:
+// its spec is removed (a Temporary actor exits, DeleteChild, a Temporary
+// bystander of a group restart) or its supervision tree has ended (an
+// orderly Stop, the ctx given to Start is done, or a top-level supervisor
+// giving up). Then Ref.Done is closed, Ref.Err says why (wrapping
+// ErrStopped and, if the last incarnation crashed, the crash), queued
+// messages become dead letters, and Send fails with ErrStopped. Watch and
+// Monitor report this once; restarts are not reported.
+//
+// # Stopping
+//
+// An actor stops itself by returning an error that wraps
+// supervisor.ErrShutdown from Receive: the incarnation ends normally, and
+// its restart policy decides what follows (a Permanent actor is started
+// again). When its supervisor stops it, the incarnation ends after the
+// Receive under way; Context.Context is cancelled so that a long Receive can
+// return early. The messages still queued are not handled by default: they
+// wait for the next incarnation, or become dead letters if there will be
+// none. WithDrainOnStop makes a stopping incarnation handle the messages
+// queued at that moment first, within its shutdown policy's time.
+//
+// PreStart (optional) runs before an incarnation's first message; its error
+// is a start failure. PostStop (optional) runs exactly once after the last
+// Receive of every incarnation whose PreStart succeeded, whatever ended it,
+// before the supervisor learns of the end.
+//
+// # Scheduling
+//
+// An idle actor holds no goroutine. A goroutine is started when a message
+// arrives for an idle actor, handles messages in batches (WithThroughput,
+// default 64) yielding the processor between batches so that a busy actor
+// cannot starve others, lingers briefly when the mailbox runs dry in case
+// a reply is coming, then ends. Stopping an idle actor takes no goroutine
+// either. A Receive that blocks holds its goroutine, and delays only its
+// own actor.
+//
+// # Mailboxes
+//
+// Unbounded() is the default. Bounded(capacity, policy) holds at most
+// capacity queued messages (the one in Receive does not count) and applies
+// policy to one more: Block (Send waits; SendContext waits up to its ctx),
+// DropNewest and DropOldest (Send succeeds, a message goes to dead letters
+// with a reason wrapping ErrMailboxFull), or Fail (Send returns an error
+// wrapping ErrMailboxFull). Ref.Stats reports the depth and counters, as do
+// the methods MailboxLen, Processed, DeadLetterCount and Crash of the
+// incarnation that supervisor.ChildInfo.Instance holds.
+//
+// # Request and reply
+//
+// Ask sends a request carrying a Reply and waits for the answer, for its
+// ctx, or for the target to stop for good, with no goroutine per pending
+// request. The actor answers with Reply.Send or Reply.Fail, at once or
+// later, from any goroutine.
+//
+// # Systems
+//
+// A System is a root supervisor, a registry of names and a dead-letter
+// office. Actors join it explicitly, with SpawnIn (under the root) or the
+// WithSystem option (under any supervisor, usually one in the System's
+// tree); Lookup finds them by name and message type. Dead letters of
+// actors outside any System go to DefaultDeadLetters.
+package actor

@@ -1,0 +1,299 @@
+package actor
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"sync/atomic"
+
+	"github.com/airssys/rt/health"
+	"github.com/airssys/rt/supervisor"
+)
+
+// incarnation is one run of an actor, from the factory's fresh value to its
+// exit: what Spec.New returns to the supervisor. It implements
+// supervisor.Launcher, so the supervisor gives it no goroutine; the cell's
+// activations run it when there is work.
+//
+// Fields are written before the incarnation is published to the cell (in
+// Start or Launch) and read by the activation afterwards, except those
+// noted.
+type incarnation[M any] struct {
+	cx        Context[M] // cx.cell is the actor
+	actor     Actor[M]
+	exit      func(error)
+	stopAfter func() bool   // undoes the AfterFunc that watches for a stop
+	crashErr  *error        // set under the cell's mu before ctlCrash
+	ctl       atomic.Uint32 // control requests (ctlStop, ctlCrash)
+	drainLeft int32         // owned by the activation; -1: not draining
+	started   bool          // PreStart succeeded (or there is none): PostStop is due
+	launched  bool
+	ended     bool // owned by the activation
+}
+
+// newChild is Spec.New: it runs on the supervisor's goroutine at every
+// (re)start and returns a fresh incarnation, or a child that fails to start
+// when no incarnation can be made. The returned type depends on the actor
+// value: only actors with PreStart get a supervisor.Starter (and with it a
+// start goroutine), only health.Checkers a CheckHealth.
+func (c *cell[M]) newChild() supervisor.Child {
+	if err := c.register(); err != nil {
+		return c.failStart(err)
+	}
+	c.mu.Lock()
+	switch {
+	case c.stopped:
+		err := c.lastErr
+		c.mu.Unlock()
+		return failedChild{err}
+	case c.inc != nil && c.inc.ctl.Load()&ctlStop == 0:
+		c.mu.Unlock()
+		return c.failStart(fmt.Errorf("%w: already running under another supervisor", ErrInvalidSpec))
+	}
+	c.mu.Unlock()
+	a, err := c.make()
+	if err != nil {
+		return c.failStart(err)
+	}
+	inc := &incarnation[M]{actor: a, drainLeft: -1}
+	inc.cx.cell = c
+	_, pre := a.(PreStarter[M])
+	_, checker := a.(health.Checker)
+	switch {
+	case pre && checker:
+		return startingChecked[M]{inc}
+	case pre:
+		return starting[M]{inc}
+	case checker:
+		inc.started = true
+		return checked[M]{inc}
+	}
+	inc.started = true
+	return inc
+}
+
+// make calls the factory; a panic or a nil actor is a start failure.
+func (c *cell[M]) make() (a Actor[M], err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &supervisor.PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	a = c.factory()
+	if a == nil {
+		return nil, fmt.Errorf("%w: factory returned a nil Actor", ErrInvalidSpec)
+	}
+	return a, nil
+}
+
+// failStart records err as the cell's latest failure and returns a child
+// whose Start reports it.
+func (c *cell[M]) failStart(err error) supervisor.Child {
+	err = fmt.Errorf("actor %q: %w", c.cfg.name, err)
+	c.mu.Lock()
+	c.noteEnd(err)
+	c.mu.Unlock()
+	return failedChild{err}
+}
+
+// failedChild is a child that cannot start.
+type failedChild struct{ err error }
+
+func (f failedChild) Start(context.Context) error { return f.err }
+func (f failedChild) Serve(context.Context) error { return f.err }
+
+// start is supervisor.Starter.Start for actors with PreStart. It runs on a
+// goroutine of the supervisor's, bounded by the spec's StartTimeout.
+func (inc *incarnation[M]) start(ctx context.Context) error {
+	inc.cx.ctx = ctx
+	if err := inc.preStart(); err != nil {
+		c := inc.cx.cell
+		err = fmt.Errorf("actor %q: prestart: %w", c.cfg.name, err)
+		c.mu.Lock()
+		c.noteEnd(err)
+		c.mu.Unlock()
+		return err
+	}
+	inc.started = true
+	// Registered now rather than at Launch: if the supervisor gives up on
+	// this start (a timeout), it never launches the incarnation but does
+	// cancel ctx, and PostStop is still due.
+	inc.stopAfter = afterFunc(ctx, inc.onCancel)
+	return nil
+}
+
+// afterFuncer is implemented by contexts that can run a function when they
+// are cancelled, with no goroutine waiting meanwhile: the convention
+// context.AfterFunc itself relies on. The supervisor's contexts implement
+// it; calling it directly spares an idle actor the Done channel and the
+// wrapper context that context.AfterFunc would add.
+type afterFuncer interface {
+	AfterFunc(f func()) (stop func() bool)
+}
+
+func afterFunc(ctx context.Context, f func()) (stop func() bool) {
+	if af, ok := ctx.(afterFuncer); ok {
+		return af.AfterFunc(f)
+	}
+	return context.AfterFunc(ctx, f)
+}
+
+func (inc *incarnation[M]) preStart() (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &supervisor.PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return inc.actor.(PreStarter[M]).PreStart(&inc.cx)
+}
+
+// Launch implements supervisor.Launcher: it hands the incarnation to the
+// cell and returns at once. exit is called once, by the activation that
+// ends the incarnation.
+func (inc *incarnation[M]) Launch(ctx context.Context, exit func(error)) {
+	c := inc.cx.cell
+	inc.exit = exit
+	inc.launched = true
+	if inc.cx.ctx == nil {
+		inc.cx.ctx = ctx
+	}
+	if inc.stopAfter == nil {
+		inc.stopAfter = afterFunc(ctx, inc.onCancel)
+	}
+	c.mu.Lock()
+	if c.stopped {
+		// Only a Spec misused by two supervisors gets here.
+		err := c.lastErr
+		c.mu.Unlock()
+		inc.ended = true
+		inc.stopAfter()
+		exit(inc.postStop(err))
+		return
+	}
+	c.inc = inc
+	c.launched = true
+	runnable := c.q.len() > 0 || inc.ctl.Load() != 0
+	c.mu.Unlock()
+	if runnable {
+		c.schedule()
+	}
+}
+
+// Serve implements supervisor.Child for runners other than a supervisor:
+// it launches the incarnation and waits for its end.
+func (inc *incarnation[M]) Serve(ctx context.Context) error {
+	exited := make(chan error, 1)
+	inc.Launch(ctx, func(err error) { exited <- err })
+	return <-exited
+}
+
+// onCancel runs (on a goroutine of context.AfterFunc's) when the supervisor
+// asks the incarnation to stop. The stop is a control request handled at
+// the incarnation's next turn: after the Receive under way, if any, or at
+// once on this goroutine if the actor is idle.
+func (inc *incarnation[M]) onCancel() {
+	inc.ctl.Or(ctlStop)
+	if !inc.launched {
+		// The supervisor gave up on this start and will never launch it.
+		inc.ended = true
+		_ = inc.postStop(nil)
+		return
+	}
+	inc.cx.cell.runHere()
+}
+
+// postStop calls PostStop if it is due. A panic there turns a normal end
+// into a failure; after a crash the crash stays the reason.
+func (inc *incarnation[M]) postStop(err error) error {
+	ps, ok := inc.actor.(PostStopper[M])
+	if !ok || !inc.started {
+		return err
+	}
+	inc.started = false
+	perr := func() (perr error) {
+		defer func() {
+			if v := recover(); v != nil {
+				perr = &supervisor.PanicError{Value: v, Stack: debug.Stack()}
+			}
+		}()
+		ps.PostStop(&inc.cx)
+		return nil
+	}()
+	if perr == nil {
+		return err
+	}
+	if isNormal(err) {
+		return fmt.Errorf("actor %q: poststop: %w", inc.cx.cell.cfg.name, perr)
+	}
+	inc.cx.cell.log().Error("PostStop panicked after a crash", "err", perr)
+	return err
+}
+
+// receive calls Receive, turning a panic into a *supervisor.PanicError.
+func (inc *incarnation[M]) receive(msg M) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &supervisor.PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return inc.actor.Receive(&inc.cx, msg)
+}
+
+// MailboxLen returns how many messages wait in the actor's mailbox (the one
+// in Receive excluded). With Processed, DeadLetterCount and Crash it is read
+// by observers that find the incarnation in supervisor.ChildInfo.Instance.
+func (inc *incarnation[M]) MailboxLen() int { return inc.cx.cell.mailboxLen() }
+
+// Processed returns how many messages the actor (all incarnations) has
+// handled: Receive returned nil or an error wrapping supervisor.ErrShutdown.
+func (inc *incarnation[M]) Processed() uint64 { return inc.cx.cell.processed.Load() }
+
+// DeadLetterCount returns how many dead letters are attributed to the actor.
+func (inc *incarnation[M]) DeadLetterCount() uint64 { return inc.cx.cell.dead.Load() }
+
+// Crash makes this incarnation fail with err at its next turn, even if it
+// is idle: fault injection for operators. It does nothing once the
+// incarnation has ended. A nil err becomes a generic one.
+func (inc *incarnation[M]) Crash(err error) {
+	if err == nil {
+		err = errInjected
+	}
+	c := inc.cx.cell
+	c.mu.Lock()
+	if inc.ctl.Load()&ctlCrash == 0 {
+		inc.crashErr = &err
+		inc.ctl.Or(ctlCrash)
+	}
+	current := c.inc == inc
+	c.mu.Unlock()
+	if current {
+		c.schedule()
+	}
+}
+
+var errInjected = fmt.Errorf("crash injected")
+
+// The child types the supervisor sees: an incarnation plus the optional
+// interfaces its actor calls for.
+type (
+	starting[M any]        struct{ *incarnation[M] }
+	checked[M any]         struct{ *incarnation[M] }
+	startingChecked[M any] struct{ *incarnation[M] }
+)
+
+// Start runs the actor's PreStart.
+func (s starting[M]) Start(ctx context.Context) error { return s.start(ctx) }
+
+// Start runs the actor's PreStart.
+func (s startingChecked[M]) Start(ctx context.Context) error { return s.start(ctx) }
+
+// CheckHealth forwards to the actor's CheckHealth, which runs on the
+// supervisor's health goroutine, concurrently with Receive.
+func (s checked[M]) CheckHealth(ctx context.Context) health.Status {
+	return s.actor.(health.Checker).CheckHealth(ctx)
+}
+
+// CheckHealth forwards to the actor's CheckHealth.
+func (s startingChecked[M]) CheckHealth(ctx context.Context) health.Status {
+	return s.actor.(health.Checker).CheckHealth(ctx)
+}

@@ -1,0 +1,185 @@
+package actor
+
+import (
+	"context"
+	"fmt"
+)
+
+// Ref is the address of an actor: a pointer-sized value, comparable, safe
+// to copy and to use from any goroutine, and the same across restarts of
+// the actor. The zero Ref addresses no actor: Send returns ErrNotFound.
+type Ref[M any] struct {
+	c *cell[M]
+}
+
+var errNoActor = fmt.Errorf("zero Ref: %w", ErrNotFound)
+
+// Send queues msg for the actor and returns without waiting for it to be
+// handled. A full bounded mailbox applies its policy: Block waits for room
+// (use SendContext to bound the wait), DropNewest and DropOldest drop a
+// message to dead letters and return nil, Fail returns an error wrapping
+// ErrMailboxFull. Sending to an actor that has stopped for good returns an
+// error wrapping ErrStopped, and msg goes to dead letters. Messages sent
+// while the actor is between incarnations (restarting, terminated, its
+// supervisor restarting) wait in the mailbox.
+func (r Ref[M]) Send(msg M) error {
+	if r.c == nil {
+		return errNoActor
+	}
+	return r.c.send(nil, msg)
+}
+
+// SendContext is Send that, under the Block policy, waits for room at most
+// until ctx is done, then returns an error wrapping ctx.Err() (the message
+// was not queued, nor is it a dead letter). If ctx is done already it
+// returns that error without sending, whatever the policy.
+func (r Ref[M]) SendContext(ctx context.Context, msg M) error {
+	if r.c == nil {
+		return errNoActor
+	}
+	if ctx != nil {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("actor %q: send: %w", r.c.cfg.name, err)
+		}
+	}
+	return r.c.send(ctx, msg)
+}
+
+func (c *cell[M]) send(ctx context.Context, msg M) error {
+	c.mu.Lock()
+	for {
+		if c.stopped {
+			c.mu.Unlock()
+			c.deadLetter(msg, errSentAfterStop)
+			return fmt.Errorf("actor %q: send: %w", c.cfg.name, ErrStopped)
+		}
+		if c.cfg.capacity == 0 || c.q.len() < int(c.cfg.capacity) {
+			c.q.push(msg, int(c.cfg.capacity))
+			ready := c.inc != nil
+			c.mu.Unlock()
+			if ready {
+				c.schedule()
+			}
+			return nil
+		}
+		switch Overflow(c.cfg.policy) {
+		case Fail:
+			c.mu.Unlock()
+			return fmt.Errorf("actor %q: send: %w", c.cfg.name, ErrMailboxFull)
+		case DropNewest:
+			c.mu.Unlock()
+			c.deadLetter(msg, errDroppedNewest)
+			return nil
+		case DropOldest:
+			old, _ := c.q.pop()
+			c.q.push(msg, int(c.cfg.capacity))
+			ready := c.inc != nil
+			c.mu.Unlock()
+			c.deadLetter(old, errDroppedOldest)
+			if ready {
+				c.schedule()
+			}
+			return nil
+		}
+		// Block: wait for the activation to take a message (or for the
+		// actor to stop for good), then try again.
+		if c.room == nil {
+			c.room = make(chan struct{})
+		}
+		room := c.room
+		c.mu.Unlock()
+		var done <-chan struct{}
+		if ctx != nil {
+			done = ctx.Done()
+		}
+		select {
+		case <-room:
+		case <-done:
+			return fmt.Errorf("actor %q: send: %w", c.cfg.name, ctx.Err())
+		}
+		c.mu.Lock()
+	}
+}
+
+// Name returns the actor's name ("" for the zero Ref).
+func (r Ref[M]) Name() string {
+	if r.c == nil {
+		return ""
+	}
+	return r.c.cfg.name
+}
+
+// String returns "actor(name)", for logs.
+func (r Ref[M]) String() string { return "actor(" + r.Name() + ")" }
+
+// Done returns a channel closed when the actor stops for good: it will
+// never run again (its spec was removed, or its supervision tree ended).
+// A restart does not close it. The zero Ref's channel is closed.
+func (r Ref[M]) Done() <-chan struct{} {
+	if r.c == nil {
+		return closedChan
+	}
+	return r.c.doneChan()
+}
+
+// Err returns nil until Done is closed; then an error wrapping ErrStopped
+// and, if the last incarnation crashed (or the actor never started), the
+// error that ended it. The zero Ref's Err wraps ErrNotFound.
+func (r Ref[M]) Err() error {
+	if r.c == nil {
+		return errNoActor
+	}
+	return r.c.stopErr()
+}
+
+// Watch calls fn once, on a goroutine of its own, when the actor stops for
+// good, with what Err then returns; at once if it already has. stop cancels
+// the call if it has not been made yet and reports whether it did.
+func (r Ref[M]) Watch(fn func(reason error)) (stop func() bool) {
+	if fn == nil {
+		return func() bool { return false }
+	}
+	if r.c == nil {
+		go fn(errNoActor)
+		return func() bool { return false }
+	}
+	return r.c.watch(fn)
+}
+
+// Monitor sends msg(reason) to watcher when target stops for good, the
+// actor way of watching another: the news arrives as a message, in order
+// with the others. stop cancels it if not yet sent and reports whether it
+// did. A watcher that has stopped by then gets nothing (the message is a
+// dead letter).
+func Monitor[M, T any](watcher Ref[M], target Ref[T], msg func(reason error) M) (stop func() bool) {
+	if msg == nil {
+		return func() bool { return false }
+	}
+	return target.Watch(func(reason error) { _ = watcher.Send(msg(reason)) })
+}
+
+// Stats is a snapshot of an actor's counters.
+type Stats struct {
+	Name        string
+	MailboxLen  int    // messages waiting (the one in Receive excluded)
+	Processed   uint64 // messages handled, over all incarnations
+	DeadLetters uint64 // dead letters attributed to the actor
+	Running     bool   // an incarnation is running now
+	Stopped     bool   // stopped for good
+}
+
+// Stats returns the actor's counters (zero for the zero Ref).
+func (r Ref[M]) Stats() Stats {
+	c := r.c
+	if c == nil {
+		return Stats{}
+	}
+	c.mu.Lock()
+	st := Stats{
+		Name: c.cfg.name, MailboxLen: c.q.len(), Running: c.inc != nil, Stopped: c.stopped,
+	}
+	c.mu.Unlock()
+	st.Processed = c.processed.Load()
+	st.DeadLetters = c.dead.Load()
+	return st
+}

@@ -1,0 +1,192 @@
+package actor
+
+import (
+	"errors"
+	"runtime"
+
+	"github.com/airssys/rt/supervisor"
+)
+
+// Scheduling.
+//
+// An actor holds a goroutine only while it has work: a message queued, or a
+// request to stop or crash. The first sender that finds the actor idle
+// flips its status from idle to active and starts an activation goroutine;
+// other senders only enqueue. The activation handles messages one by one,
+// and after cfg.throughput of them yields the processor (runtime.Gosched)
+// so that a busy actor cannot starve others. When the mailbox is empty it
+// lingers for a few yields, in case a reply is on its way (request/reply
+// and pipelines keep one goroutine hot instead of starting a fresh one per
+// message, whose stack would have to grow again each time), then sets the
+// status back to idle and ends. A message that arrives between the last
+// look at the mailbox and the status change is not lost: after going idle
+// the activation looks once more and takes the cell back if it can.
+//
+// There is no pool of parked workers: a parked goroutine would belong to
+// whoever started it (a testing/synctest bubble, say) and could not safely
+// serve actors elsewhere, and it would outlive the trees that used it.
+// Goroutines come from the runtime's own free list, which is cheap.
+
+const (
+	idle uint32 = iota
+	active
+)
+
+const (
+	// defaultThroughput is how many messages an activation handles before
+	// yielding: large enough to amortise the yield, small enough that a
+	// flooded actor shares a processor with others.
+	defaultThroughput = 64
+)
+
+// lingerYields is how many times an activation yields while its mailbox is
+// empty before it gives its goroutine up. Measured in BenchmarkPingPong:
+// see the package's benchmark notes.
+var lingerYields = 2
+
+// Control requests to an incarnation, flags in incarnation.ctl.
+const (
+	ctlStop  uint32 = 1 << iota // its supervisor cancelled its ctx
+	ctlCrash                    // Crash was called
+)
+
+// schedule makes sure an activation will look at the cell soon.
+func (c *cell[M]) schedule() {
+	if c.status.Load() == idle && c.status.CompareAndSwap(idle, active) {
+		go c.run()
+	}
+}
+
+// runHere is schedule for callers that are on a goroutine of their own
+// already (a context.AfterFunc): the activation runs on it.
+func (c *cell[M]) runHere() {
+	if c.status.Load() == idle && c.status.CompareAndSwap(idle, active) {
+		c.run()
+	}
+}
+
+// run is an activation: it owns the cell until there is nothing to do.
+func (c *cell[M]) run() {
+	for {
+		c.turns()
+		c.status.Store(idle)
+		if !c.runnable() || !c.status.CompareAndSwap(idle, active) {
+			return
+		}
+	}
+}
+
+// runnable reports whether there is work for an activation.
+func (c *cell[M]) runnable() bool {
+	c.mu.Lock()
+	inc := c.inc
+	ok := inc != nil && (c.q.len() > 0 || inc.ctl.Load() != 0)
+	c.mu.Unlock()
+	return ok
+}
+
+// turns handles control requests and messages until there are none left
+// for the current incarnation.
+func (c *cell[M]) turns() {
+	budget := int(c.cfg.throughput)
+	yields := 0
+	for {
+		c.mu.Lock()
+		inc := c.inc
+		if inc == nil {
+			c.mu.Unlock()
+			return
+		}
+		if ctl := inc.ctl.Load(); ctl != 0 && !inc.drainOne(c, ctl) {
+			var err error
+			if ctl&ctlCrash != 0 {
+				err = *inc.crashErr
+			}
+			c.mu.Unlock()
+			c.end(inc, err, ctl&ctlStop != 0)
+			continue
+		}
+		msg, ok := c.q.pop()
+		if !ok {
+			c.mu.Unlock()
+			if yields < lingerYields {
+				yields++
+				runtime.Gosched()
+				continue
+			}
+			return
+		}
+		yields = 0
+		if c.room != nil {
+			close(c.room) // a Block sender may retry
+			c.room = nil
+		}
+		c.mu.Unlock()
+		inc.deliver(msg)
+		if budget--; budget <= 0 {
+			budget = int(c.cfg.throughput)
+			runtime.Gosched()
+		}
+	}
+}
+
+// drainOne decides, under c.mu, whether an incarnation asked to stop may
+// still take a message: only with WithDrainOnStop, and only as many as
+// were queued when the request was first seen.
+func (inc *incarnation[M]) drainOne(c *cell[M], ctl uint32) bool {
+	if ctl&ctlCrash != 0 || !c.cfg.drain {
+		return false
+	}
+	if inc.drainLeft < 0 {
+		inc.drainLeft = int32(c.q.len())
+	}
+	inc.drainLeft = min(inc.drainLeft, int32(c.q.len())) // DropOldest may have taken some
+	if inc.drainLeft == 0 {
+		return false
+	}
+	inc.drainLeft--
+	return true
+}
+
+// deliver hands one message to the incarnation and applies the outcome.
+func (inc *incarnation[M]) deliver(msg M) {
+	c := inc.cx.cell
+	err := inc.receive(msg)
+	switch {
+	case err == nil:
+		c.processed.Add(1)
+	case errors.Is(err, supervisor.ErrShutdown):
+		c.processed.Add(1)
+		c.end(inc, err, false)
+	default:
+		// The failing message is not retried: the next incarnation
+		// would likely fail on it again.
+		c.deadLetter(msg, err)
+		c.end(inc, err, false)
+	}
+}
+
+// end finishes an incarnation on the activation goroutine: PostStop, then
+// detach from the cell, then tell the supervisor. The mailbox is left as it
+// is for the next incarnation (or for dispose).
+func (c *cell[M]) end(inc *incarnation[M], err error, stopped bool) {
+	if inc.ended {
+		return
+	}
+	inc.ended = true
+	if inc.stopAfter != nil {
+		inc.stopAfter() // an exit of its own needs no wake-up on cancel
+	}
+	err = inc.postStop(err)
+	c.mu.Lock()
+	if c.inc == inc {
+		c.inc = nil
+	}
+	if stopped || isNormal(err) {
+		c.noteEnd(nil)
+	} else {
+		c.noteEnd(err)
+	}
+	c.mu.Unlock()
+	inc.exit(err)
+}

@@ -1,0 +1,180 @@
+package actor
+
+import (
+	"fmt"
+	"log/slog"
+	"math"
+	"time"
+
+	"github.com/airssys/rt/supervisor"
+)
+
+// Option configures an actor at Spec, Spawn or SpawnIn.
+type Option func(*options)
+
+type options struct {
+	mailbox      Mailbox
+	restart      supervisor.RestartPolicy
+	shutdown     supervisor.ShutdownPolicy
+	startTimeout time.Duration
+	significant  bool
+	health       supervisor.HealthPolicy
+	sys          *System
+	logger       *slog.Logger
+	throughput   int
+	drain        bool
+	err          error
+}
+
+// WithMailbox sets the actor's mailbox: Unbounded() (the default) or
+// Bounded(capacity, policy).
+func WithMailbox(m Mailbox) Option { return func(o *options) { o.mailbox = m } }
+
+// WithRestart sets the restart policy; the default is the supervisor's.
+// Permanent actors are restarted after any exit, including stopping
+// themselves with supervisor.ErrShutdown; use Transient or Temporary for
+// actors that may finish.
+func WithRestart(p supervisor.RestartPolicy) Option { return func(o *options) { o.restart = p } }
+
+// WithShutdown sets how the supervisor stops the actor: Graceful(d) waits up
+// to d for the Receive under way (and, with WithDrainOnStop, the queued
+// messages) to finish; the default is Graceful(5s).
+func WithShutdown(p supervisor.ShutdownPolicy) Option { return func(o *options) { o.shutdown = p } }
+
+// WithStartTimeout bounds PreStart; the default is supervisor.DefaultStartTimeout.
+func WithStartTimeout(d time.Duration) Option { return func(o *options) { o.startTimeout = d } }
+
+// WithSignificant marks the actor significant for its supervisor's
+// AutoShutdown (it must then be Transient or Temporary).
+func WithSignificant() Option { return func(o *options) { o.significant = true } }
+
+// WithHealth enables supervisor health checks of an actor that implements
+// health.Checker. CheckHealth runs concurrently with Receive.
+func WithHealth(p supervisor.HealthPolicy) Option { return func(o *options) { o.health = p } }
+
+// WithSystem makes the actor a member of sys: its name is registered there
+// (unique within sys, found by Lookup), its dead letters go to
+// sys.DeadLetters(), and it logs through sys's logger. Membership does not
+// decide where the actor runs: that is the supervisor it is given to, which
+// should be in sys's tree (SpawnIn uses the root).
+func WithSystem(sys *System) Option { return func(o *options) { o.sys = sys } }
+
+// WithLogger sets the logger behind Context.Logger.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithThroughput sets how many messages the actor handles in a row before
+// yielding its processor to other goroutines (default 64). Lower values
+// favour fairness, higher ones throughput.
+func WithThroughput(n int) Option {
+	return func(o *options) {
+		if n < 1 || n > math.MaxInt32 {
+			o.err = fmt.Errorf("%w: throughput %d (want 1 to %d)", ErrInvalidSpec, n, math.MaxInt32)
+			return
+		}
+		o.throughput = n
+	}
+}
+
+// WithDrainOnStop makes a stopping incarnation handle the messages queued
+// when it was asked to stop before it ends (bounded by the shutdown
+// policy). Without it, which is the default, an incarnation asked to stop
+// ends after the Receive under way, and the queued messages wait for the
+// next incarnation, or become dead letters if there will be none. A crash
+// never drains.
+func WithDrainOnStop() Option { return func(o *options) { o.drain = true } }
+
+// Spec describes an actor as a child for any supervisor: add it with
+// StartChild. factory is called on every (re)start, so each incarnation is
+// a fresh value; the mailbox, the Ref and the counters stay. The Ref is
+// usable at once: messages sent before the actor starts wait for it.
+//
+// Bad input (an empty name, a nil factory, an invalid option) is not
+// reported here but by the supervisor, as a start failure wrapping
+// ErrInvalidSpec; the Ref is then already stopped, with Err saying why.
+// Spawn reports it directly. A Spec value is for one supervisor.
+func Spec[M any](name string, factory func() Actor[M], opts ...Option) (supervisor.Spec, Ref[M]) {
+	spec, ref, _ := newSpec(name, factory, opts)
+	return spec, ref
+}
+
+func newSpec[M any](name string, factory func() Actor[M], opts []Option) (supervisor.Spec, Ref[M], error) {
+	o := options{throughput: defaultThroughput}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	c := newCell(config{
+		name: name, sys: o.sys,
+		capacity: int32(o.mailbox.capacity), policy: uint8(o.mailbox.policy),
+		throughput: int32(o.throughput), drain: o.drain,
+	}, o.logger, factory)
+	spec := supervisor.Spec{
+		Name: name, New: c.newChild, Dispose: c.dispose,
+		Restart: o.restart, Shutdown: o.shutdown, StartTimeout: o.startTimeout,
+		Significant: o.significant, Health: o.health,
+	}
+	var err error
+	switch {
+	case name == "":
+		err = fmt.Errorf("%w: empty name", ErrInvalidSpec)
+	case factory == nil:
+		err = fmt.Errorf("%w: nil factory", ErrInvalidSpec)
+	case o.mailbox.err != nil:
+		err = o.mailbox.err
+	case o.err != nil:
+		err = o.err
+	}
+	if err != nil {
+		err = fmt.Errorf("actor %q: %w", name, err)
+		c.fail(err)
+		spec.New = func() supervisor.Child { return failedChild{err} }
+	}
+	return spec, Ref[M]{c}, err
+}
+
+// fail stops the cell for good before it ever ran.
+func (c *cell[M]) fail(err error) {
+	c.mu.Lock()
+	if c.lastErr == nil {
+		c.noteEnd(err)
+	}
+	c.mu.Unlock()
+	c.dispose(err)
+}
+
+// Spawn adds an actor to sup and returns its Ref. While sup runs, the actor
+// has started (PreStart done) when Spawn returns; before sup starts, it is
+// recorded and starts with sup. With WithSystem its name is registered at
+// once, so a duplicate is an error here (wrapping ErrDuplicateName).
+func Spawn[M any](sup *supervisor.Supervisor, name string, factory func() Actor[M], opts ...Option) (Ref[M], error) {
+	if sup == nil {
+		return Ref[M]{}, fmt.Errorf("actor %q: %w: nil supervisor", name, ErrInvalidSpec)
+	}
+	spec, ref, err := newSpec(name, factory, opts)
+	if err != nil {
+		return Ref[M]{}, err
+	}
+	if err := ref.c.register(); err != nil {
+		err = fmt.Errorf("actor %q: %w", name, err)
+		ref.c.fail(err)
+		return Ref[M]{}, err
+	}
+	if err := sup.StartChild(spec); err != nil {
+		// The supervisor disposed of the spec if it got as far as
+		// starting it; if it refused it outright, nothing will.
+		ref.c.fail(err)
+		return Ref[M]{}, err
+	}
+	return ref, nil
+}
+
+// SpawnIn spawns an actor under sys's root supervisor, as a member of sys
+// (see WithSystem).
+func SpawnIn[M any](sys *System, name string, factory func() Actor[M], opts ...Option) (Ref[M], error) {
+	if sys == nil {
+		return Ref[M]{}, fmt.Errorf("actor %q: %w: nil System", name, ErrInvalidSpec)
+	}
+	opts = append(opts[:len(opts):len(opts)], WithSystem(sys))
+	return Spawn(sys.root, name, factory, opts...)
+}

@@ -1,0 +1,247 @@
+package actor
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"sort"
+	"sync"
+
+	"github.com/airssys/rt/supervisor"
+)
+
+// System is a home for actors: a root supervisor to run them under, a
+// registry of their names, and their dead letters. An actor is a member of
+// the System it was spawned with (SpawnIn, or WithSystem with Spec and
+// Spawn); members may run under the root or under any supervisor below it.
+type System struct {
+	name   string
+	root   *supervisor.Supervisor
+	dead   DeadLetters
+	logger *slog.Logger
+
+	mu     sync.RWMutex
+	names  map[string]member
+	phase  systemPhase
+	cancel context.CancelFunc
+}
+
+// member is a registered actor, whatever its message type (a *cell[M]).
+type member interface {
+	dispose(reason error)
+	stopErr() error
+	messageType() reflect.Type
+}
+
+func (c *cell[M]) messageType() reflect.Type { return reflect.TypeFor[M]() }
+
+type systemPhase int
+
+const (
+	systemIdle systemPhase = iota
+	systemRunning
+	systemEnded
+)
+
+// SystemOption configures a System at NewSystem.
+type SystemOption func(*systemConfig)
+
+type systemConfig struct {
+	strategy supervisor.Strategy
+	restart  supervisor.RestartPolicy
+	supOpts  []supervisor.Option
+	logger   *slog.Logger
+}
+
+// WithRootStrategy sets the root supervisor's strategy (default OneForOne).
+func WithRootStrategy(s supervisor.Strategy) SystemOption {
+	return func(c *systemConfig) { c.strategy = s }
+}
+
+// WithRootRestart sets the root supervisor's default restart policy for
+// its children (default Permanent).
+func WithRootRestart(p supervisor.RestartPolicy) SystemOption {
+	return func(c *systemConfig) { c.restart = p }
+}
+
+// WithSupervisorOptions passes options to the root supervisor: intensity,
+// backoff, event handlers and so on.
+func WithSupervisorOptions(opts ...supervisor.Option) SystemOption {
+	return func(c *systemConfig) { c.supOpts = append(c.supOpts, opts...) }
+}
+
+// WithSystemLogger sets the logger of the root supervisor and of the
+// System's actors (default slog.Default()).
+func WithSystemLogger(l *slog.Logger) SystemOption {
+	return func(c *systemConfig) { c.logger = l }
+}
+
+// NewSystem returns a System that has not started. Its root supervisor is
+// named name; invalid options surface as an error from Start, never a
+// panic.
+func NewSystem(name string, opts ...SystemOption) *System {
+	cfg := systemConfig{strategy: supervisor.OneForOne, restart: supervisor.Permanent}
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	supOpts := cfg.supOpts
+	if cfg.logger != nil {
+		supOpts = append(supOpts[:len(supOpts):len(supOpts)], supervisor.WithLogger(cfg.logger))
+	}
+	return &System{
+		name:   name,
+		root:   supervisor.New(name, cfg.strategy, cfg.restart, supOpts...),
+		logger: cfg.logger,
+		names:  make(map[string]member),
+	}
+}
+
+// Name returns the System's name, which is also its root supervisor's.
+func (s *System) Name() string { return s.name }
+
+// Root returns the root supervisor, to add actors, plain children and
+// sub-supervisors to.
+func (s *System) Root() *supervisor.Supervisor { return s.root }
+
+// DeadLetters returns the dead letters of the System's actors.
+func (s *System) DeadLetters() *DeadLetters { return &s.dead }
+
+// Logger returns the System's logger.
+func (s *System) Logger() *slog.Logger {
+	if s.logger == nil {
+		return slog.Default()
+	}
+	return s.logger
+}
+
+// Start starts the root supervisor and with it the actors spawned so far,
+// in order. The System runs until Shutdown, or until ctx is done. A System
+// runs once: Start after the end returns an error wrapping
+// supervisor.ErrStopped.
+func (s *System) Start(ctx context.Context) error {
+	if ctx == nil {
+		return fmt.Errorf("system %q: %w: nil context", s.name, supervisor.ErrInvalidOption)
+	}
+	s.mu.Lock()
+	switch s.phase {
+	case systemRunning:
+		s.mu.Unlock()
+		return fmt.Errorf("system %q: %w", s.name, supervisor.ErrAlreadyStarted)
+	case systemEnded:
+		s.mu.Unlock()
+		return fmt.Errorf("system %q: %w", s.name, supervisor.ErrStopped)
+	}
+	// Shutdown cancels this ctx rather than calling Stop, so that it can
+	// stop waiting when its own ctx ends without leaving a goroutine.
+	rctx, cancel := context.WithCancel(ctx)
+	s.phase, s.cancel = systemRunning, cancel
+	s.mu.Unlock()
+	if err := s.root.Start(rctx); err != nil {
+		cancel()
+		s.mu.Lock()
+		s.phase = systemEnded
+		s.mu.Unlock()
+		return fmt.Errorf("system %q: %w", s.name, err)
+	}
+	return nil
+}
+
+// Shutdown stops the System in order (the root stops its children newest
+// first, each per its shutdown policy) and waits for the end. It returns
+// the root's final error: nil after an orderly end, or why the root had
+// given up before. If ctx ends first it returns an error wrapping ctx.Err()
+// and the shutdown goes on in the background. Shutting down a System that
+// never started stops its actors for good. It is idempotent.
+func (s *System) Shutdown(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	s.mu.Lock()
+	phase, cancel := s.phase, s.cancel
+	s.phase = systemEnded
+	var never []member
+	if phase == systemIdle {
+		for _, m := range s.names {
+			never = append(never, m)
+		}
+	}
+	s.mu.Unlock()
+	if phase == systemIdle {
+		for _, m := range never {
+			m.dispose(nil)
+		}
+		return nil
+	}
+	if cancel != nil {
+		cancel()
+	}
+	select {
+	case <-s.root.Done():
+		if err := s.root.Err(); err != nil {
+			return fmt.Errorf("system %q: %w", s.name, err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("system %q: shutdown: %w", s.name, ctx.Err())
+	}
+}
+
+// Done is closed when the System's root supervisor has ended.
+func (s *System) Done() <-chan struct{} { return s.root.Done() }
+
+// Names returns the names of the registered actors, sorted.
+func (s *System) Names() []string {
+	s.mu.RLock()
+	out := make([]string, 0, len(s.names))
+	for n := range s.names {
+		out = append(out, n)
+	}
+	s.mu.RUnlock()
+	sort.Strings(out)
+	return out
+}
+
+func (s *System) register(name string, m member) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.phase == systemEnded {
+		return fmt.Errorf("system %q: %w", s.name, supervisor.ErrStopped)
+	}
+	if _, taken := s.names[name]; taken {
+		return fmt.Errorf("system %q: %w", s.name, ErrDuplicateName)
+	}
+	s.names[name] = m
+	return nil
+}
+
+func (s *System) unregister(name string, m member) {
+	s.mu.Lock()
+	if s.names[name] == m {
+		delete(s.names, name)
+	}
+	s.mu.Unlock()
+}
+
+// Lookup returns the Ref of the actor registered in s under name. It fails
+// with ErrNotFound when there is none (or it has stopped for good), and with
+// ErrWrongType when its message type is not M. It never panics.
+func Lookup[M any](s *System, name string) (Ref[M], error) {
+	if s == nil {
+		return Ref[M]{}, fmt.Errorf("actor %q: %w: nil System", name, ErrNotFound)
+	}
+	s.mu.RLock()
+	m, ok := s.names[name]
+	s.mu.RUnlock()
+	if !ok || m.stopErr() != nil {
+		return Ref[M]{}, fmt.Errorf("system %q: actor %q: %w", s.name, name, ErrNotFound)
+	}
+	c, ok := m.(*cell[M])
+	if !ok {
+		return Ref[M]{}, fmt.Errorf("system %q: actor %q takes %v, not %v: %w",
+			s.name, name, m.messageType(), reflect.TypeFor[M](), ErrWrongType)
+	}
+	return Ref[M]{c}, nil
+}
