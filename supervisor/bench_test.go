@@ -373,3 +373,26 @@ func BenchmarkRestartLatencySubscribed(b *testing.B) {
 		b.Fatal(err)
 	}
 }
+
+// BenchmarkSpawnBatch10000: the same 10,000 children added by one
+// all-or-nothing SpawnBatch call: one round trip to the control goroutine
+// instead of 10,000.
+func BenchmarkSpawnBatch10000(b *testing.B) {
+	for range b.N {
+		b.StopTimer()
+		s := New("bench", OneForOne, Permanent, quiet)
+		if err := s.Start(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if err := s.Children("w", spawnCount).SpawnBatch(func() Child { return idleChild{} }); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if err := s.Stop(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*spawnCount), "ns/child")
+}
