@@ -17,7 +17,8 @@ type incCtx struct {
 	mu    sync.Mutex
 	done  chan struct{} // created lazily: goroutine-less children may never ask
 	err   error
-	after *[]*afterFunc // behind a pointer: most contexts never get one
+	first func()        // the first AfterFunc registration, kept inline: an idle actor has exactly one
+	more  *[]*afterFunc // any later ones, behind a pointer: most contexts never get them
 }
 
 type afterFunc struct {
@@ -56,18 +57,22 @@ func (c *incCtx) Value(key any) any { return c.base.Value(key) }
 // AfterFunc lets context.AfterFunc and context.WithCancel on a child's ctx
 // register without a goroutine of their own, as they do on a cancelCtx.
 func (c *incCtx) AfterFunc(f func()) (stop func() bool) {
-	a := &afterFunc{f: f}
 	c.mu.Lock()
 	if c.err != nil {
-		a.ran = true
 		c.mu.Unlock()
 		go f()
-		return func() bool { return false }
+		return stopped
 	}
-	if c.after == nil {
-		c.after = new([]*afterFunc)
+	if c.first == nil && c.more == nil {
+		c.first = f
+		c.mu.Unlock()
+		return c.stopFirst
 	}
-	*c.after = append(*c.after, a)
+	a := &afterFunc{f: f}
+	if c.more == nil {
+		c.more = new([]*afterFunc)
+	}
+	*c.more = append(*c.more, a)
 	c.mu.Unlock()
 	return func() bool {
 		c.mu.Lock()
@@ -76,14 +81,33 @@ func (c *incCtx) AfterFunc(f func()) (stop func() bool) {
 			return false
 		}
 		a.ran = true
-		for i, o := range *c.after {
+		for i, o := range *c.more {
 			if o == a {
-				*c.after = append((*c.after)[:i], (*c.after)[i+1:]...)
+				*c.more = append((*c.more)[:i], (*c.more)[i+1:]...)
 				break
 			}
 		}
 		return true
 	}
+}
+
+func stopped() bool { return false }
+
+// stopFirst unregisters the first AfterFunc; it reports false once the
+// function has run or been stopped.
+func (c *incCtx) stopFirst() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.first == nil {
+		return false
+	}
+	c.first = nil
+	if c.more == nil {
+		// Keep later registrations out of the inline slot: a second
+		// stopFirst must not unregister someone else's function.
+		c.more = new([]*afterFunc)
+	}
+	return true
 }
 
 func (c *incCtx) cancel() {
@@ -96,16 +120,21 @@ func (c *incCtx) cancel() {
 	if c.done != nil {
 		close(c.done)
 	}
-	var after []*afterFunc
-	if c.after != nil {
-		after = *c.after
-		c.after = nil
+	first := c.first
+	c.first = nil
+	var more []*afterFunc
+	if c.more != nil {
+		more = *c.more
+		*c.more = nil
 	}
-	for _, a := range after {
+	for _, a := range more {
 		a.ran = true
 	}
 	c.mu.Unlock()
-	for _, a := range after {
+	if first != nil {
+		go first()
+	}
+	for _, a := range more {
 		go a.f()
 	}
 }

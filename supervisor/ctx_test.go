@@ -1,0 +1,76 @@
+package supervisor
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+)
+
+// The children's contexts honour context.AfterFunc's contract: f runs
+// once after cancellation, stop reports whether it prevented that, and
+// derived contexts are cancelled with them.
+func TestIncarnationContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		type key struct{}
+		base := context.WithValue(context.Background(), key{}, "v")
+		c := &incCtx{base: context.WithoutCancel(base)}
+		if c.Value(key{}) != "v" || c.Err() != nil {
+			t.Fatal("values or err")
+		}
+		if _, ok := c.Deadline(); ok {
+			t.Fatal("deadline")
+		}
+		ran := make(chan string, 4)
+		stop1 := c.AfterFunc(func() { ran <- "first" })
+		stop2 := context.AfterFunc(c, func() { ran <- "second" })
+		stop3 := c.AfterFunc(func() { ran <- "third" })
+		if !stop3() || stop3() {
+			t.Fatal("stop3 must report true once")
+		}
+		child, cancelChild := context.WithCancel(c)
+		defer cancelChild()
+		c.cancel()
+		c.cancel() // idempotent
+		<-child.Done()
+		synctest.Wait()
+		close(ran)
+		got := map[string]bool{}
+		for s := range ran {
+			got[s] = true
+		}
+		if !got["first"] || !got["second"] || got["third"] || len(got) != 2 {
+			t.Fatalf("ran %v", got)
+		}
+		if stop1() || stop2() {
+			t.Fatal("stop after run must report false")
+		}
+		if c.Err() != context.Canceled {
+			t.Fatal(c.Err())
+		}
+		select {
+		case <-c.Done():
+		default:
+			t.Fatal("Done not closed")
+		}
+		late := make(chan struct{})
+		if c.AfterFunc(func() { close(late) })() {
+			t.Fatal("stop on a done context")
+		}
+		<-late
+
+		// A stopped first registration frees nothing for the next one to
+		// be mistaken for it.
+		d := &incCtx{base: context.Background()}
+		s1 := d.AfterFunc(func() { t.Error("stopped func ran") })
+		if !s1() {
+			t.Fatal("stop first")
+		}
+		ok := make(chan struct{})
+		_ = d.AfterFunc(func() { close(ok) })
+		if s1() {
+			t.Fatal("second stop of the first registration must be false")
+		}
+		d.cancel()
+		<-ok
+	})
+}
