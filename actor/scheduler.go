@@ -97,7 +97,13 @@ func (c *cell[M]) turns() {
 			c.mu.Unlock()
 			return
 		}
-		if ctl := inc.ctl.Load(); ctl != 0 && !inc.drainOne(c, ctl) {
+		ctl := inc.ctl.Load()
+		if ctl&ctlStop == 0 && inc.cx.ctx.Err() != nil {
+			// Cancelled, and the AfterFunc that says so has not run yet: a
+			// Receive that saw ctx.Done() must have been the last.
+			ctl = inc.ctl.Or(ctlStop) | ctlStop
+		}
+		if ctl != 0 && !inc.drainOne(c, ctl) {
 			var err error
 			if ctl&ctlCrash != 0 {
 				err = *inc.crashErr

@@ -1,0 +1,122 @@
+package actor
+
+import (
+	"errors"
+	"sync"
+	"testing"
+)
+
+func TestDeadLettersSubscribeAndCancel(t *testing.T) {
+	var d DeadLetters
+	got := make(chan DeadLetter, 10)
+	cancel := d.Subscribe(func(dl DeadLetter) { got <- dl })
+	deadLetter(&d, "x", 42, errBoom)
+	if dl := <-got; dl.Message != 42 || dl.Target != "x" || !errors.Is(dl.Reason, errBoom) {
+		t.Fatalf("%+v", dl)
+	}
+	cancel()
+	cancel() // idempotent
+	deadLetter(&d, "x", 43, errBoom)
+	if d.Count() != 2 {
+		t.Fatalf("Count %d", d.Count())
+	}
+	select {
+	case dl := <-got:
+		t.Fatalf("delivered after cancel: %+v", dl)
+	default:
+	}
+	if d.Subscribe(nil) == nil {
+		t.Fatal("nil fn")
+	}
+}
+
+func TestDeadLettersSlowSubscriberDoesNotBlockSenders(t *testing.T) {
+	var d DeadLetters
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var seen []any
+	done := make(chan struct{})
+	cancel := d.Subscribe(func(dl DeadLetter) {
+		<-release
+		mu.Lock()
+		seen = append(seen, dl.Message)
+		n := len(seen)
+		mu.Unlock()
+		if n == 1000 {
+			close(done)
+		}
+	})
+	defer cancel()
+	fast := make(chan DeadLetter, 1000)
+	cancelFast := d.Subscribe(func(dl DeadLetter) { fast <- dl })
+	defer cancelFast()
+	for i := range 1000 {
+		deadLetter(&d, "x", i, errBoom) // returns although the first subscriber is stuck
+	}
+	for i := range 1000 {
+		if dl := <-fast; dl.Message != i {
+			t.Fatalf("fast subscriber got %v, want %d", dl.Message, i)
+		}
+	}
+	close(release)
+	<-done
+	for i, m := range seen {
+		if m != i {
+			t.Fatalf("slow subscriber out of order at %d: %v", i, m)
+		}
+	}
+}
+
+func TestDeadLettersSubscriberPanicDoesNotStopDelivery(t *testing.T) {
+	var d DeadLetters
+	got := make(chan any, 2)
+	cancel := d.Subscribe(func(dl DeadLetter) {
+		if dl.Message == 1 {
+			panic("subscriber bug")
+		}
+		got <- dl.Message
+	})
+	defer cancel()
+	deadLetter(&d, "x", 1, errBoom)
+	deadLetter(&d, "x", 2, errBoom)
+	if m := <-got; m != 2 {
+		t.Fatalf("got %v", m)
+	}
+}
+
+func TestCancelFromInsideSubscriber(t *testing.T) {
+	var d DeadLetters
+	var cancel func()
+	called := make(chan struct{}, 2)
+	cancel = d.Subscribe(func(DeadLetter) { cancel(); called <- struct{}{} })
+	deadLetter(&d, "x", 1, errBoom)
+	<-called
+	deadLetter(&d, "x", 2, errBoom)
+	select {
+	case <-called:
+		t.Fatal("called after cancel")
+	default:
+	}
+}
+
+func TestDefaultDeadLetters(t *testing.T) {
+	sup := newSup(t, 0)
+	got := make(chan DeadLetter, 10)
+	cancel := DefaultDeadLetters().Subscribe(func(dl DeadLetter) {
+		if dl.Target == "no-system" {
+			got <- dl
+		}
+	})
+	defer cancel()
+	before := DefaultDeadLetters().Count()
+	ref, _ := Spawn(sup, "no-system", func() Actor[int] {
+		return Func[int](func(*Context[int], int) error { return errBoom })
+	})
+	_ = ref.Send(1)
+	if dl := <-got; dl.Message != 1 || !errors.Is(dl.Reason, errBoom) {
+		t.Fatalf("%+v", dl)
+	}
+	if DefaultDeadLetters().Count() <= before {
+		t.Fatal("Count did not move")
+	}
+}

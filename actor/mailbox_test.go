@@ -1,0 +1,418 @@
+package actor
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/airssys/rt/supervisor"
+)
+
+// gated spawns, in a new System, an actor that blocks in Receive on its
+// first message until release is closed, so that later ones queue. It
+// returns once the first message is in Receive.
+type gatedActor struct {
+	sys     *System
+	ref     Ref[int]
+	release chan struct{}
+	got     chan int
+	letters <-chan DeadLetter
+}
+
+func spawnGated(t *testing.T, opts ...Option) *gatedActor {
+	t.Helper()
+	g := &gatedActor{
+		sys:     NewSystem("sys", WithSystemLogger(quiet)),
+		release: make(chan struct{}),
+		got:     make(chan int, 100),
+	}
+	g.letters = collect(t, g.sys.DeadLetters())
+	first := make(chan struct{})
+	var err error
+	g.ref, err = SpawnIn(g.sys, "gated", func() Actor[int] {
+		return Func[int](func(_ *Context[int], m int) error {
+			if m == 0 {
+				close(first)
+				<-g.release
+			}
+			g.got <- m
+			return nil
+		})
+	}, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.sys.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = g.sys.Shutdown(context.Background()) })
+	if err := g.ref.Send(0); err != nil {
+		t.Fatal(err)
+	}
+	<-first
+	return g
+}
+
+func (g *gatedActor) expect(t *testing.T, want ...int) {
+	t.Helper()
+	for _, w := range want {
+		if m := <-g.got; m != w {
+			t.Fatalf("got message %d, want %d", m, w)
+		}
+	}
+}
+
+func TestBoundedBlock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := spawnGated(t, WithMailbox(Bounded(2, Block)))
+		_ = g.ref.Send(1)
+		_ = g.ref.Send(2) // full: capacity counts queued messages only
+		if n := g.ref.Stats().MailboxLen; n != 2 {
+			t.Fatalf("MailboxLen %d", n)
+		}
+		sent := make(chan error, 1)
+		go func() { sent <- g.ref.Send(3) }()
+		synctest.Wait()
+		select {
+		case err := <-sent:
+			t.Fatalf("Send returned %v on a full Block mailbox", err)
+		default:
+		}
+		close(g.release)
+		if err := <-sent; err != nil {
+			t.Fatal(err)
+		}
+		g.expect(t, 0, 1, 2, 3)
+		if n := g.sys.DeadLetters().Count(); n != 0 {
+			t.Fatalf("%d dead letters", n)
+		}
+	})
+}
+
+func TestBoundedBlockSendContextExpires(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := spawnGated(t, WithMailbox(Bounded(1, Block)))
+		_ = g.ref.Send(1)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		start := time.Now()
+		err := g.ref.SendContext(ctx, 2)
+		if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) != time.Second {
+			t.Fatalf("SendContext: %v after %v", err, time.Since(start))
+		}
+		if g.sys.DeadLetters().Count() != 0 || g.ref.Stats().MailboxLen != 1 {
+			t.Fatal("the expired message must be neither queued nor a dead letter")
+		}
+		// Room comes in time: SendContext succeeds.
+		ctx2, cancel2 := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel2()
+		go func() {
+			time.Sleep(time.Second)
+			close(g.release)
+		}()
+		if err := g.ref.SendContext(ctx2, 3); err != nil {
+			t.Fatal(err)
+		}
+		g.expect(t, 0, 1, 3)
+	})
+}
+
+func TestSendContextDoneAlready(t *testing.T) {
+	g := spawnGated(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := g.ref.SendContext(ctx, 1); !errors.Is(err, context.Canceled) {
+		t.Fatalf("SendContext: %v", err)
+	}
+	if g.ref.Stats().MailboxLen != 0 {
+		t.Fatal("sent although ctx was done")
+	}
+	close(g.release)
+}
+
+func TestBoundedDropNewest(t *testing.T) {
+	g := spawnGated(t, WithMailbox(Bounded(2, DropNewest)))
+	_ = g.ref.Send(1)
+	_ = g.ref.Send(2)
+	if err := g.ref.Send(3); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	dl := <-g.letters
+	if dl.Message != 3 || dl.Target != "gated" || !errors.Is(dl.Reason, ErrMailboxFull) {
+		t.Fatalf("dead letter %+v", dl)
+	}
+	close(g.release)
+	g.expect(t, 0, 1, 2)
+	if st := g.ref.Stats(); st.DeadLetters != 1 || g.sys.DeadLetters().Count() != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestBoundedDropOldest(t *testing.T) {
+	g := spawnGated(t, WithMailbox(Bounded(2, DropOldest)))
+	_ = g.ref.Send(1)
+	_ = g.ref.Send(2)
+	if err := g.ref.Send(3); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	dl := <-g.letters
+	if dl.Message != 1 || !errors.Is(dl.Reason, ErrMailboxFull) {
+		t.Fatalf("dead letter %+v", dl)
+	}
+	close(g.release)
+	g.expect(t, 0, 2, 3)
+	if st := g.ref.Stats(); st.DeadLetters != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestBoundedFail(t *testing.T) {
+	g := spawnGated(t, WithMailbox(Bounded(2, Fail)))
+	_ = g.ref.Send(1)
+	_ = g.ref.Send(2)
+	if err := g.ref.Send(3); !errors.Is(err, ErrMailboxFull) {
+		t.Fatalf("Send: %v", err)
+	}
+	if g.sys.DeadLetters().Count() != 0 {
+		t.Fatal("a refused message is not a dead letter")
+	}
+	close(g.release)
+	g.expect(t, 0, 1, 2)
+	if err := g.ref.Send(4); err != nil {
+		t.Fatalf("Send after room: %v", err)
+	}
+	g.expect(t, 4)
+}
+
+func TestBlockedSenderSeesStop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sys := NewSystem("sys", WithSystemLogger(quiet))
+		letters := collect(t, sys.DeadLetters())
+		entered := make(chan struct{})
+		ref, _ := SpawnIn(sys, "a", func() Actor[int] {
+			return Func[int](func(ctx *Context[int], m int) error {
+				close(entered)
+				<-ctx.Context().Done()
+				return nil
+			})
+		}, WithMailbox(Bounded(1, Block)), WithRestart(supervisor.Temporary))
+		_ = sys.Start(context.Background())
+		_ = ref.Send(0)
+		<-entered
+		_ = ref.Send(1)
+		sent := make(chan error, 1)
+		go func() { sent <- ref.Send(2) }()
+		synctest.Wait()
+		if err := sys.Root().TerminateChild("a"); err != nil { // Temporary: removed, stopped for good
+			t.Fatal(err)
+		}
+		if err := <-sent; !errors.Is(err, ErrStopped) {
+			t.Fatalf("blocked Send: %v", err)
+		}
+		got := map[any]bool{}
+		for range 2 {
+			dl := <-letters
+			if !errors.Is(dl.Reason, ErrStopped) {
+				t.Fatalf("dead letter %+v", dl)
+			}
+			got[dl.Message] = true
+		}
+		if !got[1] || !got[2] {
+			t.Fatalf("dead letters %v, want 1 (queued) and 2 (sent after)", got)
+		}
+		_ = sys.Shutdown(context.Background())
+	})
+}
+
+func TestMailboxSurvivesRestart(t *testing.T) {
+	sys := NewSystem("sys", WithSystemLogger(quiet))
+	letters := collect(t, sys.DeadLetters())
+	release := make(chan struct{})
+	p := newProbe(func(inc int, _ *Context[int], m int) error {
+		if m == 0 {
+			<-release
+		}
+		if m == 3 && inc == 1 {
+			return errBoom
+		}
+		return nil
+	})
+	ref, err := SpawnIn(sys, "a", p.factory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sys.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer sys.Shutdown(context.Background())
+	for i := range 10 {
+		_ = ref.Send(i)
+	}
+	close(release) // 1..9 are queued behind 0
+	for i := range 10 {
+		d := p.next(t)
+		wantInc := 1
+		if i > 3 {
+			wantInc = 2
+		}
+		if d.msg != i || d.inc != wantInc {
+			t.Fatalf("delivery %d: %+v, want incarnation %d", i, d, wantInc)
+		}
+	}
+	dl := <-letters
+	if dl.Message != 3 || !errors.Is(dl.Reason, errBoom) {
+		t.Fatalf("dead letter %+v", dl)
+	}
+	if st := p.stops(); len(st) != 1 || st[0] != 1 {
+		t.Fatalf("PostStop calls %v", st)
+	}
+	if st := ref.Stats(); st.Processed != 9 || st.DeadLetters != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// stopWithQueue gets an actor busy on message 0 until it is asked to stop,
+// with 1..3 queued behind, then terminates it.
+func stopWithQueue(t *testing.T, opts ...Option) (*supervisor.Supervisor, Ref[int], *probe[int]) {
+	sup := newSup(t, supervisor.OneForOne)
+	entered := make(chan struct{})
+	p := newProbe(func(inc int, ctx *Context[int], m int) error {
+		if m == 0 {
+			close(entered)
+			<-ctx.Context().Done()
+		}
+		return nil
+	})
+	ref, err := Spawn(sup, "a", p.factory, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = ref.Send(0)
+	<-entered
+	for i := 1; i <= 3; i++ {
+		_ = ref.Send(i)
+	}
+	if err := sup.TerminateChild("a"); err != nil {
+		t.Fatal(err)
+	}
+	return sup, ref, p
+}
+
+func TestStopDrainsNothingByDefault(t *testing.T) {
+	sup, ref, p := stopWithQueue(t)
+	if d := p.next(t); d.msg != 0 {
+		t.Fatalf("got %+v", d)
+	}
+	if n := ref.Stats().MailboxLen; n != 3 {
+		t.Fatalf("%d queued after stop, want 3", n)
+	}
+	_ = ref.Send(4) // queues while terminated
+	if err := sup.RestartChild("a"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 4; i++ {
+		if d := p.next(t); d.msg != i || d.inc != 2 {
+			t.Fatalf("after restart: %+v", d)
+		}
+	}
+}
+
+func TestStopDrainsWhenAsked(t *testing.T) {
+	_, ref, p := stopWithQueue(t, WithDrainOnStop())
+	for i := 0; i <= 3; i++ {
+		if d := p.next(t); d.msg != i || d.inc != 1 {
+			t.Fatalf("got %+v", d)
+		}
+	}
+	if n := ref.Stats().MailboxLen; n != 0 {
+		t.Fatalf("%d queued after a draining stop", n)
+	}
+	if st := p.stops(); len(st) != 1 {
+		t.Fatalf("PostStop %v", st)
+	}
+}
+
+func TestQueuedMessagesAreDeadLettersWhenStoppedForGood(t *testing.T) {
+	sys := NewSystem("sys", WithSystemLogger(quiet))
+	letters := collect(t, sys.DeadLetters())
+	release := make(chan struct{})
+	ref, _ := SpawnIn(sys, "a", func() Actor[int] {
+		return Func[int](func(_ *Context[int], m int) error {
+			<-release
+			return supervisor.ErrShutdown
+		})
+	}, WithRestart(supervisor.Temporary))
+	_ = sys.Start(context.Background())
+	defer sys.Shutdown(context.Background())
+	for i := range 4 {
+		_ = ref.Send(i)
+	}
+	close(release)
+	<-ref.Done()
+	for i := 1; i <= 3; i++ {
+		dl := <-letters
+		if dl.Message != i || !errors.Is(dl.Reason, ErrStopped) {
+			t.Fatalf("dead letter %+v", dl)
+		}
+	}
+	if err := ref.Send(9); !errors.Is(err, ErrStopped) {
+		t.Fatalf("Send after stop: %v", err)
+	}
+	if dl := <-letters; dl.Message != 9 || !errors.Is(dl.Reason, ErrStopped) {
+		t.Fatalf("dead letter %+v", dl)
+	}
+	if st := ref.Stats(); st.DeadLetters != 4 || !st.Stopped || st.Running {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestRing(t *testing.T) {
+	var r ring[int]
+	next, want := 0, 0
+	for round := range 50 {
+		for range round % 7 {
+			r.push(next, 0)
+			next++
+		}
+		for range round % 5 {
+			if m, ok := r.pop(); ok {
+				if m != want {
+					t.Fatalf("pop %d, want %d", m, want)
+				}
+				want++
+			}
+		}
+	}
+	r.pushFront(want - 1)
+	if m, _ := r.pop(); m != want-1 {
+		t.Fatal("pushFront")
+	}
+	rest := r.takeAll()
+	for _, m := range rest {
+		if m != want {
+			t.Fatalf("takeAll %d, want %d", m, want)
+		}
+		want++
+	}
+	if want != next || r.len() != 0 {
+		t.Fatalf("lost messages: %d of %d", want, next)
+	}
+	// A drained large buffer is released; a bounded one never outgrows its limit.
+	for i := range 5000 {
+		r.push(i, 0)
+	}
+	for r.len() > 0 {
+		r.pop()
+	}
+	if r.buf != nil {
+		t.Fatalf("kept a buffer of %d after draining", len(r.buf))
+	}
+	for i := range 5 {
+		r.push(i, 5)
+	}
+	if len(r.buf) != 5 {
+		t.Fatalf("bounded buffer of %d for limit 5", len(r.buf))
+	}
+}
