@@ -204,7 +204,7 @@ func ExampleMonitor() {
 		return actor.Func[int](func(*actor.Context[int], int) error { return supervisor.ErrShutdown })
 	}, actor.WithRestart(supervisor.Transient))
 	actor.Monitor(watcher, worker, func(reason error) string { return "worker down: " + reason.Error() })
-	_ = worker.Send(1)     // it stops itself; Transient: not restarted, but its spec stays
+	_ = worker.Send(1) // it stops itself; Transient: not restarted, but its spec stays
 	_ = sup.TerminateChild("worker")
 	_ = sup.DeleteChild("worker") // now it is gone for good
 	<-done
