@@ -53,14 +53,19 @@ func (c *Context[M]) Self() Ref[M] { return Ref[M]{c.cell} }
 // stops or restarts it) and after it has ended. A long Receive should watch
 // it; it carries the values of the ctx its supervision tree was started
 // with.
-func (c *Context[M]) Context() context.Context { return c.ctx }
+func (c *Context[M]) Context() context.Context {
+	if !c.cell.ctxUsed.Load() {
+		c.cell.ctxUsed.Store(true)
+	}
+	return c.ctx
+}
 
 // Logger returns the actor's logger (WithLogger, else its System's logger,
 // else slog.Default()) with an "actor" attribute naming it.
 func (c *Context[M]) Logger() *slog.Logger { return c.cell.log() }
 
 // System returns the System the actor belongs to, or nil if none.
-func (c *Context[M]) System() *System { return c.cell.cfg.sys }
+func (c *Context[M]) System() *System { return c.cell.sys }
 
 // Name returns the actor's name.
-func (c *Context[M]) Name() string { return c.cell.cfg.name }
+func (c *Context[M]) Name() string { return c.cell.name }

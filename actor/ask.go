@@ -69,13 +69,13 @@ func Ask[M, R any](ctx context.Context, to Ref[M], build func(Reply[R]) M) (R, e
 		return zero, errNoActor
 	}
 	if build == nil {
-		return zero, fmt.Errorf("actor %q: ask: %w: nil build function", to.c.cfg.name, ErrInvalidSpec)
+		return zero, fmt.Errorf("actor %q: ask: %w: nil build function", to.c.name, ErrInvalidSpec)
 	}
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	if err := ctx.Err(); err != nil {
-		return zero, fmt.Errorf("actor %q: ask: %w", to.c.cfg.name, err)
+		return zero, fmt.Errorf("actor %q: ask: %w", to.c.name, err)
 	}
 	s := &replySlot[R]{ch: make(chan replyResult[R], 1)}
 	if err := to.SendContext(ctx, build(Reply[R]{s})); err != nil {
@@ -88,7 +88,7 @@ func Ask[M, R any](ctx context.Context, to Ref[M], build func(Reply[R]) M) (R, e
 		if res, ok := s.answered(); ok {
 			return res.v, res.err
 		}
-		return zero, fmt.Errorf("actor %q: ask: %w", to.c.cfg.name, ctx.Err())
+		return zero, fmt.Errorf("actor %q: ask: %w", to.c.name, ctx.Err())
 	case <-to.Done():
 		if res, ok := s.answered(); ok { // answered, then stopped
 			return res.v, res.err

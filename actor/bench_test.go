@@ -95,7 +95,7 @@ func BenchmarkFanIn(b *testing.B) {
 	report := func(b *testing.B, start time.Time) {
 		b.ReportMetric(float64(b.N)/time.Since(start).Seconds()/1e6, "Mmsg/s")
 	}
-	b.Run("actor", func(b *testing.B) {
+	actorFanIn := func(b *testing.B, opts ...Option) {
 		sup := startSup(b)
 		var left atomic.Int64
 		left.Store(int64(b.N))
@@ -107,7 +107,7 @@ func BenchmarkFanIn(b *testing.B) {
 				}
 				return nil
 			})
-		})
+		}, opts...)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -124,6 +124,10 @@ func BenchmarkFanIn(b *testing.B) {
 		}
 		<-done
 		report(b, start)
+	}
+	b.Run("actor", func(b *testing.B) { actorFanIn(b) })
+	b.Run("actor-bounded-1024-block", func(b *testing.B) {
+		actorFanIn(b, WithMailbox(Bounded(1024, Block)))
 	})
 	b.Run("raw-buffered-channel", func(b *testing.B) {
 		ch := make(chan int, 1024)

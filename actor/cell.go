@@ -10,34 +10,35 @@ import (
 	"github.com/airssys/rt/supervisor"
 )
 
-// config is what a Spec fixes about an actor; it never changes afterwards.
-// It is kept small: every idle actor carries one.
-type config struct {
-	name       string
-	sys        *System
-	capacity   int32 // 0: unbounded
-	throughput int32 // messages per turn before yielding
-	policy     uint8 // an Overflow; a byte keeps the cell in a smaller size class
-	drain      bool  // handle what is queued when asked to stop
-}
-
 // cell is an actor across its incarnations: the identity a Ref points to,
 // the mailbox that survives restarts, and the record of its end. The
 // incarnations (one per start by the supervisor) come and go; the cell
-// stays until the actor stops for good.
+// stays until the actor stops for good. Every idle actor carries one, so
+// its fields are packed to keep it in the 176-byte size class.
 type cell[M any] struct {
-	cfg     config
-	factory func() Actor[M]
+	// Fixed by the Spec.
+	name       string
+	sys        *System
+	factory    func() Actor[M]
+	capacity   int32 // 0: unbounded
+	throughput int32 // messages per turn before yielding
 
 	// status says whether an activation goroutine owns the cell; see
 	// scheduler.go. It is apart from mu so that a sender to a busy actor
 	// only reads it.
 	status atomic.Uint32
+	// ctxUsed: an incarnation has asked for its context, so it may see
+	// the cancellation before the stop request arrives (see turns).
+	ctxUsed atomic.Bool
+
+	policy uint8 // an Overflow
+	drain  bool  // handle what is queued when asked to stop
 
 	// Guarded by mu.
-	stopped    bool // for good
-	launched   bool // some incarnation has been launched
-	registered bool // holds its name in cfg.sys
+	inHand     uint8 // taken out by the activation, not yet delivered (one batch)
+	stopped    bool  // for good
+	launched   bool  // some incarnation has been launched
+	registered bool  // holds its name in sys
 	mu         sync.Mutex
 	q          ring[M]
 	inc        *incarnation[M] // the incarnation that receives; nil between incarnations
@@ -60,12 +61,10 @@ var closedChan = func() chan struct{} {
 	return ch
 }()
 
-func newCell[M any](cfg config, logger *slog.Logger, factory func() Actor[M]) *cell[M] {
-	c := &cell[M]{cfg: cfg, factory: factory}
-	if logger != nil {
-		c.logger.Store(logger.With("actor", cfg.name))
+func (c *cell[M]) setLogger(l *slog.Logger) {
+	if l != nil {
+		c.logger.Store(l.With("actor", c.name))
 	}
-	return c
 }
 
 func (c *cell[M]) log() *slog.Logger {
@@ -73,17 +72,17 @@ func (c *cell[M]) log() *slog.Logger {
 		return l
 	}
 	base := slog.Default()
-	if c.cfg.sys != nil && c.cfg.sys.logger != nil {
-		base = c.cfg.sys.logger
+	if c.sys != nil && c.sys.logger != nil {
+		base = c.sys.logger
 	}
-	l := base.With("actor", c.cfg.name)
+	l := base.With("actor", c.name)
 	c.logger.Store(l)
 	return l
 }
 
 func (c *cell[M]) deadLetters() *DeadLetters {
-	if c.cfg.sys != nil {
-		return &c.cfg.sys.dead
+	if c.sys != nil {
+		return &c.sys.dead
 	}
 	return &defaultDeadLetters
 }
@@ -91,12 +90,12 @@ func (c *cell[M]) deadLetters() *DeadLetters {
 // deadLetter records msg as a dead letter attributed to this actor.
 func (c *cell[M]) deadLetter(msg M, reason error) {
 	c.dead.Add(1)
-	deadLetter(c.deadLetters(), c.cfg.name, msg, reason)
+	deadLetter(c.deadLetters(), c.name, msg, reason)
 }
 
 // register claims the actor's name in its System, once.
 func (c *cell[M]) register() error {
-	if c.cfg.sys == nil {
+	if c.sys == nil {
 		return nil
 	}
 	c.mu.Lock()
@@ -107,7 +106,7 @@ func (c *cell[M]) register() error {
 	if c.stopped {
 		return c.lastErr
 	}
-	if err := c.cfg.sys.register(c.cfg.name, c); err != nil {
+	if err := c.sys.register(c.name, c); err != nil {
 		return err
 	}
 	c.registered = true
@@ -143,7 +142,7 @@ func (c *cell[M]) dispose(reason error) {
 		c.deadLetter(m, errQueuedAtStop)
 	}
 	if registered {
-		c.cfg.sys.unregister(c.cfg.name, c)
+		c.sys.unregister(c.name, c)
 	}
 	for w := watchers; w != nil; w = w.next {
 		w.fire(err)
@@ -154,7 +153,7 @@ func (c *cell[M]) dispose(reason error) {
 // end). c.mu is held.
 func (c *cell[M]) stopLocked(cause error) {
 	c.stopped = true
-	c.lastErr = &stopError{name: c.cfg.name, cause: cause}
+	c.lastErr = &stopError{name: c.name, cause: cause}
 	if c.done == nil {
 		c.done = closedChan
 	} else {
@@ -224,7 +223,7 @@ func (e *stopError) Unwrap() []error {
 func (c *cell[M]) mailboxLen() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.q.len()
+	return c.q.len() + int(c.inHand)
 }
 
 // watcher is one Watch registration, in the cell's list.

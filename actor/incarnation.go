@@ -89,7 +89,7 @@ func (c *cell[M]) make() (a Actor[M], err error) {
 // failStart records err as the cell's latest failure and returns a child
 // whose Start reports it.
 func (c *cell[M]) failStart(err error) supervisor.Child {
-	err = fmt.Errorf("actor %q: %w", c.cfg.name, err)
+	err = fmt.Errorf("actor %q: %w", c.name, err)
 	c.mu.Lock()
 	c.noteEnd(err)
 	c.mu.Unlock()
@@ -108,7 +108,7 @@ func (inc *incarnation[M]) start(ctx context.Context) error {
 	inc.cx.ctx = ctx
 	if err := inc.preStart(); err != nil {
 		c := inc.cx.cell
-		err = fmt.Errorf("actor %q: prestart: %w", c.cfg.name, err)
+		err = fmt.Errorf("actor %q: prestart: %w", c.name, err)
 		c.mu.Lock()
 		c.noteEnd(err)
 		c.mu.Unlock()
@@ -223,7 +223,7 @@ func (inc *incarnation[M]) postStop(err error) error {
 		return err
 	}
 	if isNormal(err) {
-		return fmt.Errorf("actor %q: poststop: %w", inc.cx.cell.cfg.name, perr)
+		return fmt.Errorf("actor %q: poststop: %w", inc.cx.cell.name, perr)
 	}
 	inc.cx.cell.log().Error("PostStop panicked after a crash", "err", perr)
 	return err

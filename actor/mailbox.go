@@ -88,49 +88,52 @@ func (m Mailbox) String() string {
 
 // ring is a FIFO queue in a circular buffer. It allocates nothing until the
 // first message, so an actor that was never sent anything costs no buffer,
-// and it lets a large buffer go once drained, so a burst does not pin its
-// memory for the actor's lifetime. It is not safe for concurrent use: the
-// cell's mutex guards it.
+// and shrink lets a large buffer go when the actor goes idle, so a burst
+// does not pin its memory for the actor's lifetime. It is not safe for
+// concurrent use: the cell's mutex guards it.
 type ring[M any] struct {
 	buf  []M
-	head int
-	n    int
+	head int32
+	n    int32
+	peak int32 // the most queued since the last shrink
 }
 
 const (
 	ringMin  = 4    // first allocation
-	ringKeep = 1024 // an empty buffer larger than this is released
+	ringKeep = 1024 // shrink releases an empty buffer larger than this
 )
 
-func (r *ring[M]) len() int { return r.n }
+func (r *ring[M]) len() int { return int(r.n) }
 
 // push appends m, growing the buffer up to limit (0: no limit); the caller
 // has checked that there is room.
 func (r *ring[M]) push(m M, limit int) {
-	if r.n == len(r.buf) {
+	if int(r.n) == len(r.buf) {
 		r.grow(limit)
 	}
-	i := r.head + r.n
+	i := int(r.head + r.n)
 	if i >= len(r.buf) {
 		i -= len(r.buf)
 	}
 	r.buf[i] = m
 	r.n++
+	r.peak = max(r.peak, r.n)
 }
 
 // pushFront puts m back at the head: a message taken out for delivery that
 // was not delivered. It may exceed a bounded mailbox's capacity, since the
 // message was already counted in.
 func (r *ring[M]) pushFront(m M) {
-	if r.n == len(r.buf) {
+	if int(r.n) == len(r.buf) {
 		r.grow(0)
 	}
 	r.head--
 	if r.head < 0 {
-		r.head += len(r.buf)
+		r.head += int32(len(r.buf))
 	}
 	r.buf[r.head] = m
 	r.n++
+	r.peak = max(r.peak, r.n)
 }
 
 // pop removes the oldest message.
@@ -142,17 +145,40 @@ func (r *ring[M]) pop() (M, bool) {
 	m := r.buf[r.head]
 	r.buf[r.head] = zero // let the message be collected once handled
 	r.head++
-	if r.head == len(r.buf) {
+	if int(r.head) == len(r.buf) {
 		r.head = 0
 	}
 	r.n--
 	if r.n == 0 {
 		r.head = 0
-		if len(r.buf) > ringKeep {
-			r.buf = nil
-		}
 	}
 	return m, true
+}
+
+// popInto moves up to len(dst) of the oldest messages into dst and
+// returns how many.
+func (r *ring[M]) popInto(dst []M) int {
+	n := 0
+	for n < len(dst) {
+		m, ok := r.pop()
+		if !ok {
+			break
+		}
+		dst[n] = m
+		n++
+	}
+	return n
+}
+
+// shrink releases the buffer if it is empty, large, and was mostly unused
+// since the last shrink. The hysteresis matters: a consumer that keeps
+// catching up with fast producers goes idle for an instant now and then,
+// and must not regrow its buffer from scratch each time.
+func (r *ring[M]) shrink() {
+	if r.n == 0 && len(r.buf) > ringKeep && int(r.peak)*4 < len(r.buf) {
+		r.buf = nil
+	}
+	r.peak = r.n
 }
 
 // grow doubles the buffer (capped at limit when limit > 0), unrolling the
@@ -178,6 +204,6 @@ func (r *ring[M]) takeAll() []M {
 		m, _ := r.pop()
 		out = append(out, m)
 	}
-	r.buf, r.head = nil, 0
+	r.buf, r.head, r.peak = nil, 0, 0
 	return out
 }

@@ -406,6 +406,16 @@ func TestRing(t *testing.T) {
 	for r.len() > 0 {
 		r.pop()
 	}
+	if r.buf == nil {
+		t.Fatal("released the buffer on a pop")
+	}
+	r.shrink() // well used since the last shrink: kept
+	if r.buf == nil {
+		t.Fatal("released a buffer that was just full")
+	}
+	r.push(1, 0)
+	r.pop()
+	r.shrink() // barely used: released
 	if r.buf != nil {
 		t.Fatalf("kept a buffer of %d after draining", len(r.buf))
 	}

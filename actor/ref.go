@@ -3,6 +3,7 @@ package actor
 import (
 	"context"
 	"fmt"
+	"runtime"
 )
 
 // Ref is the address of an actor: a pointer-sized value, comparable, safe
@@ -39,7 +40,7 @@ func (r Ref[M]) SendContext(ctx context.Context, msg M) error {
 	}
 	if ctx != nil {
 		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("actor %q: send: %w", r.c.cfg.name, err)
+			return fmt.Errorf("actor %q: send: %w", r.c.name, err)
 		}
 	}
 	return r.c.send(ctx, msg)
@@ -51,28 +52,35 @@ func (c *cell[M]) send(ctx context.Context, msg M) error {
 		if c.stopped {
 			c.mu.Unlock()
 			c.deadLetter(msg, errSentAfterStop)
-			return fmt.Errorf("actor %q: send: %w", c.cfg.name, ErrStopped)
+			return fmt.Errorf("actor %q: send: %w", c.name, ErrStopped)
 		}
-		if c.cfg.capacity == 0 || c.q.len() < int(c.cfg.capacity) {
-			c.q.push(msg, int(c.cfg.capacity))
+		if c.capacity == 0 || c.q.len() < int(c.capacity) {
+			c.q.push(msg, int(c.capacity))
 			ready := c.inc != nil
+			deep := c.q.len() > yieldAbove
 			c.mu.Unlock()
 			if ready {
 				c.schedule()
+				if deep {
+					// The actor falls behind its senders: give it the
+					// processor rather than grow the backlog (see
+					// yieldAbove). Nothing blocks.
+					runtime.Gosched()
+				}
 			}
 			return nil
 		}
-		switch Overflow(c.cfg.policy) {
+		switch Overflow(c.policy) {
 		case Fail:
 			c.mu.Unlock()
-			return fmt.Errorf("actor %q: send: %w", c.cfg.name, ErrMailboxFull)
+			return fmt.Errorf("actor %q: send: %w", c.name, ErrMailboxFull)
 		case DropNewest:
 			c.mu.Unlock()
 			c.deadLetter(msg, errDroppedNewest)
 			return nil
 		case DropOldest:
 			old, _ := c.q.pop()
-			c.q.push(msg, int(c.cfg.capacity))
+			c.q.push(msg, int(c.capacity))
 			ready := c.inc != nil
 			c.mu.Unlock()
 			c.deadLetter(old, errDroppedOldest)
@@ -95,7 +103,7 @@ func (c *cell[M]) send(ctx context.Context, msg M) error {
 		select {
 		case <-room:
 		case <-done:
-			return fmt.Errorf("actor %q: send: %w", c.cfg.name, ctx.Err())
+			return fmt.Errorf("actor %q: send: %w", c.name, ctx.Err())
 		}
 		c.mu.Lock()
 	}
@@ -106,7 +114,7 @@ func (r Ref[M]) Name() string {
 	if r.c == nil {
 		return ""
 	}
-	return r.c.cfg.name
+	return r.c.name
 }
 
 // String returns "actor(name)", for logs.
@@ -176,7 +184,7 @@ func (r Ref[M]) Stats() Stats {
 	}
 	c.mu.Lock()
 	st := Stats{
-		Name: c.cfg.name, MailboxLen: c.q.len(), Running: c.inc != nil, Stopped: c.stopped,
+		Name: c.name, MailboxLen: c.q.len() + int(c.inHand), Running: c.inc != nil, Stopped: c.stopped,
 	}
 	c.mu.Unlock()
 	st.Processed = c.processed.Load()

@@ -3,6 +3,7 @@ package actor
 import (
 	"errors"
 	"runtime"
+	"unsafe"
 
 	"github.com/airssys/rt/supervisor"
 )
@@ -13,7 +14,7 @@ import (
 // request to stop or crash. The first sender that finds the actor idle
 // flips its status from idle to active and starts an activation goroutine;
 // other senders only enqueue. The activation handles messages one by one,
-// and after cfg.throughput of them yields the processor (runtime.Gosched)
+// and after throughput of them yields the processor (runtime.Gosched)
 // so that a busy actor cannot starve others. When the mailbox is empty it
 // lingers for a few yields, in case a reply is on its way (request/reply
 // and pipelines keep one goroutine hot instead of starting a fresh one per
@@ -38,6 +39,15 @@ const (
 	// flooded actor shares a processor with others.
 	defaultThroughput = 64
 )
+
+// yieldAbove is the mailbox depth beyond which a sender yields its
+// processor after queueing (a running actor only; Erlang similarly charges
+// senders to a long queue). Producers that outrun a consumer on the same
+// processors would otherwise build a backlog of millions, whose memory
+// (fresh pages, cache misses) costs more than the messages themselves;
+// yielding keeps the backlog near this depth. Nothing blocks, and actors
+// that keep up never see it.
+var yieldAbove = 4096
 
 // lingerYields is how many times an activation yields while its mailbox is
 // empty before it gives its goroutine up. Measured in BenchmarkPingPong:
@@ -69,6 +79,9 @@ func (c *cell[M]) runHere() {
 func (c *cell[M]) run() {
 	for {
 		c.turns()
+		c.mu.Lock()
+		c.q.shrink() // going idle: a burst's large buffer can go
+		c.mu.Unlock()
 		c.status.Store(idle)
 		if !c.runnable() || !c.status.CompareAndSwap(idle, active) {
 			return
@@ -85,54 +98,123 @@ func (c *cell[M]) runnable() bool {
 	return ok
 }
 
+// batchMax is how many messages an activation takes out of an unbounded
+// mailbox per lock: fewer lock round trips when the mailbox is busy.
+// Bounded mailboxes give one at a time, so that their capacity counts
+// exactly what waits.
+const batchMax = 16
+
+// batchBytes bounds the size of a message type that is batched: the batch
+// lives on the activation's stack, which must stay small so that a fresh
+// goroutine need not grow it.
+const batchBytes = 64
+
 // turns handles control requests and messages until there are none left
 // for the current incarnation.
 func (c *cell[M]) turns() {
-	budget := int(c.cfg.throughput)
+	var zero M
+	if c.capacity == 0 && unsafe.Sizeof(zero) <= batchBytes {
+		var batch [batchMax]M
+		c.turnLoop(batch[:])
+		return
+	}
+	var one [1]M
+	c.turnLoop(one[:])
+}
+
+// turnLoop is turns with a buffer for the messages taken per lock.
+func (c *cell[M]) turnLoop(buf []M) {
+	var zero M
+	budget := int(c.throughput)
 	yields := 0
+	var inc *incarnation[M]
+	var held []M // taken out of the mailbox, not yet delivered
 	for {
-		c.mu.Lock()
-		inc := c.inc
-		if inc == nil {
-			c.mu.Unlock()
-			return
+		if len(held) > 0 && (inc.ctl.Load() != 0 || c.ctxUsed.Load() && inc.cx.ctx.Err() != nil) {
+			c.unhold(held) // asked to stop or crash: the rest waits in the mailbox
+			held = nil
 		}
-		ctl := inc.ctl.Load()
-		if ctl&ctlStop == 0 && inc.cx.ctx.Err() != nil {
-			// Cancelled, and the AfterFunc that says so has not run yet: a
-			// Receive that saw ctx.Done() must have been the last.
-			ctl = inc.ctl.Or(ctlStop) | ctlStop
-		}
-		if ctl != 0 && !inc.drainOne(c, ctl) {
-			var err error
-			if ctl&ctlCrash != 0 {
-				err = *inc.crashErr
+		if len(held) == 0 {
+			c.mu.Lock()
+			c.inHand = 0
+			inc = c.inc
+			if inc == nil {
+				c.mu.Unlock()
+				return
 			}
-			c.mu.Unlock()
-			c.end(inc, err, ctl&ctlStop != 0)
-			continue
-		}
-		msg, ok := c.q.pop()
-		if !ok {
-			c.mu.Unlock()
-			if yields < lingerYields {
-				yields++
-				runtime.Gosched()
+			ctl := inc.ctl.Load()
+			if ctl&ctlStop == 0 && c.ctxUsed.Load() && inc.cx.ctx.Err() != nil {
+				// Cancelled, and the AfterFunc that says so has not run
+				// yet: a Receive that saw ctx.Done() must have been the
+				// last. An actor that never asked for its context cannot
+				// have seen it, and is spared the check.
+				ctl = inc.ctl.Or(ctlStop) | ctlStop
+			}
+			if ctl != 0 && !inc.drainOne(c, ctl) {
+				var err error
+				if ctl&ctlCrash != 0 {
+					err = *inc.crashErr
+				}
+				c.mu.Unlock()
+				c.end(inc, err, ctl&ctlStop != 0)
 				continue
 			}
-			return
+			k := len(buf)
+			if ctl != 0 {
+				k = 1 // draining: one at a time, counted
+			}
+			held = buf[:c.q.popInto(buf[:k])]
+			if len(held) == 0 {
+				c.mu.Unlock()
+				if yields < lingerYields {
+					yields++
+					runtime.Gosched()
+					continue
+				}
+				return
+			}
+			c.inHand = uint8(len(held) - 1)
+			if c.room != nil {
+				close(c.room) // a Block sender may retry
+				c.room = nil
+			}
+			c.mu.Unlock()
+			yields = 0
 		}
-		yields = 0
-		if c.room != nil {
-			close(c.room) // a Block sender may retry
-			c.room = nil
-		}
-		c.mu.Unlock()
+		msg := held[0]
+		held[0] = zero // the batch must not keep handled messages alive
+		held = held[1:]
 		inc.deliver(msg)
+		if inc.ended && len(held) > 0 {
+			c.unhold(held) // the rest is for the next incarnation
+			held = nil
+		}
 		if budget--; budget <= 0 {
-			budget = int(c.cfg.throughput)
+			budget = int(c.throughput)
 			runtime.Gosched()
 		}
+	}
+}
+
+// unhold puts messages taken out of the mailbox but not delivered back at
+// its head, in order; if the actor has stopped for good meanwhile (an
+// abandoned incarnation finishing late), they are dead letters.
+func (c *cell[M]) unhold(held []M) {
+	var zero M
+	c.mu.Lock()
+	c.inHand = 0
+	if !c.stopped {
+		for i := len(held) - 1; i >= 0; i-- {
+			c.q.pushFront(held[i])
+			held[i] = zero
+		}
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	for i := range held {
+		c.deadLetter(held[i], errQueuedAtStop)
+		held[i] = zero
 	}
 }
 
@@ -140,7 +222,7 @@ func (c *cell[M]) turns() {
 // still take a message: only with WithDrainOnStop, and only as many as
 // were queued when the request was first seen.
 func (inc *incarnation[M]) drainOne(c *cell[M], ctl uint32) bool {
-	if ctl&ctlCrash != 0 || !c.cfg.drain {
+	if ctl&ctlCrash != 0 || !c.drain {
 		return false
 	}
 	if inc.drainLeft < 0 {

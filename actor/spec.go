@@ -104,11 +104,12 @@ func newSpec[M any](name string, factory func() Actor[M], opts []Option) (superv
 			opt(&o)
 		}
 	}
-	c := newCell(config{
-		name: name, sys: o.sys,
+	c := &cell[M]{
+		name: name, sys: o.sys, factory: factory,
 		capacity: int32(o.mailbox.capacity), policy: uint8(o.mailbox.policy),
 		throughput: int32(o.throughput), drain: o.drain,
-	}, o.logger, factory)
+	}
+	c.setLogger(o.logger)
 	spec := supervisor.Spec{
 		Name: name, New: c.newChild, Dispose: c.dispose,
 		Restart: o.restart, Shutdown: o.shutdown, StartTimeout: o.startTimeout,
