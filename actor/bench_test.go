@@ -190,6 +190,41 @@ func BenchmarkSpawnMessageStop(b *testing.B) {
 		wg.Wait()
 		<-last.Done()
 	})
+	b.Run("actor-self-8-spawners", func(b *testing.B) {
+		// Spawn is synchronous (it returns once the actor has started),
+		// so one spawner measures round trips to the supervisor; several
+		// let the supervisor take their requests in batches.
+		const spawners = 8
+		sup := startSup(b)
+		var wg sync.WaitGroup
+		factory := func() Actor[int] {
+			return Func[int](func(*Context[int], int) error {
+				wg.Done()
+				return supervisor.ErrShutdown
+			})
+		}
+		names := benchNames(b.N)
+		b.ReportAllocs()
+		b.ResetTimer()
+		wg.Add(b.N)
+		var spawned sync.WaitGroup
+		for w := range spawners {
+			spawned.Add(1)
+			go func() {
+				defer spawned.Done()
+				for i := w; i < b.N; i += spawners {
+					ref, err := Spawn(sup, names[i], factory, WithRestart(supervisor.Temporary))
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					_ = ref.Send(i)
+				}
+			}()
+		}
+		spawned.Wait()
+		wg.Wait()
+	})
 	b.Run("actor-terminate", func(b *testing.B) {
 		sup := startSup(b)
 		handled := make(chan struct{}, 1)
@@ -284,30 +319,22 @@ func BenchmarkIdleMemory(b *testing.B) {
 			return func() { _ = sup.Stop(); runtime.KeepAlive(refs) }
 		})
 	})
-	b.Run("actor-cell-only", func(b *testing.B) {
-		// What the actor package itself holds, without the supervisor's
-		// records: specs whose incarnation is made and launched by hand.
+	b.Run("supervisor-launcher-baseline", func(b *testing.B) {
+		// The least any goroutine-less child costs a supervisor: a
+		// Launcher that only waits for its stop. The actor's own share
+		// is the difference.
 		measure(b, func() func() {
-			refs := make([]Ref[int], n)
-			cancels := make([]context.CancelFunc, n)
-			ctx, cancel := context.WithCancel(context.Background())
-			factory := func() Actor[int] { return Func[int](func(*Context[int], int) error { return nil }) }
-			for i := range refs {
-				spec, ref := Spec(itoa(i), factory)
-				refs[i] = ref
-				l := spec.New().(supervisor.Launcher)
-				// Like a supervisor: a cancellable ctx per incarnation.
-				ictx, icancel := context.WithCancel(context.WithoutCancel(ctx))
-				cancels[i] = icancel
-				l.Launch(ictx, func(error) {})
-			}
-			return func() {
-				cancel()
-				for _, c := range cancels {
-					c()
+			sup := supervisor.New("idle", supervisor.OneForOne, supervisor.Permanent)
+			newChild := func() supervisor.Child { return idleLauncher{} }
+			for i := range n {
+				if err := sup.StartChild(supervisor.Spec{Name: itoa(i), New: newChild}); err != nil {
+					b.Fatal(err)
 				}
-				runtime.KeepAlive(refs)
 			}
+			if err := sup.Start(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			return func() { _ = sup.Stop() }
 		})
 	})
 	b.Run("raw-goroutine", func(b *testing.B) {
@@ -331,6 +358,13 @@ func BenchmarkIdleMemory(b *testing.B) {
 			}
 		})
 	})
+}
+
+type idleLauncher struct{}
+
+func (idleLauncher) Serve(ctx context.Context) error { <-ctx.Done(); return nil }
+func (idleLauncher) Launch(ctx context.Context, exit func(error)) {
+	afterFunc(ctx, func() { exit(nil) })
 }
 
 func heapAndStack() uint64 {

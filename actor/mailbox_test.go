@@ -426,3 +426,83 @@ func TestRing(t *testing.T) {
 		t.Fatalf("bounded buffer of %d for limit 5", len(r.buf))
 	}
 }
+
+// Messages queued before the start are taken as one batch; a stop or an
+// injected crash while the first is in Receive must put the rest back, in
+// order, for the next incarnation.
+func TestBatchInHandGoesBackOnStop(t *testing.T) {
+	for _, how := range []string{"stop", "crash"} {
+		t.Run(how, func(t *testing.T) {
+			sup := idleSup("s", supervisor.OneForOne)
+			entered := make(chan struct{})
+			release := make(chan struct{})
+			p := newProbe(func(inc int, ctx *Context[int], m int) error {
+				if m == 0 {
+					close(entered)
+					if how == "stop" {
+						<-ctx.Context().Done()
+					} else {
+						<-release
+					}
+				}
+				return nil
+			})
+			ref, _ := Spawn(sup, "a", p.factory)
+			for i := range 10 {
+				_ = ref.Send(i)
+			}
+			_ = sup.Start(context.Background())
+			defer sup.Stop()
+			<-entered
+			if n := ref.Stats().MailboxLen; n != 9 {
+				t.Fatalf("MailboxLen %d with 9 in hand", n)
+			}
+			if how == "stop" {
+				_ = sup.TerminateChild("a")
+				if n := ref.Stats().MailboxLen; n != 9 {
+					t.Fatalf("MailboxLen %d after stop", n)
+				}
+				_ = sup.RestartChild("a")
+			} else {
+				crashInstance(t, sup, "a", errBoom)
+				close(release)
+			}
+			if d := p.next(t); d.msg != 0 || d.inc != 1 {
+				t.Fatalf("%+v", d)
+			}
+			for i := 1; i < 10; i++ {
+				if d := p.next(t); d.msg != i || d.inc != 2 {
+					t.Fatalf("delivery %+v, want %d to incarnation 2", d, i)
+				}
+			}
+		})
+	}
+}
+
+func TestDeepMailboxSendersStillDeliverEverything(t *testing.T) {
+	sup := newSup(t, supervisor.OneForOne)
+	const producers, each = 4, 3 * 4096
+	var got [producers]int
+	done := make(chan struct{})
+	total := 0
+	ref, _ := Spawn(sup, "sink", func() Actor[[2]int] {
+		return Func[[2]int](func(_ *Context[[2]int], m [2]int) error {
+			if m[1] != got[m[0]] {
+				t.Errorf("producer %d: got %d, want %d", m[0], m[1], got[m[0]])
+			}
+			got[m[0]]++
+			if total++; total == producers*each {
+				close(done)
+			}
+			return nil
+		})
+	})
+	for p := range producers {
+		go func() {
+			for i := range each {
+				_ = ref.Send([2]int{p, i})
+			}
+		}()
+	}
+	<-done
+}

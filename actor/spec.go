@@ -9,8 +9,10 @@ import (
 	"github.com/airssys/rt/supervisor"
 )
 
-// Option configures an actor at Spec, Spawn or SpawnIn.
-type Option func(*options)
+// Option configures an actor at Spec, Spawn or SpawnIn. (It takes and
+// returns the settings by value, so that applying options allocates
+// nothing: actors may be spawned by the million.)
+type Option func(options) options
 
 type options struct {
 	mailbox      Mailbox
@@ -28,50 +30,59 @@ type options struct {
 
 // WithMailbox sets the actor's mailbox: Unbounded() (the default) or
 // Bounded(capacity, policy).
-func WithMailbox(m Mailbox) Option { return func(o *options) { o.mailbox = m } }
+func WithMailbox(m Mailbox) Option { return func(o options) options { o.mailbox = m; return o } }
 
 // WithRestart sets the restart policy; the default is the supervisor's.
 // Permanent actors are restarted after any exit, including stopping
 // themselves with supervisor.ErrShutdown; use Transient or Temporary for
 // actors that may finish.
-func WithRestart(p supervisor.RestartPolicy) Option { return func(o *options) { o.restart = p } }
+func WithRestart(p supervisor.RestartPolicy) Option {
+	return func(o options) options { o.restart = p; return o }
+}
 
 // WithShutdown sets how the supervisor stops the actor: Graceful(d) waits up
 // to d for the Receive under way (and, with WithDrainOnStop, the queued
 // messages) to finish; the default is Graceful(5s).
-func WithShutdown(p supervisor.ShutdownPolicy) Option { return func(o *options) { o.shutdown = p } }
+func WithShutdown(p supervisor.ShutdownPolicy) Option {
+	return func(o options) options { o.shutdown = p; return o }
+}
 
 // WithStartTimeout bounds PreStart; the default is supervisor.DefaultStartTimeout.
-func WithStartTimeout(d time.Duration) Option { return func(o *options) { o.startTimeout = d } }
+func WithStartTimeout(d time.Duration) Option {
+	return func(o options) options { o.startTimeout = d; return o }
+}
 
 // WithSignificant marks the actor significant for its supervisor's
 // AutoShutdown (it must then be Transient or Temporary).
-func WithSignificant() Option { return func(o *options) { o.significant = true } }
+func WithSignificant() Option { return func(o options) options { o.significant = true; return o } }
 
 // WithHealth enables supervisor health checks of an actor that implements
 // health.Checker. CheckHealth runs concurrently with Receive.
-func WithHealth(p supervisor.HealthPolicy) Option { return func(o *options) { o.health = p } }
+func WithHealth(p supervisor.HealthPolicy) Option {
+	return func(o options) options { o.health = p; return o }
+}
 
 // WithSystem makes the actor a member of sys: its name is registered there
 // (unique within sys, found by Lookup), its dead letters go to
 // sys.DeadLetters(), and it logs through sys's logger. Membership does not
 // decide where the actor runs: that is the supervisor it is given to, which
 // should be in sys's tree (SpawnIn uses the root).
-func WithSystem(sys *System) Option { return func(o *options) { o.sys = sys } }
+func WithSystem(sys *System) Option { return func(o options) options { o.sys = sys; return o } }
 
 // WithLogger sets the logger behind Context.Logger.
-func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+func WithLogger(l *slog.Logger) Option { return func(o options) options { o.logger = l; return o } }
 
 // WithThroughput sets how many messages the actor handles in a row before
 // yielding its processor to other goroutines (default 64). Lower values
 // favour fairness, higher ones throughput.
 func WithThroughput(n int) Option {
-	return func(o *options) {
+	return func(o options) options {
 		if n < 1 || n > math.MaxInt32 {
 			o.err = fmt.Errorf("%w: throughput %d (want 1 to %d)", ErrInvalidSpec, n, math.MaxInt32)
-			return
+			return o
 		}
 		o.throughput = n
+		return o
 	}
 }
 
@@ -81,7 +92,7 @@ func WithThroughput(n int) Option {
 // ends after the Receive under way, and the queued messages wait for the
 // next incarnation, or become dead letters if there will be none. A crash
 // never drains.
-func WithDrainOnStop() Option { return func(o *options) { o.drain = true } }
+func WithDrainOnStop() Option { return func(o options) options { o.drain = true; return o } }
 
 // Spec describes an actor as a child for any supervisor: add it with
 // StartChild. factory is called on every (re)start, so each incarnation is
@@ -101,7 +112,7 @@ func newSpec[M any](name string, factory func() Actor[M], opts []Option) (superv
 	o := options{throughput: defaultThroughput}
 	for _, opt := range opts {
 		if opt != nil {
-			opt(&o)
+			o = opt(o)
 		}
 	}
 	c := &cell[M]{
