@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"sync"
 	"time"
 )
 
@@ -44,7 +45,17 @@ type call struct {
 	specs []Spec
 	one   [1]Spec     // backs specs for StartChild: one allocation per call
 	buf   []ChildInfo // room for a snapshot, allocated by the caller
-	reply chan reply
+
+	// The answer, handed over by a WaitGroup rather than a channel: it
+	// lives inside the call, so a call costs one allocation.
+	rep  reply
+	done sync.WaitGroup
+}
+
+// answer hands the reply to the waiting caller.
+func (c *call) answer(rep reply) {
+	c.rep = rep
+	c.done.Done()
 }
 
 type reply struct {
@@ -149,7 +160,7 @@ func (r *run) finish(err error) {
 	s.onEnd = nil
 	for _, m := range late {
 		if m.call != nil {
-			m.call.reply <- s.children.offline(s, m.call)
+			m.call.answer(s.children.offline(s, m.call))
 		}
 	}
 	s.mu.Unlock()
@@ -175,7 +186,7 @@ func (r *run) handle(m msg) {
 	case opStop:
 		r.shutdown(nil)
 	default:
-		m.call.reply <- r.call(m.call)
+		m.call.answer(r.call(m.call))
 	}
 }
 

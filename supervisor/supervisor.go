@@ -298,16 +298,14 @@ func (s *Supervisor) request(c *call) reply {
 		return s.children.offline(s, c)
 	}
 	r := s.run
-	// A fresh channel per call, not a pooled one: channels made inside a
-	// testing/synctest bubble must not leak out of it.
-	ch := make(chan reply, 1)
-	c.reply = ch
+	c.done.Add(1)
 	ok := r.in.push(msg{op: c.op, call: c})
 	s.mu.Unlock()
 	if !ok {
 		return reply{err: fmt.Errorf("supervisor %s: %w", s.name, ErrStopped)}
 	}
-	return <-ch
+	c.done.Wait()
+	return c.rep
 }
 
 // StartChild adds a child. Before Start it validates and records the spec;
