@@ -11,6 +11,8 @@ type Overflow int
 
 const (
 	// Block makes Send wait for room (SendContext waits up to its ctx).
+	// An actor that sends to itself, or to an actor waiting on it, can
+	// deadlock this way: give such sends a SendContext deadline.
 	Block Overflow = iota
 	// DropNewest drops the incoming message: Send returns nil and the
 	// message goes to dead letters with a reason wrapping ErrMailboxFull.

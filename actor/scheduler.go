@@ -79,9 +79,6 @@ func (c *cell[M]) runHere() {
 func (c *cell[M]) run() {
 	for {
 		c.turns()
-		c.mu.Lock()
-		c.q.shrink() // going idle: a burst's large buffer can go
-		c.mu.Unlock()
 		c.status.Store(idle)
 		if !c.runnable() || !c.status.CompareAndSwap(idle, active) {
 			return
@@ -139,6 +136,7 @@ func (c *cell[M]) turnLoop(buf []M) {
 			c.inHand = 0
 			inc = c.inc
 			if inc == nil {
+				c.q.shrink()
 				c.mu.Unlock()
 				return
 			}
@@ -165,12 +163,14 @@ func (c *cell[M]) turnLoop(buf []M) {
 			}
 			held = buf[:c.q.popInto(buf[:k])]
 			if len(held) == 0 {
-				c.mu.Unlock()
 				if yields < lingerYields {
+					c.mu.Unlock()
 					yields++
 					runtime.Gosched()
 					continue
 				}
+				c.q.shrink() // going idle: a burst's large buffer can go
+				c.mu.Unlock()
 				return
 			}
 			c.inHand = uint8(len(held) - 1)

@@ -126,6 +126,9 @@ func (s *System) Start(ctx context.Context) error {
 		return fmt.Errorf("system %q: %w: nil context", s.name, supervisor.ErrInvalidOption)
 	}
 	s.mu.Lock()
+	if s.phase == systemRunning && s.ended() {
+		s.phase = systemEnded // the root gave up, or its ctx ended
+	}
 	switch s.phase {
 	case systemRunning:
 		s.mu.Unlock()
@@ -186,6 +189,15 @@ func (s *System) Shutdown(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("system %q: shutdown: %w", s.name, ctx.Err())
+	}
+}
+
+func (s *System) ended() bool {
+	select {
+	case <-s.root.Done():
+		return true
+	default:
+		return false
 	}
 }
 

@@ -190,6 +190,9 @@ func TestSystemOptions(t *testing.T) {
 	_ = sys.Start(context.Background())
 	_ = ref.Send(1) // intensity 0: the root gives up
 	<-sys.Done()
+	if err := sys.Start(context.Background()); !errors.Is(err, supervisor.ErrStopped) {
+		t.Fatalf("Start after the root gave up: %v", err)
+	}
 	if err := sys.Shutdown(context.Background()); !errors.Is(err, supervisor.ErrIntensityExceeded) {
 		t.Fatalf("Shutdown: %v", err)
 	}
