@@ -194,6 +194,32 @@ func TestContext(t *testing.T) {
 	}
 }
 
+type recordHandler struct {
+	slog.Handler
+	attrs chan []slog.Attr
+}
+
+func (h recordHandler) WithAttrs(as []slog.Attr) slog.Handler { h.attrs <- as; return h }
+
+func TestWithLogger(t *testing.T) {
+	sup := newSup(t, supervisor.OneForOne)
+	h := recordHandler{Handler: slog.DiscardHandler, attrs: make(chan []slog.Attr, 1)}
+	logged := make(chan struct{})
+	ref, _ := Spawn(sup, "chatty", func() Actor[int] {
+		return Func[int](func(ctx *Context[int], _ int) error {
+			ctx.Logger().Info("hello")
+			close(logged)
+			return nil
+		})
+	}, WithLogger(slog.New(h)))
+	_ = ref.Send(1)
+	<-logged
+	as := <-h.attrs
+	if len(as) != 1 || as[0].Key != "actor" || as[0].Value.String() != "chatty" {
+		t.Fatalf("logger attrs %v", as)
+	}
+}
+
 func TestContextWithoutSystem(t *testing.T) {
 	sup := newSup(t, supervisor.OneForOne)
 	got := make(chan *System, 1)

@@ -652,3 +652,35 @@ func TestHundredThousandActors(t *testing.T) {
 	}
 	goleak.VerifyNone(t, goleak.IgnoreCurrent())
 }
+
+func TestPostStopBeforeTheSupervisorSeesTheExit(t *testing.T) {
+	h := newHooked()
+	h.receive = func(int, *Context[int], int) error { return errBoom }
+	seen := make(chan []life, 10)
+	sup := idleSup("s", supervisor.OneForOne, supervisor.WithIntensity(10, time.Minute),
+		supervisor.WithEventHandler(func(e supervisor.Event) {
+			if e.Kind == supervisor.EventChildFailed {
+				seen <- h.snapshot()
+			}
+		}))
+	ref, _ := Spawn(sup, "a", h.factory)
+	_ = sup.Start(context.Background())
+	defer sup.Stop()
+	for i := range 3 {
+		_ = ref.Send(i)
+		lives := <-seen
+		if lives[i].postStops != 1 {
+			t.Fatalf("failure %d reported before PostStop: %+v", i+1, lives)
+		}
+	}
+}
+
+func TestDuplicateSiblingWithoutSystem(t *testing.T) {
+	sup := newSup(t, supervisor.OneForOne)
+	if _, err := Spawn(sup, "a", noop[int]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Spawn(sup, "a", noop[int]); !errors.Is(err, supervisor.ErrAlreadyStarted) {
+		t.Fatalf("duplicate sibling: %v", err)
+	}
+}
