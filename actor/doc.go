@@ -53,6 +53,12 @@
 // none. WithDrainOnStop makes a stopping incarnation handle the messages
 // queued at that moment first, within its shutdown policy's time.
 //
+// A Receive that ignores its context and outlives a Graceful shutdown
+// policy is abandoned by the supervisor, which moves on (Go cannot kill a
+// goroutine). The mailbox is still the actor's, and one message at a time
+// still holds: a next incarnation starts, but receives only once the
+// abandoned Receive has returned.
+//
 // PreStart (optional) runs before an incarnation's first message; its error
 // is a start failure. PostStop (optional) runs exactly once after the last
 // Receive of every incarnation whose PreStart succeeded, whatever ended it,

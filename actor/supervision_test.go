@@ -684,3 +684,184 @@ func TestDuplicateSiblingWithoutSystem(t *testing.T) {
 		t.Fatalf("duplicate sibling: %v", err)
 	}
 }
+
+type panickyStop struct{ crash bool }
+
+func (p *panickyStop) Receive(*Context[int], int) error {
+	if p.crash {
+		return errBoom
+	}
+	return supervisor.ErrShutdown
+}
+func (p *panickyStop) PostStop(*Context[int]) { panic("cleanup bug") }
+
+func TestPostStopPanic(t *testing.T) {
+	// After a normal end, a panicking PostStop makes the end a failure;
+	// after a crash, the crash stays the reason.
+	for _, crash := range []bool{false, true} {
+		sup := newSup(t, supervisor.OneForOne)
+		ref, _ := Spawn(sup, "a", func() Actor[int] { return &panickyStop{crash: crash} },
+			WithRestart(supervisor.Transient))
+		_ = ref.Send(1)
+		for sup.WhichChildren()[0].Restarts == 0 {
+			runtime.Gosched()
+		}
+		lastErr := sup.WhichChildren()[0].LastErr
+		var pe *supervisor.PanicError
+		if crash && (!errors.Is(lastErr, errBoom) || errors.As(lastErr, &pe)) {
+			t.Fatalf("after a crash: %v", lastErr)
+		}
+		if !crash && !errors.As(lastErr, &pe) {
+			t.Fatalf("after a normal end: %v", lastErr)
+		}
+	}
+}
+
+type checkedStarter struct{ sickly }
+
+func (*checkedStarter) PreStart(*Context[int]) error { return nil }
+
+func TestPreStartAndHealthTogether(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sup := newSup(t, supervisor.OneForOne)
+		var made atomic.Int32
+		_, err := Spawn(sup, "both", func() Actor[int] {
+			return &checkedStarter{sickly{healthy: made.Add(1) > 1}}
+		}, WithHealth(supervisor.HealthPolicy{Interval: time.Second, UnhealthyThreshold: 1}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		inst := sup.WhichChildren()[0].Instance
+		if _, ok := inst.(supervisor.Starter); !ok {
+			t.Fatalf("%T is not a Starter", inst)
+		}
+		time.Sleep(time.Second + time.Millisecond)
+		synctest.Wait()
+		if made.Load() != 2 {
+			t.Fatalf("%d incarnations", made.Load())
+		}
+	})
+}
+
+func TestNoStartGoroutineWithoutPreStart(t *testing.T) {
+	sup := newSup(t, supervisor.OneForOne)
+	_, _ = Spawn(sup, "plain", noop[int])
+	if _, ok := sup.WhichChildren()[0].Instance.(supervisor.Starter); ok {
+		t.Fatal("an actor without PreStart is a Starter: its start would cost a goroutine")
+	}
+}
+
+func TestSignificantActorEndsItsSupervisor(t *testing.T) {
+	sup := idleSup("s", supervisor.OneForOne, supervisor.WithAutoShutdown(supervisor.AnySignificant))
+	ref, err := Spawn(sup, "main", func() Actor[int] {
+		return Func[int](func(*Context[int], int) error { return supervisor.ErrShutdown })
+	}, WithRestart(supervisor.Transient), WithSignificant())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = sup.Start(context.Background())
+	_ = ref.Send(1)
+	<-sup.Done()
+	<-ref.Done()
+	if sup.Err() != nil {
+		t.Fatalf("auto shutdown: %v", sup.Err())
+	}
+}
+
+// An incarnation whose Receive ignores its ctx outlives its Graceful
+// timeout: the supervisor abandons it. Its mailbox is the actor's, so the
+// next incarnation takes over once that Receive returns; if the actor is
+// removed meanwhile, what the abandoned one still held becomes dead letters.
+func TestAbandonedIncarnation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sys := NewSystem("sys", WithSystemLogger(quiet))
+		letters := collect(t, sys.DeadLetters())
+		release := make(chan struct{})
+		entered := make(chan struct{}, 2)
+		p := newProbe(func(inc int, _ *Context[int], m int) error {
+			if m == 0 && inc == 1 {
+				entered <- struct{}{}
+				<-release // ignores its ctx
+			}
+			return nil
+		})
+		ref, _ := SpawnIn(sys, "stuck", p.factory, WithShutdown(supervisor.Graceful(time.Second)))
+		for i := range 4 {
+			_ = ref.Send(i) // taken as one batch when the actor starts
+		}
+		_ = sys.Start(context.Background())
+		<-entered
+		start := time.Now()
+		if err := sys.Root().TerminateChild("stuck"); err != nil {
+			t.Fatal(err)
+		}
+		if time.Since(start) != time.Second {
+			t.Fatalf("terminate took %v", time.Since(start))
+		}
+		if err := sys.Root().RestartChild("stuck"); err != nil {
+			t.Fatal(err)
+		}
+		_ = ref.Send(4)
+		synctest.Wait()
+		if d := p.incarnations(); d != 2 {
+			t.Fatalf("%d incarnations", d)
+		}
+		close(release) // the abandoned Receive returns; incarnation 2 gets the rest
+		if d := p.next(t); d.msg != 0 || d.inc != 1 {
+			t.Fatalf("%+v", d)
+		}
+		for i := 1; i <= 4; i++ {
+			if d := p.next(t); d.msg != i || d.inc != 2 {
+				t.Fatalf("%+v, want %d to incarnation 2", d, i)
+			}
+		}
+		_ = sys.Shutdown(context.Background())
+		select {
+		case dl := <-letters:
+			t.Fatalf("dead letter %+v", dl)
+		default:
+		}
+	})
+}
+
+func TestAbandonedIncarnationOfARemovedActor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sys := NewSystem("sys", WithSystemLogger(quiet))
+		letters := collect(t, sys.DeadLetters())
+		release := make(chan struct{})
+		entered := make(chan struct{})
+		ref, _ := SpawnIn(sys, "stuck", func() Actor[int] {
+			return Func[int](func(_ *Context[int], m int) error {
+				if m == 0 {
+					close(entered)
+					<-release
+				}
+				return nil
+			})
+		}, WithShutdown(supervisor.Graceful(time.Second)), WithRestart(supervisor.Temporary))
+		for i := range 4 {
+			_ = ref.Send(i)
+		}
+		_ = sys.Start(context.Background())
+		<-entered
+		_ = ref.Send(4) // queued behind the batch in hand (1..3)
+		_ = sys.Root().TerminateChild("stuck")
+		<-ref.Done() // Temporary: removed, stopped for good, while Receive(0) still runs
+		if dl := <-letters; dl.Message != 4 {
+			t.Fatalf("dead letter %+v", dl)
+		}
+		close(release)
+		got := map[any]bool{}
+		for range 3 {
+			dl := <-letters
+			if !errors.Is(dl.Reason, ErrStopped) {
+				t.Fatalf("%+v", dl)
+			}
+			got[dl.Message] = true
+		}
+		if !got[1] || !got[2] || !got[3] {
+			t.Fatalf("dead letters %v, want the batch in hand 1..3", got)
+		}
+		_ = sys.Shutdown(context.Background())
+	})
+}
