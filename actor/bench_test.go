@@ -15,12 +15,13 @@ import (
 )
 
 // Benchmarks of the workloads of issue 3, each beside a raw goroutine and
-// channel baseline. Run them with
+// channel baseline. The counts the targets are stated for:
 //
-//	go test -run '^$' -bench . -benchtime 1000000x ./actor/
-//
-// (-benchtime fixes the counts the targets are stated for: 1M round trips,
-// 10M fan-in messages with -benchtime 10000000x, 100,000 actors).
+//	go test -run '^$' -bench PingPong -benchtime 1000000x ./actor/
+//	go test -run '^$' -bench FanIn -benchtime 10000000x ./actor/
+//	go test -run '^$' -bench SpawnMessageStop -benchtime 100000x ./actor/
+//	go test -run '^$' -bench IdleMemory -benchtime 1x ./actor/
+//	go test -run '^$' -bench Restart -benchtime 100000x ./actor/
 
 func startSup(b *testing.B, opts ...supervisor.Option) *supervisor.Supervisor {
 	b.Helper()
