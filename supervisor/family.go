@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -12,7 +13,7 @@ import (
 // Records form an intrusive list in start order so that removing one, and
 // walking the rest after one (RestForOne), cost nothing per sibling.
 type child struct {
-	spec       Spec
+	spec       childSpec
 	restart    RestartPolicy // effective policy
 	prev, next *child
 
@@ -58,6 +59,95 @@ func (c *child) health() health.Status {
 	return c.poll.status
 }
 
+// childSpec is a child's own copy of its Spec, compact: a supervisor may
+// hold 100,000 of them. The fields most children leave at their zero value
+// live behind one pointer that stays nil for them.
+type childSpec struct {
+	Name    string
+	New     func() Child
+	Dispose func(reason error)
+	cold    *coldSpec
+}
+
+type coldSpec struct {
+	shutdown     ShutdownPolicy
+	startTimeout time.Duration
+	health       HealthPolicy
+	significant  bool
+	kind         string
+}
+
+// colds interns coldSpecs, so that a pool of similar children (a batch, a
+// thousand actors) shares one instead of holding one each. Programs have
+// few distinct settings; past maxColds distinct ones, children get their
+// own rather than the table growing without bound.
+var (
+	colds     sync.Map // coldSpec -> *coldSpec
+	coldCount atomic.Int32
+)
+
+const maxColds = 1024
+
+func compact(s Spec) childSpec {
+	cs := childSpec{Name: s.Name, New: s.New, Dispose: s.Dispose}
+	cold := coldSpec{shutdown: s.Shutdown, startTimeout: s.StartTimeout, health: s.Health,
+		significant: s.Significant, kind: s.Kind}
+	if cold == (coldSpec{}) {
+		return cs
+	}
+	if shared, ok := colds.Load(cold); ok {
+		cs.cold = shared.(*coldSpec)
+		return cs
+	}
+	if coldCount.Load() < maxColds {
+		shared, loaded := colds.LoadOrStore(cold, &cold)
+		if !loaded {
+			coldCount.Add(1)
+		}
+		cs.cold = shared.(*coldSpec)
+		return cs
+	}
+	cs.cold = &cold
+	return cs
+}
+
+func (s *childSpec) shutdownPolicy() ShutdownPolicy {
+	if s.cold == nil {
+		return 0
+	}
+	return s.cold.shutdown
+}
+
+func (s *childSpec) startTimeout() time.Duration {
+	if s.cold == nil {
+		return 0
+	}
+	return s.cold.startTimeout
+}
+
+func (s *childSpec) health() HealthPolicy {
+	if s.cold == nil {
+		return HealthPolicy{}
+	}
+	return s.cold.health
+}
+
+func (s *childSpec) significant() bool { return s.cold != nil && s.cold.significant }
+
+func (s *childSpec) kind() string {
+	if s.cold == nil {
+		return ""
+	}
+	return s.cold.kind
+}
+
+// public rebuilds the Spec (restart is the effective policy).
+func (c *child) public() Spec {
+	s := c.spec
+	return Spec{Name: s.Name, New: s.New, Dispose: s.Dispose, Restart: c.restart, Shutdown: s.shutdownPolicy(),
+		StartTimeout: s.startTimeout(), Health: s.health(), Significant: s.significant(), Kind: s.kind()}
+}
+
 // incarnation is one run of a child, from New to exit. err is written by
 // whoever reports the exit, before ended is set.
 type incarnation struct {
@@ -73,8 +163,8 @@ type incarnation struct {
 }
 
 func (c *child) shutdown() ShutdownPolicy {
-	if c.spec.Shutdown != 0 {
-		return c.spec.Shutdown
+	if p := c.spec.shutdownPolicy(); p != 0 {
+		return p
 	}
 	if c.sub != nil {
 		return Infinity
@@ -94,8 +184,8 @@ func (c *child) info() ChildInfo {
 	switch {
 	case c.sub != nil:
 		ci.Kind = "supervisor"
-	case c.spec.Kind != "":
-		ci.Kind = c.spec.Kind
+	case c.spec.kind() != "":
+		ci.Kind = c.spec.kind()
 	default:
 		ci.Kind = "worker"
 	}
@@ -211,7 +301,7 @@ func newChild(s *Supervisor, spec Spec) (*child, error) {
 	case spec.Health.Interval < 0 || spec.Health.Timeout < 0 || spec.Health.UnhealthyThreshold < 0:
 		return nil, bad("negative health policy %+v", spec.Health)
 	}
-	c := &child{spec: spec, restart: spec.Restart, state: ChildStopped}
+	c := &child{spec: compact(spec), restart: spec.Restart, state: ChildStopped}
 	if c.restart == DefaultRestart {
 		c.restart = s.restart
 	}

@@ -38,7 +38,7 @@ type healthCheck struct {
 }
 
 func (r *run) startPolling(c *child) {
-	if c.spec.Health.Interval <= 0 {
+	if c.spec.health().Interval <= 0 {
 		return
 	}
 	if _, ok := c.inc.inst.(health.Checker); !ok {
@@ -53,7 +53,7 @@ func (r *run) startPolling(c *child) {
 
 func (r *run) armHealth(inc *incarnation) {
 	in := r.in
-	inc.c.poll.timer = time.AfterFunc(inc.c.spec.Health.Interval, func() {
+	inc.c.poll.timer = time.AfterFunc(inc.c.spec.health().Interval, func() {
 		in.push(msg{op: opHealthDue, inc: inc})
 	})
 }
@@ -76,7 +76,7 @@ func (r *run) checkHealth(inc *incarnation) {
 	if c.inc != inc || c.poll == nil || c.poll.inflight != nil {
 		return
 	}
-	timeout := c.spec.Health.Timeout
+	timeout := c.spec.health().Timeout
 	if timeout == 0 {
 		timeout = DefaultHealthTimeout
 	}
@@ -120,7 +120,7 @@ func (r *run) onHealth(chk *healthCheck, st health.Status) {
 	case health.StateHealthy:
 		c.poll.unhealthy = 0
 	}
-	threshold := c.spec.Health.UnhealthyThreshold
+	threshold := c.spec.health().UnhealthyThreshold
 	if threshold == 0 {
 		threshold = DefaultUnhealthyThreshold
 	}

@@ -348,7 +348,7 @@ func (r *run) startChild(c *child, restarted bool) (err error) {
 }
 
 func (r *run) awaitStart(c *child, ack chan error) error {
-	d := c.spec.StartTimeout
+	d := c.spec.startTimeout()
 	if d == 0 {
 		d = DefaultStartTimeout
 	}
@@ -494,14 +494,14 @@ func (r *run) afterExit(c *child, err error, normal bool, ranFor time.Duration) 
 // significantExit ends the supervisor when a significant child's own exit
 // calls for it (AutoShutdown).
 func (r *run) significantExit(c *child) {
-	if !c.spec.Significant {
+	if !c.spec.significant() {
 		return
 	}
 	switch r.s.cfg.autoShutdown {
 	case AnySignificant:
 	case AllSignificant:
 		for o := r.f.head; o != nil; o = o.next {
-			if o != c && o.spec.Significant && (o.inc != nil || o.job != nil) {
+			if o != c && o.spec.significant() && (o.inc != nil || o.job != nil) {
 				return
 			}
 		}

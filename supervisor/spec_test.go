@@ -111,7 +111,7 @@ func TestBuilderRecordsEverySetting(t *testing.T) {
 	c := s.children.byName["w"]
 	want := Spec{Name: "w", Restart: Transient, Shutdown: Graceful(3 * time.Second), StartTimeout: time.Second,
 		Significant: true, Health: HealthPolicy{Interval: time.Second, Timeout: time.Millisecond, UnhealthyThreshold: 7}}
-	got := c.spec
+	got := c.public()
 	got.New = nil
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("spec\n got  %+v\n want %+v", got, want)
@@ -125,8 +125,8 @@ func TestBuilderRecordsEverySetting(t *testing.T) {
 	if got := strings.Join(names(s), ","); got != "w,pool-0,pool-1,pool-2" {
 		t.Fatal(got)
 	}
-	if c := s.children.byName["pool-2"]; c.restart != Temporary || c.spec.Shutdown != Graceful(time.Second) || c.spec.Health.UnhealthyThreshold != 2 {
-		t.Fatalf("%+v", c.spec)
+	if c := s.children.byName["pool-2"]; c.restart != Temporary || c.spec.shutdownPolicy() != Graceful(time.Second) || c.spec.health().UnhealthyThreshold != 2 {
+		t.Fatalf("%+v", c.public())
 	}
 }
 
