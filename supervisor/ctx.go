@@ -14,11 +14,11 @@ import (
 type incCtx struct {
 	base context.Context // values only (context.WithoutCancel)
 
-	mu    sync.Mutex
-	done  chan struct{} // created lazily: goroutine-less children may never ask
-	canceled bool       // Err is context.Canceled: a flag, not an error, 16 bytes less per child
-	first func()        // the first AfterFunc registration, kept inline: an idle actor has exactly one
-	more  *[]*afterFunc // any later ones, behind a pointer: most contexts never get them
+	mu       sync.Mutex
+	done     chan struct{} // created lazily: goroutine-less children may never ask
+	canceled bool          // Err is context.Canceled: a flag, not an error, 16 bytes less per child
+	first    func()        // the first AfterFunc registration, kept inline: an idle actor has exactly one
+	more     *[]*afterFunc // any later ones, behind a pointer: most contexts never get them
 }
 
 type afterFunc struct {
