@@ -23,12 +23,31 @@ type incarnation[M any] struct {
 	actor     Actor[M]
 	exit      func(error)
 	stopAfter func() bool   // undoes the AfterFunc that watches for a stop
-	crashErr  *error        // set under the cell's mu before ctlCrash
+	rare      *incRare[M]   // guarded by the cell's mu; nil in the common case
 	ctl       atomic.Uint32 // control requests (ctlStop, ctlCrash)
 	drainLeft int32         // owned by the activation; -1: not draining
 	started   bool          // PreStart succeeded (or there is none): PostStop is due
 	launched  bool
 	ended     bool // owned by the activation
+}
+
+// incRare holds what few incarnations need, apart so that the others stay
+// small.
+type incRare[M any] struct {
+	crashErr error // set before ctlCrash
+	// retiring is the incarnation this one replaced before it had ended
+	// (the supervisor does not wait with BrutalKill, nor after abandoning
+	// one): the activation ends it, PostStop included, before this one
+	// receives. Its own rare may link to an older one.
+	retiring *incarnation[M]
+}
+
+// rareLocked returns inc.rare, made if need be; the cell's mu is held.
+func (inc *incarnation[M]) rareLocked() *incRare[M] {
+	if inc.rare == nil {
+		inc.rare = new(incRare[M])
+	}
+	return inc.rare
 }
 
 // newChild is Spec.New: it runs on the supervisor's goroutine at every
@@ -46,7 +65,9 @@ func (c *cell[M]) newChild() supervisor.Child {
 		err := c.lastErr
 		c.mu.Unlock()
 		return failedChild{err}
-	case c.inc != nil && c.inc.ctl.Load()&ctlStop == 0:
+	case c.inc != nil && c.inc.ctl.Load()&ctlStop == 0 && c.inc.cx.ctx.Err() == nil:
+		// The current incarnation was not asked to stop: another
+		// supervisor runs this Spec.
 		c.mu.Unlock()
 		return c.failStart(fmt.Errorf("%w: already running under another supervisor", ErrInvalidSpec))
 	}
@@ -170,9 +191,12 @@ func (inc *incarnation[M]) Launch(ctx context.Context, exit func(error)) {
 		exit(inc.postStop(err))
 		return
 	}
+	if prev := c.inc; prev != nil {
+		inc.rareLocked().retiring = prev // stopped, not yet ended
+	}
 	c.inc = inc
 	c.launched = true
-	runnable := c.q.len() > 0 || inc.ctl.Load() != 0
+	runnable := c.q.len() > 0 || inc.ctl.Load() != 0 || inc.rare != nil
 	c.mu.Unlock()
 	if runnable {
 		c.schedule()
@@ -261,7 +285,7 @@ func (inc *incarnation[M]) Crash(err error) {
 	c := inc.cx.cell
 	c.mu.Lock()
 	if inc.ctl.Load()&ctlCrash == 0 {
-		inc.crashErr = &err
+		inc.rareLocked().crashErr = err
 		inc.ctl.Or(ctlCrash)
 	}
 	current := c.inc == inc

@@ -90,7 +90,7 @@ func (c *cell[M]) run() {
 func (c *cell[M]) runnable() bool {
 	c.mu.Lock()
 	inc := c.inc
-	ok := inc != nil && (c.q.len() > 0 || inc.ctl.Load() != 0)
+	ok := inc != nil && (c.q.len() > 0 || inc.ctl.Load() != 0 || inc.rare != nil && inc.rare.retiring != nil)
 	c.mu.Unlock()
 	return ok
 }
@@ -140,6 +140,13 @@ func (c *cell[M]) turnLoop(buf []M) {
 				c.mu.Unlock()
 				return
 			}
+			if inc.rare != nil && inc.rare.retiring != nil {
+				old := inc.rare.retiring
+				inc.rare.retiring = nil
+				c.mu.Unlock()
+				c.retire(old) // the predecessors end before this one receives
+				continue
+			}
 			ctl := inc.ctl.Load()
 			if ctl&ctlStop == 0 && c.ctxUsed.Load() && inc.cx.ctx.Err() != nil {
 				// Cancelled, and the AfterFunc that says so has not run
@@ -151,7 +158,7 @@ func (c *cell[M]) turnLoop(buf []M) {
 			if ctl != 0 && !inc.drainOne(c, ctl) {
 				var err error
 				if ctl&ctlCrash != 0 {
-					err = *inc.crashErr
+					err = inc.rare.crashErr
 				}
 				c.mu.Unlock()
 				c.end(inc, err, ctl&ctlStop != 0)
@@ -254,6 +261,26 @@ func (inc *incarnation[M]) deliver(msg M) {
 	}
 }
 
+// retire ends incarnations that were replaced before they ended, oldest
+// first. Only the activation that owns the cell calls it, so none of them
+// can be in Receive.
+func (c *cell[M]) retire(newest *incarnation[M]) {
+	var chain []*incarnation[M]
+	c.mu.Lock()
+	for o := newest; o != nil; {
+		chain = append(chain, o)
+		var next *incarnation[M]
+		if o.rare != nil {
+			next, o.rare.retiring = o.rare.retiring, nil
+		}
+		o = next
+	}
+	c.mu.Unlock()
+	for i := len(chain) - 1; i >= 0; i-- {
+		c.end(chain[i], nil, true)
+	}
+}
+
 // end finishes an incarnation on the activation goroutine: PostStop, then
 // detach from the cell, then tell the supervisor. The mailbox is left as it
 // is for the next incarnation (or for dispose).
@@ -269,12 +296,12 @@ func (c *cell[M]) end(inc *incarnation[M], err error, stopped bool) {
 	c.mu.Lock()
 	if c.inc == inc {
 		c.inc = nil
-	}
-	if stopped || isNormal(err) {
-		c.noteEnd(nil)
-	} else {
-		c.noteEnd(err)
+		if stopped || isNormal(err) {
+			c.noteEnd(nil)
+		} else {
+			c.noteEnd(err)
+		}
 	}
 	c.mu.Unlock()
-	inc.exit(err)
+	inc.exit(err) // a replaced incarnation's exit is ignored by its supervisor
 }

@@ -865,3 +865,47 @@ func TestAbandonedIncarnationOfARemovedActor(t *testing.T) {
 		_ = sys.Shutdown(context.Background())
 	})
 }
+
+// BrutalKill: the supervisor cancels and starts the next incarnation
+// without waiting for the previous one to end. Every incarnation still gets
+// its PostStop, one at a time.
+func TestBrutalKillRestartsStillPostStop(t *testing.T) {
+	const rounds = 200
+	h := newHooked()
+	h.received = make(chan int, rounds)
+	sup := newSup(t, supervisor.OneForOne)
+	ref, err := Spawn(sup, "brutal", h.factory, WithShutdown(supervisor.BrutalKill))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range rounds {
+		_ = ref.Send(i)
+		if err := sup.TerminateChild("brutal"); err != nil {
+			t.Fatal(err)
+		}
+		if err := sup.RestartChild("brutal"); err != nil {
+			t.Fatalf("round %d: %v", i, err)
+		}
+	}
+	if err := sup.TerminateChild("brutal"); err != nil {
+		t.Fatal(err)
+	}
+	_ = sup.DeleteChild("brutal")
+	<-ref.Done()
+	for {
+		done := true
+		for i, l := range h.snapshot() {
+			if l.postStops > 1 || l.preStarts != 1 {
+				t.Fatalf("incarnation %d: %+v", i+1, l)
+			}
+			done = done && l.postStops == 1
+		}
+		if done {
+			break
+		}
+		runtime.Gosched() // the last PostStops run after the brutal stops returned
+	}
+	if n := len(h.snapshot()); n != rounds+1 {
+		t.Fatalf("%d incarnations", n)
+	}
+}
