@@ -821,6 +821,9 @@ func TestAbandonedIncarnation(t *testing.T) {
 			t.Fatalf("dead letter %+v", dl)
 		default:
 		}
+		if st := p.stops(); len(st) != 2 || st[0] != 1 || st[1] != 2 {
+			t.Fatalf("PostStop calls %v, want the abandoned one first", st)
+		}
 	})
 }
 
