@@ -72,7 +72,11 @@
 // cannot starve others, lingers briefly when the mailbox runs dry in case
 // a reply is coming, then ends. Stopping an idle actor takes no goroutine
 // either. A Receive that blocks holds its goroutine, and delays only its
-// own actor.
+// own actor. A sender that finds an actor's mailbox more than a few
+// thousand messages deep yields its processor after queueing (as Erlang
+// charges such senders), so that producers outrunning a consumer on the
+// same processors let it catch up instead of growing the backlog; nothing
+// blocks.
 //
 // # Mailboxes
 //
