@@ -164,7 +164,7 @@ func (b *BatchBuilder) SpawnBatchWith(newFn func(i int) Child) error {
 		specs[i].Name = b.prefix + "-" + strconv.Itoa(i)
 		specs[i].New = func() Child { return newFn(i) }
 	}
-	return b.s.startChildren(specs)
+	return b.s.StartChildren(specs...)
 }
 
 func (b *BatchBuilder) bad(why string) error {

@@ -258,7 +258,8 @@ func (f *family) counts() ChildCounts {
 }
 
 // dispose removes nothing; it tells c's owner (and, for a supervisor, its
-// whole subtree) that the spec is gone for good.
+// whole subtree) that the spec is gone for good. It is never called with a
+// supervisor's mutex held: a Dispose hook may call back into the tree.
 func dispose(c *child) {
 	if c.spec.Dispose != nil {
 		c.spec.Dispose(c.lastErr)
@@ -268,17 +269,26 @@ func dispose(c *child) {
 	}
 }
 
-// disposeAll disposes every spec at the end of a tree. Specs with a Dispose
+// takeGone returns every spec for disposal at the end of a tree, to be
+// disposed once the caller has let go of the mutex. Specs with a Dispose
 // hook are dropped, since their owners cannot run again; plain specs are
 // kept so the supervisor can be started again.
-func (f *family) disposeAll() {
+func (f *family) takeGone() []*child {
+	gone := make([]*child, 0, f.n)
 	for c := f.head; c != nil; {
 		next := c.next
-		dispose(c)
+		gone = append(gone, c)
 		if c.spec.Dispose != nil {
 			f.remove(c)
 		}
 		c = next
+	}
+	return gone
+}
+
+func disposeEach(gone []*child) {
+	for _, c := range gone {
+		dispose(c)
 	}
 }
 
@@ -316,42 +326,43 @@ func newChild(s *Supervisor, spec Spec) (*child, error) {
 	return c, nil
 }
 
-// offline answers a call while the supervisor is not running; s.mu is held.
-func (f *family) offline(s *Supervisor, m *call) reply {
+// offline answers a call while the supervisor is not running; s.mu is
+// held. A deleted spec is returned for disposal after unlocking.
+func (f *family) offline(s *Supervisor, m *call) (rep reply, gone *child) {
 	stopped := func() reply {
 		return reply{err: fmt.Errorf("supervisor %s: %w", s.name, ErrStopped)}
 	}
 	switch m.op {
 	case opWhich:
-		return reply{infos: f.infos(m.buf)}
+		return reply{infos: f.infos(m.buf)}, nil
 	case opCount:
-		return reply{counts: f.counts()}
+		return reply{counts: f.counts()}, nil
 	}
 	if s.phase != idle {
-		return stopped()
+		return stopped(), nil
 	}
 	switch m.op {
 	case opStartChild:
 		cs, err := f.admit(s, m.specs)
 		if err != nil {
-			return reply{err: err}
+			return reply{err: err}, nil
 		}
 		for _, c := range cs {
 			f.append(c)
 		}
-		return reply{}
+		return reply{}, nil
 	case opTerminate, opDelete:
 		c := f.byName[m.name]
 		if c == nil {
-			return reply{err: fmt.Errorf("supervisor %s: child %q: %w", s.name, m.name, ErrNotFound)}
+			return reply{err: fmt.Errorf("supervisor %s: child %q: %w", s.name, m.name, ErrNotFound)}, nil
 		}
 		if m.op == opDelete {
 			f.remove(c)
-			dispose(c)
+			return reply{}, c
 		}
-		return reply{}
+		return reply{}, nil
 	}
-	return stopped()
+	return stopped(), nil
 }
 
 // admit validates a batch of specs: every spec valid, every name new.

@@ -150,20 +150,30 @@ func (r *run) finish(err error) {
 	r.emit(Event{Kind: EventSupervisorStopped, Err: err})
 	late := r.in.close()
 	s.mu.Lock()
-	top := s.parent == nil
-	if top || s.dispose {
+	var gone []*child
+	if s.parent == nil || s.dispose {
 		s.dispose = false
-		s.children.disposeAll()
+		gone = s.children.takeGone()
 	}
 	s.phase, s.err = ended, err
 	onEnd := s.onEnd
 	s.onEnd = nil
+	var answers []func()
 	for _, m := range late {
 		if m.call != nil {
-			m.call.answer(s.children.offline(s, m.call))
+			rep, deleted := s.children.offline(s, m.call)
+			if deleted != nil {
+				gone = append(gone, deleted)
+			}
+			c := m.call
+			answers = append(answers, func() { c.answer(rep) })
 		}
 	}
 	s.mu.Unlock()
+	disposeEach(gone)
+	for _, answer := range answers {
+		answer()
+	}
 	close(r.done)
 	if onEnd != nil {
 		onEnd(err)

@@ -165,3 +165,46 @@ func TestRegressionHealthResetOnRestartIsReported(t *testing.T) {
 		}
 	})
 }
+
+// Reported by the actor package: a Dispose hook that called back into its
+// supervisor deadlocked Stop, because hooks ran with the mutex held.
+func TestRegressionDisposeMayCallTheSupervisor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var s *Supervisor
+		s = New("top", OneForOne, Permanent, quiet)
+		var counts []ChildCounts
+		spec := Spec{Name: "w", New: func() Child { return idleChild{} },
+			Dispose: func(error) { counts = append(counts, s.CountChildren()) }}
+		if err := s.StartChild(spec); err != nil {
+			t.Fatal(err)
+		}
+		spec.Name = "x"
+		if err := s.StartChild(spec); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteChild("x"); err != nil { // before Start: offline path
+			t.Fatal(err)
+		}
+		mustStart(t, s)
+		mustStop(t, s) // the end of a top-level tree disposes w
+		if len(counts) != 2 {
+			t.Fatalf("Dispose ran %d times", len(counts))
+		}
+	})
+}
+
+func TestStartChildrenIsOneAllOrNothingCall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig()
+		s := New("top", OneForOne, Permanent, quiet)
+		mustStart(t, s)
+		if err := s.StartChildren(r.spec("a", Permanent), r.spec("a", Permanent)); !errors.Is(err, ErrAlreadyPresent) {
+			t.Fatalf("duplicate within a batch: %v", err)
+		}
+		if err := s.StartChildren(r.spec("a", Permanent), r.spec("b", Permanent)); err != nil {
+			t.Fatal(err)
+		}
+		r.j.expect(t, "start a", "start b")
+		mustStop(t, s)
+	})
+}

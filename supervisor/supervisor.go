@@ -275,8 +275,9 @@ func (s *Supervisor) disposeAll() {
 		s.mu.Unlock()
 		return
 	}
-	s.children.disposeAll()
+	gone := s.children.takeGone()
 	s.mu.Unlock()
+	disposeEach(gone)
 }
 
 // logger is the nearest configured logger up the tree, or slog.Default.
@@ -294,8 +295,12 @@ func (s *Supervisor) logger() *slog.Logger {
 func (s *Supervisor) request(c *call) reply {
 	s.mu.Lock()
 	if s.phase != running {
-		defer s.mu.Unlock()
-		return s.children.offline(s, c)
+		rep, deleted := s.children.offline(s, c)
+		s.mu.Unlock()
+		if deleted != nil {
+			dispose(deleted)
+		}
+		return rep
 	}
 	r := s.run
 	c.done.Add(1)
@@ -318,10 +323,11 @@ func (s *Supervisor) StartChild(spec Spec) error {
 	return s.request(c).err
 }
 
-// startChildren adds several children as one operation: all are validated
-// first, and if one fails to start the ones started with it are stopped and
-// removed, so the batch is all or nothing.
-func (s *Supervisor) startChildren(specs []Spec) error {
+// StartChildren adds several children as one operation, in order: all are
+// validated first, and if one fails to start, the ones started with it are
+// stopped and removed, so the batch is all or nothing. It costs one round
+// trip to the supervisor however many specs it carries.
+func (s *Supervisor) StartChildren(specs ...Spec) error {
 	return s.request(&call{op: opStartChild, specs: specs}).err
 }
 
