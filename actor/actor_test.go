@@ -332,3 +332,42 @@ func TestShutdownFromReceiveCountsAsHandled(t *testing.T) {
 		t.Fatalf("stats %+v, made %d", st, made.Load())
 	}
 }
+
+// Found by examples/actor-pipeline: messages an activation had taken out in
+// one batch still counted as queued after they were handled, so MailboxLen
+// overstated the backlog by up to a batch.
+func TestRegressionMailboxLenDuringABatch(t *testing.T) {
+	sup := idleSup("batch", supervisor.OneForOne)
+	var seen []int
+	all := make(chan struct{})
+	ref, err := Spawn(sup, "a", func() Actor[int] {
+		return Func[int](func(c *Context[int], msg int) error {
+			seen = append(seen, c.Self().Stats().MailboxLen)
+			if msg == 11 {
+				close(all)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 12 {
+		_ = ref.Send(i)
+	}
+	if err := sup.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	<-all
+	if err := sup.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range seen {
+		if n != 11-i {
+			t.Fatalf("in Receive of message %d, MailboxLen = %d, want %d (all: %v)", i, n, 11-i, seen)
+		}
+	}
+	if len(seen) != 12 {
+		t.Fatalf("handled %d", len(seen))
+	}
+}

@@ -30,15 +30,18 @@ type cell[M any] struct {
 	// ctxUsed: an incarnation has asked for its context, so it may see
 	// the cancellation before the stop request arrives (see turns).
 	ctxUsed atomic.Bool
+	// inHand counts messages the activation has taken out of the mailbox
+	// (one batch) and not yet begun to deliver: still queued, as far as
+	// anyone asking is concerned.
+	inHand atomic.Int32
 
 	policy uint8 // an Overflow
 	drain  bool  // handle what is queued when asked to stop
 
 	// Guarded by mu.
-	inHand     uint8 // taken out by the activation, not yet delivered (one batch)
-	stopped    bool  // for good
-	launched   bool  // some incarnation has been launched
-	registered bool  // holds its name in sys
+	stopped    bool // for good
+	launched   bool // some incarnation has been launched
+	registered bool // holds its name in sys
 	mu         sync.Mutex
 	q          ring[M]
 	inc        *incarnation[M] // the incarnation that receives; nil between incarnations
@@ -223,7 +226,7 @@ func (e *stopError) Unwrap() []error {
 func (c *cell[M]) mailboxLen() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.q.len() + int(c.inHand)
+	return c.q.len() + int(c.inHand.Load())
 }
 
 // watcher is one Watch registration, in the cell's list.

@@ -133,7 +133,7 @@ func (c *cell[M]) turnLoop(buf []M) {
 		}
 		if len(held) == 0 {
 			c.mu.Lock()
-			c.inHand = 0
+			c.inHand.Store(0)
 			inc = c.inc
 			if inc == nil {
 				c.q.shrink()
@@ -180,7 +180,7 @@ func (c *cell[M]) turnLoop(buf []M) {
 				c.mu.Unlock()
 				return
 			}
-			c.inHand = uint8(len(held) - 1)
+			c.inHand.Store(int32(len(held)))
 			if c.room != nil {
 				close(c.room) // a Block sender may retry
 				c.room = nil
@@ -191,6 +191,7 @@ func (c *cell[M]) turnLoop(buf []M) {
 		msg := held[0]
 		held[0] = zero // the batch must not keep handled messages alive
 		held = held[1:]
+		c.inHand.Add(-1)
 		inc.deliver(msg)
 		if inc.ended && len(held) > 0 {
 			c.unhold(held) // the rest is for the next incarnation
@@ -209,7 +210,7 @@ func (c *cell[M]) turnLoop(buf []M) {
 func (c *cell[M]) unhold(held []M) {
 	var zero M
 	c.mu.Lock()
-	c.inHand = 0
+	c.inHand.Store(0)
 	if !c.stopped {
 		for i := len(held) - 1; i >= 0; i-- {
 			c.q.pushFront(held[i])
