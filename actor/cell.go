@@ -30,10 +30,6 @@ type cell[M any] struct {
 	// ctxUsed: an incarnation has asked for its context, so it may see
 	// the cancellation before the stop request arrives (see turns).
 	ctxUsed atomic.Bool
-	// inHand counts messages the activation has taken out of the mailbox
-	// (one batch) and not yet begun to deliver: still queued, as far as
-	// anyone asking is concerned.
-	inHand atomic.Int32
 
 	policy uint8 // an Overflow
 	drain  bool  // handle what is queued when asked to stop
@@ -52,9 +48,14 @@ type cell[M any] struct {
 	// once stopped the *stopError that Err returns.
 	lastErr error
 
-	logger    atomic.Pointer[slog.Logger] // derived on first use
-	processed atomic.Uint64
-	dead      atomic.Uint64
+	logger atomic.Pointer[slog.Logger] // derived on first use
+	// tally packs two counters into one word, so that handling a message
+	// costs one atomic add: the messages processed (high bits), and the
+	// messages the activation has taken out of the mailbox in its batch
+	// and not yet begun to deliver (low handBits bits), which anyone
+	// asking still counts as queued.
+	tally atomic.Uint64
+	dead  atomic.Uint64
 }
 
 // closedChan is the Done channel of actors that stopped before anyone asked.
@@ -226,7 +227,7 @@ func (e *stopError) Unwrap() []error {
 func (c *cell[M]) mailboxLen() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.q.len() + int(c.inHand.Load())
+	return c.q.len() + c.inHand()
 }
 
 // watcher is one Watch registration, in the cell's list.
@@ -268,5 +269,38 @@ func (c *cell[M]) watch(fn func(error)) (stop func() bool) {
 		}
 		c.mu.Unlock()
 		return true
+	}
+}
+
+const handBits = 16 // a batch is at most batchMax messages
+
+func (c *cell[M]) inHand() int { return int(c.tally.Load() & (1<<handBits - 1)) }
+
+func (c *cell[M]) processed() uint64 { return c.tally.Load() >> handBits }
+
+// takeHand counts n messages taken out of the mailbox into the batch
+// (besides the one that goes to Receive at once).
+func (c *cell[M]) takeHand(n int) { c.tally.Add(uint64(n)) }
+
+// dropHand uncounts n messages of the batch put back into the mailbox.
+func (c *cell[M]) dropHand(n int) {
+	if n > 0 {
+		c.tally.Add(^uint64(n - 1))
+	}
+}
+
+// settle accounts for a delivered message, in one atomic add: counted as
+// processed if it was, and, when the batch has a next message, that one
+// leaves the count as it goes to Receive.
+func (c *cell[M]) settle(processed, next bool) {
+	var d uint64
+	if processed {
+		d = 1 << handBits
+	}
+	if next {
+		d--
+	}
+	if d != 0 {
+		c.tally.Add(d)
 	}
 }

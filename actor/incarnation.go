@@ -270,7 +270,7 @@ func (inc *incarnation[M]) MailboxLen() int { return inc.cx.cell.mailboxLen() }
 
 // Processed returns how many messages the actor (all incarnations) has
 // handled: Receive returned nil or an error wrapping supervisor.ErrShutdown.
-func (inc *incarnation[M]) Processed() uint64 { return inc.cx.cell.processed.Load() }
+func (inc *incarnation[M]) Processed() uint64 { return inc.cx.cell.processed() }
 
 // DeadLetterCount returns how many dead letters are attributed to the actor.
 func (inc *incarnation[M]) DeadLetterCount() uint64 { return inc.cx.cell.dead.Load() }

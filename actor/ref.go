@@ -184,10 +184,10 @@ func (r Ref[M]) Stats() Stats {
 	}
 	c.mu.Lock()
 	st := Stats{
-		Name: c.name, MailboxLen: c.q.len() + int(c.inHand.Load()), Running: c.inc != nil, Stopped: c.stopped,
+		Name: c.name, MailboxLen: c.q.len() + c.inHand(), Running: c.inc != nil, Stopped: c.stopped,
 	}
 	c.mu.Unlock()
-	st.Processed = c.processed.Load()
+	st.Processed = c.processed()
 	st.DeadLetters = c.dead.Load()
 	return st
 }

@@ -133,7 +133,6 @@ func (c *cell[M]) turnLoop(buf []M) {
 		}
 		if len(held) == 0 {
 			c.mu.Lock()
-			c.inHand.Store(0)
 			inc = c.inc
 			if inc == nil {
 				c.q.shrink()
@@ -180,7 +179,7 @@ func (c *cell[M]) turnLoop(buf []M) {
 				c.mu.Unlock()
 				return
 			}
-			c.inHand.Store(int32(len(held)))
+			c.takeHand(len(held) - 1) // the first goes to Receive now
 			if c.room != nil {
 				close(c.room) // a Block sender may retry
 				c.room = nil
@@ -191,8 +190,7 @@ func (c *cell[M]) turnLoop(buf []M) {
 		msg := held[0]
 		held[0] = zero // the batch must not keep handled messages alive
 		held = held[1:]
-		c.inHand.Add(-1)
-		inc.deliver(msg)
+		c.settle(inc.deliver(msg), len(held) > 0)
 		if inc.ended && len(held) > 0 {
 			c.unhold(held) // the rest is for the next incarnation
 			held = nil
@@ -210,7 +208,7 @@ func (c *cell[M]) turnLoop(buf []M) {
 func (c *cell[M]) unhold(held []M) {
 	var zero M
 	c.mu.Lock()
-	c.inHand.Store(0)
+	c.dropHand(len(held) - 1) // the first was uncounted when it became next
 	if !c.stopped {
 		for i := len(held) - 1; i >= 0; i-- {
 			c.q.pushFront(held[i])
@@ -244,21 +242,23 @@ func (inc *incarnation[M]) drainOne(c *cell[M], ctl uint32) bool {
 	return true
 }
 
-// deliver hands one message to the incarnation and applies the outcome.
-func (inc *incarnation[M]) deliver(msg M) {
+// deliver hands one message to the incarnation and applies the outcome;
+// it reports whether the message counts as processed.
+func (inc *incarnation[M]) deliver(msg M) (processed bool) {
 	c := inc.cx.cell
 	err := inc.receive(msg)
 	switch {
 	case err == nil:
-		c.processed.Add(1)
+		return true
 	case errors.Is(err, supervisor.ErrShutdown):
-		c.processed.Add(1)
 		c.end(inc, err, false)
+		return true
 	default:
 		// The failing message is not retried: the next incarnation
 		// would likely fail on it again.
 		c.deadLetter(msg, err)
 		c.end(inc, err, false)
+		return false
 	}
 }
 
