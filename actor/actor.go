@@ -69,3 +69,7 @@ func (c *Context[M]) System() *System { return c.cell.sys }
 
 // Name returns the actor's name.
 func (c *Context[M]) Name() string { return c.cell.name }
+
+// Kind is the supervisor.Spec.Kind of actors, so that observers can tell
+// an actor from a plain worker even between its incarnations.
+const Kind = "actor"

@@ -371,3 +371,10 @@ func TestRegressionMailboxLenDuringABatch(t *testing.T) {
 		t.Fatalf("handled %d", len(seen))
 	}
 }
+
+func TestSpecKind(t *testing.T) {
+	spec, _ := Spec("k", func() Actor[int] { return Func[int](func(*Context[int], int) error { return nil }) })
+	if spec.Kind != Kind {
+		t.Fatalf("Kind %q", spec.Kind)
+	}
+}

@@ -124,7 +124,7 @@ func newSpec[M any](name string, factory func() Actor[M], opts []Option) (superv
 	spec := supervisor.Spec{
 		Name: name, New: c.newChild, Dispose: c.dispose,
 		Restart: o.restart, Shutdown: o.shutdown, StartTimeout: o.startTimeout,
-		Significant: o.significant, Health: o.health,
+		Significant: o.significant, Health: o.health, Kind: Kind,
 	}
 	var err error
 	switch {
