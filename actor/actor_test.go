@@ -314,21 +314,25 @@ func TestPanicInReceiveIsACrash(t *testing.T) {
 func TestShutdownFromReceiveCountsAsHandled(t *testing.T) {
 	sup := newSup(t, supervisor.OneForOne)
 	var made atomic.Int32
-	done := make(chan struct{})
+	seen := make(chan Stats, 1)
 	ref, _ := Spawn(sup, "a", func() Actor[int] {
 		made.Add(1)
-		return Func[int](func(_ *Context[int], n int) error {
-			if n == 1 {
+		return Func[int](func(c *Context[int], n int) error {
+			switch n {
+			case 1:
 				return supervisor.ErrShutdown
+			case 3:
+				// 1 and 2 are accounted for by now: a message is counted
+				// before the next one is received.
+				seen <- c.Self().Stats()
 			}
-			close(done)
 			return nil
 		})
 	}) // Permanent: restarted after a normal exit too
 	_ = ref.Send(1)
 	_ = ref.Send(2)
-	<-done
-	if st := ref.Stats(); st.Processed != 2 || st.DeadLetters != 0 || made.Load() != 2 {
+	_ = ref.Send(3)
+	if st := <-seen; st.Processed != 2 || st.DeadLetters != 0 || made.Load() != 2 {
 		t.Fatalf("stats %+v, made %d", st, made.Load())
 	}
 }

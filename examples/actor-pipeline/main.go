@@ -38,6 +38,7 @@ import (
 	"maps"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -195,9 +196,25 @@ func run(ctx context.Context, w io.Writer) error {
 		ids, cents := db.contents()
 		out.Printf("\nStored orders, in order: %v; %d of %d lines, revenue %d.%02d.",
 			ids, len(ids), len(input), cents/100, cents%100)
-		counts, err := actor.Ask(ctx, audit, func(r actor.Reply[map[string]int]) auditMsg { return countsQuery{r} })
-		if err != nil {
-			return err
+		// store holding every order does not mean audit has heard the last
+		// of them yet: enrich publishes to store first. Ask until it has,
+		// and until the broker has counted that last delivery.
+		var counts map[string]int
+		for {
+			c, err := actor.Ask(ctx, audit, func(r actor.Reply[map[string]int]) auditMsg { return countsQuery{r} })
+			if err != nil {
+				return err
+			}
+			counts = c
+			if counts["priced"] == len(ids) && prices(b.Stats()) == 2*uint64(len(ids)) {
+				break
+			}
+			select {
+			case <-timeout.C:
+				return fmt.Errorf("audit did not hear every priced order within %v", waitLimit)
+			default:
+				runtime.Gosched()
+			}
 		}
 		out.Printf("audit heard: %d lines, %d orders, %d priced.", counts["lines"], counts["orders"], counts["priced"])
 		out.Printf("\nTopics, from broker.Stats:\n%s", topicTable(b.Stats()))
@@ -365,6 +382,16 @@ func (t *table) contents() (ids []int, cents int) {
 		cents += r.Cents
 	}
 	return ids, cents
+}
+
+// prices is how many deliveries the priced topic has counted.
+func prices(stats []broker.TopicStats) uint64 {
+	for _, s := range stats {
+		if s.Name == "priced" {
+			return s.Delivered
+		}
+	}
+	return 0
 }
 
 func topicTable(stats []broker.TopicStats) string {
