@@ -123,3 +123,40 @@ func (e Event) log(l *slog.Logger) {
 	}
 	l.LogAttrs(context.Background(), lvl, e.Kind.String(), attrs...)
 }
+
+// emit stamps an event and hands it to the dispatchers that want it: the
+// logger of this supervisor, and the handlers of it and its ancestors.
+func (r *run) emit(e Event) {
+	s := r.s
+	lvl := e.LogLevel()
+	logger := s.logger()
+	if !logger.Enabled(context.Background(), lvl) {
+		logger = nil
+	}
+	var wantsHandler bool
+	for p := s; p != nil && !wantsHandler; p = p.parent {
+		wantsHandler = p.cfg.handler != nil || p.subs.Load() != nil && len(*p.subs.Load()) > 0
+	}
+	if logger == nil && !wantsHandler {
+		return
+	}
+	e.Time = time.Now()
+	e.Supervisor = r.path
+	if logger != nil && s.cfg.handler == nil {
+		s.events.push(dispatchItem{e: e, logger: logger})
+	}
+	for p := s; p != nil; p = p.parent {
+		if p.cfg.handler != nil {
+			it := dispatchItem{e: e, handler: p.cfg.handler}
+			if p == s {
+				it.logger = logger
+			}
+			p.events.push(it)
+		}
+		if subs := p.subs.Load(); subs != nil {
+			for _, sub := range *subs {
+				sub.events.push(dispatchItem{e: e, handler: sub.fn})
+			}
+		}
+	}
+}

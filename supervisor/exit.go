@@ -1,0 +1,141 @@
+package supervisor
+
+// Exits and stops: what the loop does when an incarnation ends on its own,
+// and how it stops one (ShutdownPolicy), one child or all of them.
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// isNormal applies the exit-reason rules.
+func isNormal(inc *incarnation) bool {
+	return inc.err == nil || inc.cancelled || errors.Is(inc.err, ErrShutdown)
+}
+
+// onExit handles an incarnation that ended on its own.
+func (r *run) onExit(inc *incarnation) {
+	c := inc.c
+	if c.inc != inc {
+		return // stopped by the supervisor already, or abandoned
+	}
+	r.stopPolling(c)
+	inc.cancel()
+	ranFor := c.ranFor()
+	c.inc, c.since = nil, 0
+	c.lastErr = inc.err
+	normal := isNormal(inc)
+	if normal {
+		r.emit(Event{Kind: EventChildExited, Child: c.spec.Name, Err: inc.err, Restarts: c.restarts})
+	} else {
+		r.emit(Event{Kind: EventChildFailed, Child: c.spec.Name, Err: inc.err, Restarts: c.restarts})
+	}
+	r.afterExit(c, inc.err, normal, ranFor)
+}
+
+// afterExit applies c's restart policy to an exit the supervisor did not
+// ask for (a return from Serve, or a health-check failure).
+func (r *run) afterExit(c *child, err error, normal bool, ranFor time.Duration) {
+	switch {
+	case c.restart == Temporary:
+		c.state = ChildStopped
+		r.remove(c)
+		r.significantExit(c)
+	case c.restart == Transient && normal:
+		c.state = ChildStopped
+		r.significantExit(c)
+	default:
+		r.restart(c, err, ranFor)
+	}
+}
+
+// significantExit ends the supervisor when a significant child's own exit
+// calls for it (AutoShutdown).
+func (r *run) significantExit(c *child) {
+	if !c.spec.significant() {
+		return
+	}
+	switch r.s.cfg.autoShutdown {
+	case AnySignificant:
+	case AllSignificant:
+		for o := r.f.head; o != nil; o = o.next {
+			if o != c && o.spec.significant() && (o.inc != nil || o.job != nil) {
+				return
+			}
+		}
+	default:
+		return
+	}
+	r.emit(Event{Kind: EventAutoShutdown, Child: c.spec.Name})
+	r.shutdown(nil)
+}
+
+// terminate stops a child by API: no restart, no auto-shutdown.
+func (r *run) terminate(c *child) {
+	r.stopChild(c)
+	c.terminated = true
+	if c.restart == Temporary {
+		r.remove(c)
+	}
+}
+
+// stopChild stops c per its ShutdownPolicy and cancels any pending restart.
+// It waits on the child alone: calls and other exits wait in the inbox.
+func (r *run) stopChild(c *child) {
+	if c.job != nil {
+		c.job = nil
+	}
+	inc := c.inc
+	if inc == nil {
+		c.state = ChildStopped
+		return
+	}
+	c.state = ChildStopping
+	r.stopPolling(c)
+	inc.cancelled = true
+	inc.cancel()
+	abandoned := false
+	switch pol := c.shutdown(); {
+	case pol == BrutalKill:
+	case pol == Infinity:
+		r.awaitExit(inc, nil)
+	default:
+		if !inc.ended.Load() {
+			t := r.resetTimer(time.Duration(pol))
+			abandoned = !r.awaitExit(inc, t.C)
+			t.Stop()
+		}
+	}
+	c.inc, c.since, c.state = nil, 0, ChildStopped
+	if abandoned {
+		r.emit(Event{Kind: EventChildAbandoned, Child: c.spec.Name, Restarts: c.restarts,
+			Err: fmt.Errorf("still running %v after cancel", time.Duration(c.shutdown()))})
+	} else {
+		r.emit(Event{Kind: EventChildStopped, Child: c.spec.Name, Restarts: c.restarts})
+	}
+}
+
+// awaitExit waits until inc has exited, or timeout fires (false). Exits
+// arrive through the inbox, so it watches the inbox's signal without taking
+// the messages, which the loop handles afterwards as usual; it re-arms the
+// signal for them. This spares every incarnation a channel of its own.
+func (r *run) awaitExit(inc *incarnation, timeout <-chan time.Time) bool {
+	defer r.in.rearm()
+	for !inc.ended.Load() {
+		select {
+		case <-r.in.signal:
+		case <-timeout:
+			return inc.ended.Load()
+		}
+	}
+	return true
+}
+
+// shutdown stops every child, newest first, and ends the run with err.
+func (r *run) shutdown(err error) {
+	for c := r.f.tail; c != nil; c = c.prev {
+		r.stopChild(c)
+	}
+	r.ending, r.finalErr = true, err
+}

@@ -1,0 +1,181 @@
+package supervisor
+
+// Starting an incarnation: New, Start bounded by a timer, then Launch or
+// a goroutine running Serve; and how that goroutine reports the exit.
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"time"
+)
+
+// startChild runs New, then Start (bounded by a timer), then launches the
+// incarnation. On failure the child is left stopped with LastErr set.
+func (r *run) startChild(c *child, restarted bool) (err error) {
+	c.state = ChildStarting
+	defer func() {
+		if err != nil {
+			c.state, c.inc, c.lastErr = ChildStopped, nil, err
+			r.emit(Event{Kind: EventChildStartFailed, Child: c.spec.Name, Err: err, Restarts: c.restarts})
+			err = fmt.Errorf("supervisor %s: start child %q: %w", r.s.name, c.spec.Name, err)
+		}
+	}()
+	inst, err := callNew(c.spec.New)
+	if err != nil {
+		return err
+	}
+	if sub, ok := inst.(*Supervisor); ok {
+		if sub == r.s {
+			return fmt.Errorf("%w: a supervisor cannot supervise itself", ErrInvalidSpec)
+		}
+		c.sub = sub
+		sub.attach(r.s, c.spec.Name)
+	}
+	// The first incarnation lives inside the child record: one allocation
+	// less on every start; restarts allocate their own so that a late exit
+	// report of an earlier one stays distinguishable.
+	inc := &c.first
+	if inc.inst != nil {
+		inc = new(incarnation)
+	}
+	*inc = incarnation{c: c, inst: inst, incCtx: incCtx{base: r.base}}
+	ctx, cancel := context.Context(&inc.incCtx), inc.cancel
+	c.inc = inc
+	launcher, isLauncher := inst.(Launcher)
+	if starter, ok := inst.(Starter); ok {
+		ack := make(chan error, 1)
+		go inc.startThenServe(r, starter, ack, !isLauncher)
+		if err := r.awaitStart(c, ack); err != nil {
+			inc.startAbandoned.Store(true)
+			cancel()
+			return err
+		}
+	} else if !isLauncher {
+		go inc.serve(r)
+	}
+	if isLauncher {
+		if err := callLaunch(launcher, ctx, inc.exitFunc(r)); err != nil {
+			cancel()
+			return err
+		}
+	}
+	c.state = ChildRunning
+	c.setSince(time.Now())
+	kind := EventChildStarted
+	if restarted {
+		kind = EventChildRestarted
+	}
+	r.emit(Event{Kind: kind, Child: c.spec.Name, Restarts: c.restarts})
+	if c.poll != nil && c.poll.status.State != healthyStatus.State {
+		// A fresh incarnation is presumed healthy; say so, or observers
+		// that follow events would keep showing the old verdict.
+		c.poll.status = healthyStatus
+		r.emit(Event{Kind: EventHealthChanged, Child: c.spec.Name, Health: healthyStatus, Restarts: c.restarts})
+	}
+	r.startPolling(c)
+	return nil
+}
+
+func (r *run) awaitStart(c *child, ack chan error) error {
+	d := c.spec.startTimeout()
+	if d == 0 {
+		d = DefaultStartTimeout
+	}
+	t := r.resetTimer(d)
+	select {
+	case err := <-ack:
+		t.Stop()
+		return err
+	case <-t.C:
+		return fmt.Errorf("%w after %v", ErrStartTimeout, d)
+	}
+}
+
+func (r *run) resetTimer(d time.Duration) *time.Timer {
+	if r.timer == nil {
+		r.timer = time.NewTimer(d)
+	} else {
+		r.timer.Reset(d)
+	}
+	return r.timer
+}
+
+func callNew(newFn func() Child) (c Child, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	c = newFn()
+	if c == nil {
+		return nil, fmt.Errorf("%w: New returned nil", ErrInvalidSpec)
+	}
+	return c, nil
+}
+
+func callLaunch(l Launcher, ctx context.Context, exit func(error)) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	l.Launch(ctx, exit)
+	return nil
+}
+
+func (inc *incarnation) exitFunc(r *run) func(error) {
+	return func(err error) { inc.exit(r, err) }
+}
+
+// exit records the end of the incarnation; only the first call counts.
+func (inc *incarnation) exit(r *run, err error) {
+	if !inc.exited.CompareAndSwap(false, true) {
+		return
+	}
+	inc.err = err
+	inc.ended.Store(true)
+	r.in.push(msg{op: opExit, inc: inc})
+}
+
+// serve runs a goroutine child. The recover lives here rather than in a
+// helper so that each of what may be 100,000 parked goroutines has one
+// frame less for the garbage collector to walk.
+func (inc *incarnation) serve(r *run) {
+	var err error
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Value: v, Stack: debug.Stack()}
+		}
+		inc.exit(r, err)
+	}()
+	err = inc.inst.Serve(&inc.incCtx)
+}
+
+func (inc *incarnation) startThenServe(r *run, st Starter, ack chan<- error, serve bool) {
+	err := safeStart(st, &inc.incCtx)
+	ack <- err
+	if testHookAfterStart != nil {
+		testHookAfterStart()
+	}
+	if err != nil || !serve || inc.startAbandoned.Load() {
+		// A failed or timed-out start: the supervisor has given up on
+		// this incarnation and expects no exit. (Not inc.Err(): the
+		// supervisor may already be stopping a child that started well.)
+		return
+	}
+	inc.serve(r)
+}
+
+// testHookAfterStart lets a test hold a child's goroutine between its
+// Start acknowledgement and Serve, where a stop can slip in.
+var testHookAfterStart func()
+
+func safeStart(st Starter, ctx context.Context) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return st.Start(ctx)
+}
