@@ -22,7 +22,7 @@ func (r *run) onExit(inc *incarnation) {
 	}
 	r.stopPolling(c)
 	inc.cancel()
-	ranFor := c.ranFor()
+	since := c.since // for backoff's ResetAfter; read now, before it is cleared
 	c.inc, c.since = nil, 0
 	c.lastErr = inc.err
 	normal := isNormal(inc)
@@ -31,12 +31,12 @@ func (r *run) onExit(inc *incarnation) {
 	} else {
 		r.emit(Event{Kind: EventChildFailed, Child: c.spec.Name, Err: inc.err, Restarts: c.restarts})
 	}
-	r.afterExit(c, inc.err, normal, ranFor)
+	r.afterExit(c, inc.err, normal, since)
 }
 
 // afterExit applies c's restart policy to an exit the supervisor did not
 // ask for (a return from Serve, or a health-check failure).
-func (r *run) afterExit(c *child, err error, normal bool, ranFor time.Duration) {
+func (r *run) afterExit(c *child, err error, normal bool, since int64) {
 	switch {
 	case c.restart == Temporary:
 		c.state = ChildStopped
@@ -46,7 +46,7 @@ func (r *run) afterExit(c *child, err error, normal bool, ranFor time.Duration) 
 		c.state = ChildStopped
 		r.significantExit(c)
 	default:
-		r.restart(c, err, ranFor)
+		r.restart(c, err, since)
 	}
 }
 

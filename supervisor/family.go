@@ -44,14 +44,6 @@ func (c *child) sinceTime() time.Time {
 	return time.Unix(0, c.since)
 }
 
-// ranFor is how long the current incarnation has been running.
-func (c *child) ranFor() time.Duration {
-	if c.since == 0 {
-		return 0
-	}
-	return time.Since(time.Unix(0, c.since))
-}
-
 func (c *child) health() health.Status {
 	if c.poll == nil {
 		return healthyStatus

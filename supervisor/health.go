@@ -130,10 +130,10 @@ func (r *run) onHealth(chk *healthCheck, st health.Status) {
 	}
 	err := fmt.Errorf("%w: %d consecutive unhealthy checks, last: %s", errUnhealthy, c.poll.unhealthy, st.Reason)
 	r.emit(Event{Kind: EventHealthRestart, Child: c.spec.Name, Health: st, Err: err, Restarts: c.restarts})
-	ranFor := c.ranFor()
+	since := c.since
 	r.stopChild(c)
 	c.lastErr = err
-	r.afterExit(c, err, false, ranFor)
+	r.afterExit(c, err, false, since)
 }
 
 func safeCheck(ck health.Checker, ctx context.Context) (st health.Status) {

@@ -17,7 +17,8 @@ type restartJob struct {
 // restart handles a failure of c that calls for a restart: it counts the
 // restart against the intensity, stops the siblings the strategy names and
 // starts the group again, now or after the backoff delay.
-func (r *run) restart(c *child, cause error, ranFor time.Duration) {
+// since is when the failed incarnation started (UnixNano; 0 if unknown).
+func (r *run) restart(c *child, cause error, since int64) {
 	now := time.Now()
 	if !r.intensity.add(now) {
 		r.giveUp(c, cause)
@@ -28,7 +29,7 @@ func (r *run) restart(c *child, cause error, ranFor time.Duration) {
 	for _, g := range group {
 		g.job, g.state = job, ChildRestarting
 	}
-	r.schedule(job, r.backoffFor(c, ranFor))
+	r.schedule(job, r.backoffFor(c, since, now))
 }
 
 // giveUp ends the supervisor after too many restarts: escalation.
@@ -75,12 +76,12 @@ func (r *run) groupFor(c *child) []*child {
 
 // backoffFor is the delay before restarting c, from its consecutive
 // failures; a child that ran ResetAfter without failing starts afresh.
-func (r *run) backoffFor(c *child, ranFor time.Duration) time.Duration {
+func (r *run) backoffFor(c *child, since int64, now time.Time) time.Duration {
 	b := r.s.cfg.backoff
 	if !b.enabled() {
 		return 0
 	}
-	if ranFor >= b.resetAfter() {
+	if since != 0 && time.Duration(now.UnixNano()-since) >= b.resetAfter() {
 		c.consecutive = 0
 	}
 	c.consecutive++
@@ -141,7 +142,7 @@ func (r *run) retry(group []*child, failed *child, err error) {
 	for _, g := range group {
 		g.job, g.state = job, ChildRestarting
 	}
-	delay := r.backoffFor(failed, 0)
+	delay := r.backoffFor(failed, 0, now)
 	if delay <= 0 {
 		// Through the inbox, so that calls and other exits are served
 		// between attempts.
