@@ -191,3 +191,13 @@ func (r Ref[M]) Stats() Stats {
 	st.DeadLetters = c.dead.Load()
 	return st
 }
+
+// Mailbox returns the actor's mailbox settings, fixed by its Spec: a
+// publisher can tell a mailbox that may make it wait (Bounded with Block)
+// from one that never does.
+func (r Ref[M]) Mailbox() Mailbox {
+	if r.c == nil {
+		return Mailbox{}
+	}
+	return Mailbox{capacity: int(r.c.capacity), policy: Overflow(r.c.policy)}
+}

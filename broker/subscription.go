@@ -17,6 +17,9 @@ type Subscription struct {
 	subscriber string
 	from       detacher
 	done       <-chan struct{} // the actor's Done
+	// blocks: the actor's mailbox is Bounded with Block, the only kind a
+	// send may wait on, so the only kind the publisher's ctx bounds.
+	blocks bool
 
 	ended     atomic.Bool
 	unwatch   func() bool // guarded by the topic's mu
@@ -77,7 +80,12 @@ type direct[T any] struct {
 
 func (d *direct[T]) subscription() *Subscription { return &d.Subscription }
 
-func (d *direct[T]) send(ctx context.Context, msg T) error { return d.ref.SendContext(ctx, msg) }
+func (d *direct[T]) send(ctx context.Context, msg T) error {
+	if !d.blocks {
+		return d.ref.Send(msg)
+	}
+	return d.ref.SendContext(ctx, msg)
+}
 
 // adapted subscribes an actor of another message type through a function.
 type adapted[T, M any] struct {
@@ -92,6 +100,9 @@ func (a *adapted[T, M]) send(ctx context.Context, msg T) error {
 	m, err := a.convert(msg)
 	if err != nil {
 		return err
+	}
+	if !a.blocks {
+		return a.ref.Send(m)
 	}
 	return a.ref.SendContext(ctx, m)
 }

@@ -100,6 +100,8 @@ func attach[T, M any](t *Topic[T], s subscriber[T], ref actor.Ref[M]) (*Subscrip
 	// Done is read once here so that Publish checks a channel, not the
 	// actor's lock.
 	sub.done = ref.Done()
+	mb := ref.Mailbox()
+	sub.blocks = mb.Policy() == actor.Block && mb.Capacity() > 0
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed.Load() {
@@ -149,10 +151,11 @@ func (t *Topic[T]) detach(sub *Subscription) {
 // DropOldest drop a message to the actor's dead letters; Fail refuses it.
 // Publish never blocks otherwise.
 //
-// One subscriber's trouble does not stop delivery to the others, except
-// that once ctx has ended, the subscribers not yet reached are skipped. The
-// error then joins what went wrong: an error wrapping actor.ErrMailboxFull
-// per refusing subscriber, and one wrapping ctx.Err() for those skipped.
+// One subscriber's trouble does not stop delivery to the others: once ctx
+// has ended, only the later Block subscribers are refused (a send to any
+// other mailbox never waits, so they still get msg). The error then joins
+// what went wrong: an error wrapping actor.ErrMailboxFull per refusing
+// subscriber, and one wrapping ctx.Err() counting the Block ones not reached.
 // A subscriber that has stopped for good is removed, not reported. If ctx
 // is done already Publish delivers nothing and returns its error.
 //
@@ -189,7 +192,9 @@ func (t *Topic[T]) deliver(ctx context.Context, msg T) error {
 	subs := *p
 	var delivered, dropped uint64
 	var errs []error
-	for i, s := range subs {
+	var ctxErr error
+	unreached := 0
+	for _, s := range subs {
 		sub := s.subscription()
 		// A stopped actor is dropped here, before a send that would only
 		// make a dead letter of msg. The watch removes it too, but a
@@ -207,16 +212,16 @@ func (t *Topic[T]) deliver(ctx context.Context, msg T) error {
 			continue
 		}
 		if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
-			// The ctx ended while a Block mailbox was full. SendContext
-			// would refuse every later subscriber at once: skip them.
-			rest := subs[i:]
-			for _, s := range rest {
-				s.subscription().dropped.Add(1)
+			// The ctx ended while a Block mailbox was full. Later Block
+			// subscribers are refused at once; the others still get msg,
+			// since a send to them never waits.
+			sub.dropped.Add(1)
+			dropped++
+			if ctxErr == nil {
+				ctxErr = err
 			}
-			dropped += uint64(len(rest))
-			errs = append(errs, fmt.Errorf("broker: topic %q: %d of %d subscribers not reached: %w",
-				t.name, len(rest), len(subs), err))
-			break
+			unreached++
+			continue
 		}
 		sub.dropped.Add(1)
 		dropped++
@@ -227,6 +232,10 @@ func (t *Topic[T]) deliver(ctx context.Context, msg T) error {
 			continue
 		}
 		errs = append(errs, fmt.Errorf("broker: topic %q: %w", t.name, err))
+	}
+	if ctxErr != nil {
+		errs = append(errs, fmt.Errorf("broker: topic %q: %d of %d subscribers not reached: %w",
+			t.name, unreached, len(subs), ctxErr))
 	}
 	if delivered > 0 {
 		t.delivered.Add(delivered)
