@@ -382,3 +382,15 @@ func TestSpecKind(t *testing.T) {
 		t.Fatalf("Kind %q", spec.Kind)
 	}
 }
+
+func TestRefMailbox(t *testing.T) {
+	spec, ref := Spec("m", func() Actor[int] { return Func[int](func(*Context[int], int) error { return nil }) },
+		WithMailbox(Bounded(8, Block)))
+	_ = spec
+	if mb := ref.Mailbox(); mb.Capacity() != 8 || mb.Policy() != Block {
+		t.Fatalf("%v", mb)
+	}
+	if mb := (Ref[int]{}).Mailbox(); mb.Capacity() != 0 {
+		t.Fatalf("zero Ref: %v", mb)
+	}
+}
