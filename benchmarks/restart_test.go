@@ -19,12 +19,45 @@ const restartWarmup = 200
 
 var errCrash = errors.New("crash")
 
+// How a worker fails in the restart workloads. A Go program's bugs panic,
+// and an actor or service may also fail by returning an error: the two cost
+// different amounts (a panic unwinds and its recover may capture a stack),
+// so every restart workload runs in both forms, as sub-benchmarks
+// crash=error and crash=panic, for every library that supports the form.
+// protoactor-go's Receive returns nothing: its actors fail only by
+// panicking, so it has no crash=error form.
+const (
+	crashError = "crash=error"
+	crashPanic = "crash=panic"
+)
+
+// crashModes lists the forms; fail is how a worker of that form fails.
+var crashModes = []struct {
+	name string
+	fail func() error
+}{
+	{crashError, func() error { return errCrash }},
+	{crashPanic, func() error { panic(errCrash) }},
+}
+
+// recovered runs fn and turns a panic into an error, as a hand-written
+// supervising goroutine would.
+func recovered(fn func() error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = errCrash
+		}
+	}()
+	return fn()
+}
+
 // BenchmarkActorRestart: an actor fails on the message crash and its
 // supervisor restarts it; the next message in its mailbox is handled by the
 // fresh incarnation. One op is one crash; p50-µs and p99-µs are the latency
 // from sending the crashing message to the next message being handled.
 // Each library restarts without limit (no intensity cut-off, no backoff)
-// and with its logging discarded.
+// and with its logging discarded. Sub-benchmarks crash=error and
+// crash=panic say how the actor fails.
 func BenchmarkActorRestart(b *testing.B) {
 	// measure crashes the actor n times and returns the latencies;
 	// crashAndNext sends crash then an ordinary message, and handled
@@ -47,98 +80,109 @@ func BenchmarkActorRestart(b *testing.B) {
 		reportLatencies(b, lat)
 	}
 
-	b.Run(libRaw, func(b *testing.B) {
-		// A worker goroutine reads a channel (the mailbox, which outlives
-		// it) and exits on crash; a supervising goroutine starts a new
-		// worker each time one exits with an error.
-		noLeaks(b)
-		in := make(chan Msg, 2)
-		handled := make(chan time.Time, 1)
-		exited := make(chan error)
-		worker := func() {
-			for m := range in {
-				if m == crash {
-					exited <- errCrash
-					return
+	for _, mode := range crashModes {
+		b.Run(mode.name, func(b *testing.B) {
+			b.Run(libRaw, func(b *testing.B) {
+				// A worker goroutine reads a channel (the mailbox, which
+				// outlives it) and fails on crash (recovering its own
+				// panic, as a supervising goroutine must); a supervising
+				// goroutine starts a new worker each time one fails.
+				noLeaks(b)
+				in := make(chan Msg, 2)
+				handled := make(chan time.Time, 1)
+				exited := make(chan error)
+				worker := func() {
+					exited <- recovered(func() error {
+						for m := range in {
+							if m == crash {
+								return mode.fail()
+							}
+							handled <- time.Now()
+						}
+						return nil
+					})
 				}
-				handled <- time.Now()
-			}
-			exited <- nil
-		}
-		supervised := make(chan struct{})
-		go func() {
-			defer close(supervised)
-			go worker()
-			for err := range exited {
-				if err == nil {
-					return
-				}
-				go worker()
-			}
-		}()
-		run(b, func() { in <- crash; in <- 0 }, handled)
-		close(in)
-		<-supervised
-	})
-
-	b.Run(libAirsSys, func(b *testing.B) {
-		noLeaks(b)
-		sys := newSystem(b, supervisor.WithIntensity(1<<30, time.Millisecond))
-		handled := make(chan time.Time, 1)
-		ref, err := actor.SpawnIn(sys, "crashy", func() actor.Actor[Msg] {
-			return actor.Func[Msg](func(_ *actor.Context[Msg], m Msg) error {
-				if m == crash {
-					return errCrash
-				}
-				handled <- time.Now()
-				return nil
+				supervised := make(chan struct{})
+				go func() {
+					defer close(supervised)
+					go worker()
+					for err := range exited {
+						if err == nil {
+							return
+						}
+						go worker()
+					}
+				}()
+				run(b, func() { in <- crash; in <- 0 }, handled)
+				close(in)
+				<-supervised
 			})
-		}, actor.WithMailbox(actor.Unbounded()))
-		if err != nil {
-			b.Fatal(err)
-		}
-		run(b, func() { _ = ref.Send(crash); _ = ref.Send(0) }, handled)
-	})
 
-	b.Run(libProtoActor, func(b *testing.B) {
-		// The crashing actor is the child of a parent actor whose strategy
-		// always restarts (OneForOne with a retry limit keeps every failure
-		// time and scans them all on each failure, so it would slow down
-		// as the benchmark goes on).
-		noLeaks(b)
-		sys := newProtoSystem(b)
-		handled := make(chan time.Time, 1)
-		child := proto.PropsFromFunc(func(ctx proto.Context) {
-			if m, ok := ctx.Message().(Msg); ok {
-				if m == crash {
-					panic(errCrash)
+			b.Run(libAirsSys, func(b *testing.B) {
+				noLeaks(b)
+				sys := newSystem(b, supervisor.WithIntensity(1<<30, time.Millisecond))
+				handled := make(chan time.Time, 1)
+				ref, err := actor.SpawnIn(sys, "crashy", func() actor.Actor[Msg] {
+					return actor.Func[Msg](func(_ *actor.Context[Msg], m Msg) error {
+						if m == crash {
+							return mode.fail()
+						}
+						handled <- time.Now()
+						return nil
+					})
+				}, actor.WithMailbox(actor.Unbounded()))
+				if err != nil {
+					b.Fatal(err)
 				}
-				handled <- time.Now()
+				run(b, func() { _ = ref.Send(crash); _ = ref.Send(0) }, handled)
+			})
+
+			if mode.name != crashPanic {
+				return // protoactor-go's actors can only panic
 			}
-		}, proto.WithMailbox(proto.Unbounded()))
-		pids := make(chan *proto.PID, 1)
-		parent := sys.Root.Spawn(proto.PropsFromFunc(func(ctx proto.Context) {
-			if _, ok := ctx.Message().(*proto.Started); ok {
-				pids <- ctx.Spawn(child)
-			}
-		}, proto.WithSupervisor(proto.NewRestartingStrategy())))
-		pid := <-pids
-		run(b, func() { sys.Root.Send(pid, crash); sys.Root.Send(pid, Msg(0)) }, handled)
-		protoStop(b, sys, parent)
-	})
+			b.Run(libProtoActor, func(b *testing.B) {
+				// The crashing actor is the child of a parent actor whose
+				// strategy always restarts (OneForOne with a retry limit
+				// keeps every failure time and scans them all on each
+				// failure, so it would slow down as the benchmark goes on).
+				noLeaks(b)
+				sys := newProtoSystem(b)
+				handled := make(chan time.Time, 1)
+				child := proto.PropsFromFunc(func(ctx proto.Context) {
+					if m, ok := ctx.Message().(Msg); ok {
+						if m == crash {
+							_ = mode.fail()
+						}
+						handled <- time.Now()
+					}
+				}, proto.WithMailbox(proto.Unbounded()))
+				pids := make(chan *proto.PID, 1)
+				parent := sys.Root.Spawn(proto.PropsFromFunc(func(ctx proto.Context) {
+					if _, ok := ctx.Message().(*proto.Started); ok {
+						pids <- ctx.Spawn(child)
+					}
+				}, proto.WithSupervisor(proto.NewRestartingStrategy())))
+				pid := <-pids
+				run(b, func() { sys.Root.Send(pid, crash); sys.Root.Send(pid, Msg(0)) }, handled)
+				protoStop(b, sys, parent)
+			})
+		})
+	}
 }
 
-// restartee serves until told to fail, announcing each incarnation.
+// restartee serves until told to fail, announcing each incarnation; fail
+// is how it fails (returning an error or panicking).
 type restartee struct {
 	ready chan<- time.Time
 	fail  <-chan struct{}
+	crash func() error
 }
 
 func (r restartee) Serve(ctx context.Context) error {
 	r.ready <- time.Now()
 	select {
 	case <-r.fail:
-		return errCrash
+		return r.crash()
 	case <-ctx.Done():
 		return nil
 	}
@@ -148,7 +192,9 @@ func (r restartee) Serve(ctx context.Context) error {
 // incarnation, no actor) fails and is restarted. One op is one failure;
 // p50-µs and p99-µs are the latency from telling the child to fail to its
 // next incarnation running. Each supervisor restarts without limit and
-// without backoff, with its logging discarded.
+// without backoff, with its logging discarded. Sub-benchmarks crash=error
+// and crash=panic say how the child fails (suture recovers panics in
+// Serve, as we do).
 func BenchmarkSupervisorRestart(b *testing.B) {
 	run := func(b *testing.B, ready <-chan time.Time, fail chan<- struct{}) {
 		<-ready // the first incarnation
@@ -169,60 +215,65 @@ func BenchmarkSupervisorRestart(b *testing.B) {
 		reportLatencies(b, lat)
 	}
 
-	b.Run(libRaw, func(b *testing.B) {
-		// A supervising goroutine that starts a goroutine per incarnation
-		// and starts another when one fails.
-		noLeaks(b)
-		ready, fail := make(chan time.Time), make(chan struct{})
-		child := restartee{ready: ready, fail: fail}
-		ctx, cancel := context.WithCancel(context.Background())
-		exited := make(chan error)
-		supervised := make(chan struct{})
-		go func() {
-			defer close(supervised)
-			for {
-				go func() { exited <- child.Serve(ctx) }()
-				if err := <-exited; err == nil {
-					return
+	for _, mode := range crashModes {
+		b.Run(mode.name, func(b *testing.B) {
+			b.Run(libRaw, func(b *testing.B) {
+				// A supervising goroutine that starts a goroutine per
+				// incarnation (recovering its panic) and starts another
+				// when one fails.
+				noLeaks(b)
+				ready, fail := make(chan time.Time), make(chan struct{})
+				child := restartee{ready: ready, fail: fail, crash: mode.fail}
+				ctx, cancel := context.WithCancel(context.Background())
+				exited := make(chan error)
+				supervised := make(chan struct{})
+				go func() {
+					defer close(supervised)
+					for {
+						go func() { exited <- recovered(func() error { return child.Serve(ctx) }) }()
+						if err := <-exited; err == nil {
+							return
+						}
+					}
+				}()
+				run(b, ready, fail)
+				cancel()
+				<-supervised
+			})
+
+			b.Run(libAirsSys, func(b *testing.B) {
+				noLeaks(b)
+				ready, fail := make(chan time.Time), make(chan struct{})
+				sup := supervisor.New("bench", supervisor.OneForOne, supervisor.Permanent,
+					supervisor.WithIntensity(1<<30, time.Millisecond), supervisor.WithLogger(discard))
+				if err := sup.SpawnChild("child", restartee{ready: ready, fail: fail, crash: mode.fail}); err != nil {
+					b.Fatal(err)
 				}
-			}
-		}()
-		run(b, ready, fail)
-		cancel()
-		<-supervised
-	})
+				if err := sup.Start(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+				run(b, ready, fail)
+				if err := sup.Stop(); err != nil {
+					b.Error(err)
+				}
+			})
 
-	b.Run(libAirsSys, func(b *testing.B) {
-		noLeaks(b)
-		ready, fail := make(chan time.Time), make(chan struct{})
-		sup := supervisor.New("bench", supervisor.OneForOne, supervisor.Permanent,
-			supervisor.WithIntensity(1<<30, time.Millisecond), supervisor.WithLogger(discard))
-		if err := sup.SpawnChild("child", restartee{ready: ready, fail: fail}); err != nil {
-			b.Fatal(err)
-		}
-		if err := sup.Start(context.Background()); err != nil {
-			b.Fatal(err)
-		}
-		run(b, ready, fail)
-		if err := sup.Stop(); err != nil {
-			b.Error(err)
-		}
-	})
-
-	b.Run(libSuture, func(b *testing.B) {
-		noLeaks(b)
-		ready, fail := make(chan time.Time), make(chan struct{})
-		sup := suture.New("bench", suture.Spec{
-			EventHook:        func(suture.Event) {},
-			FailureThreshold: math.MaxFloat64, // never back off
+			b.Run(libSuture, func(b *testing.B) {
+				noLeaks(b)
+				ready, fail := make(chan time.Time), make(chan struct{})
+				sup := suture.New("bench", suture.Spec{
+					EventHook:        func(suture.Event) {},
+					FailureThreshold: math.MaxFloat64, // never back off
+				})
+				sup.Add(restartee{ready: ready, fail: fail, crash: mode.fail})
+				ctx, cancel := context.WithCancel(context.Background())
+				errs := sup.ServeBackground(ctx)
+				run(b, ready, fail)
+				cancel()
+				if err := <-errs; err != nil && !errors.Is(err, context.Canceled) {
+					b.Error(err)
+				}
+			})
 		})
-		sup.Add(restartee{ready: ready, fail: fail})
-		ctx, cancel := context.WithCancel(context.Background())
-		errs := sup.ServeBackground(ctx)
-		run(b, ready, fail)
-		cancel()
-		if err := <-errs; err != nil && !errors.Is(err, context.Canceled) {
-			b.Error(err)
-		}
-	})
+	}
 }

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs the benchmark suite: a raw goroutine+channel baseline, AirsSys-RT,
-# protoactor-go and suture on the workloads of issue 3, then prints
+# protoactor-go and suture on the workloads of issues 3 and 10, then prints
 # benchstat's comparison (libraries side by side, raw first) and a table of
 # medians with ratios to raw and to protoactor-go (suture for the supervisor
-# workload), and checks the issue's performance bars.
+# workload), and checks the issues' performance bars. The restart
+# workloads run in two forms, crash=error and crash=panic (see README.md).
 #
 #   ./run.sh                 # COUNT=5 rounds, about 3 minutes on 2 cores
 #   COUNT=10 ./run.sh        # more rounds, tighter intervals
@@ -19,6 +20,7 @@
 #   SPAWN_N      actors per run (default 100000, the issue's 100,000)
 #   RESTART_N    crashes per run, for ActorRestart and SupervisorRestart
 #                (default 50000)
+#   GROUP_N      group restarts of 1,000 actors per run (default 200)
 #   CPU          GOMAXPROCS values for go test -cpu (default: the machine's)
 #
 # Rounds are interleaved (every workload once, then again) rather than
@@ -29,11 +31,12 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 COUNT=${COUNT:-5}
-WORKLOADS=${WORKLOADS:-PingPong FanIn SpawnMessageStop IdleMemory ActorRestart SupervisorRestart}
+WORKLOADS=${WORKLOADS:-PingPong FanIn SpawnMessageStop IdleMemory ActorRestart SupervisorRestart GroupRestart}
 PINGPONG_N=${PINGPONG_N:-1000000}
 FANIN_N=${FANIN_N:-10000000}
 SPAWN_N=${SPAWN_N:-100000}
 RESTART_N=${RESTART_N:-50000}
+GROUP_N=${GROUP_N:-200}
 OUT=${OUT:-results/$(date +%Y%m%d-%H%M%S)}
 
 if ! [[ $COUNT =~ ^[1-9][0-9]*$ ]]; then
@@ -48,6 +51,7 @@ benchtime() {
 	SpawnMessageStop) echo "${SPAWN_N}x" ;;
 	IdleMemory) echo "1x" ;; # one op is the whole set of 100,000 actors
 	ActorRestart | SupervisorRestart) echo "${RESTART_N}x" ;;
+	GroupRestart) echo "${GROUP_N}x" ;;
 	*)
 		echo "run.sh: unknown workload '$1'" >&2
 		exit 2
@@ -69,6 +73,10 @@ go test -c -o "$bin/bench.test" .
 cpu=()
 if [[ -n ${CPU:-} ]]; then cpu=(-test.cpu "$CPU"); fi
 
+# The machine's load beside the results: on a shared machine it says how
+# far the numbers can be trusted.
+echo "before: $(uptime)" | tee "$OUT/load.txt" >&2
+
 start=$SECONDS
 header=1
 for round in $(seq 1 "$COUNT"); do
@@ -84,6 +92,7 @@ for round in $(seq 1 "$COUNT"); do
 		header=0
 	done
 done
+echo "after: $(uptime)" | tee -a "$OUT/load.txt" >&2
 echo "benchmarks took $((SECONDS - start)) s; raw results in $bench" >&2
 
 # benchstat wants 6 results for a 95% interval without assuming a

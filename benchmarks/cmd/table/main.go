@@ -2,10 +2,12 @@
 // table, the median of each workload's metrics for each library with its
 // ratio to the raw goroutine and channel baseline and to the reference
 // library (protoactor-go, or suture where protoactor-go does not run), then
-// checks the performance bars of issue 3.
+// checks the performance bars of issues 3 and 10.
 //
 // Benchmarks are expected to be named Benchmark<Workload>/lib=<library>, as
-// in this module (or Benchmark<Workload>/<library>). Repeated results (-count)
+// in this module (or Benchmark<Workload>/<library>), possibly with variants
+// before the library (Benchmark<Workload>/crash=panic/lib=<library>): each
+// variant is a workload of its own, "<Workload>/crash=panic". Repeated results (-count)
 // are summarised by their median and the half-width of its confidence
 // interval, as benchstat does: 95%, or 90% with fewer than 6 results.
 //
@@ -70,6 +72,7 @@ var workloads = []struct {
 		{unit: "p50-µs", label: "p50 µs"},
 		{unit: "p99-µs", label: "p99 µs"},
 	}},
+	{"GroupRestart", "all-for-one restart of 1,000 actors", []metric{{unit: nsPerOp, label: "ms per group restart", scale: 1e3}}},
 }
 
 // results maps workload -> library -> unit -> values, keeping the order in
@@ -152,25 +155,30 @@ func read(r *results, in io.Reader, name string) error {
 			continue // a syntax error or unit metadata: benchstat reports those
 		}
 		base, parts := res.Name.Parts()
-		lib := ""
+		// The last "/" part names the library; those before it are the
+		// variant of the workload (crash=panic, say).
+		workload, lib := string(base), ""
 		for _, p := range parts {
 			if s, ok := strings.CutPrefix(string(p), "/"); ok {
-				lib = strings.TrimPrefix(s, "lib=")
-				break
+				if lib != "" {
+					workload += "/" + lib
+				}
+				lib = s
 			}
 		}
+		lib = strings.TrimPrefix(lib, "lib=")
 		if lib == "" {
 			continue
 		}
 		for _, v := range res.Values {
-			r.add(string(base), lib, v.Unit, v.Value)
+			r.add(workload, lib, v.Unit, v.Value)
 		}
 	}
 	return br.Err()
 }
 
 func main() {
-	bars := flag.Bool("bars", true, "check the performance bars of issue 3")
+	bars := flag.Bool("bars", true, "check the performance bars of issues 3 and 10")
 	flag.Usage = func() {
 		fmt.Fprintln(os.Stderr, "usage: table [-bars=false] [go test -bench output ...]")
 		flag.PrintDefaults()
@@ -199,7 +207,9 @@ func main() {
 	printTable(os.Stdout, &r)
 	if *bars {
 		fmt.Println()
-		printBars(os.Stdout, &r)
+		printBars(os.Stdout, &r, "issue 3", issueBars)
+		fmt.Println()
+		printBars(os.Stdout, &r, "issue 10", issue10Bars)
 	}
 }
 
@@ -210,8 +220,12 @@ func fail(err error) {
 
 // metricsOf returns the metrics to show for a workload, and its title.
 func metricsOf(r *results, workload string) (string, []metric) {
+	name, variant, _ := strings.Cut(workload, "/")
 	for _, w := range workloads {
-		if w.name == workload {
+		if w.name == name {
+			if variant != "" {
+				return w.title + " [" + variant + "]", w.metrics
+			}
 			return w.title, w.metrics
 		}
 	}
@@ -342,15 +356,70 @@ var issueBars = []bar{
 		return a.median, 500, "B", a.median < 500, a.ok
 	}},
 	{"actor restart", "p50 < 5 µs", func(r *results) (float64, float64, string, bool, bool) {
-		a := r.summary("ActorRestart", ours, "p50-µs")
+		a := r.summary(restartError, ours, "p50-µs")
 		return a.median, 5, "µs", a.median < 5, a.ok
 	}},
 }
 
-func printBars(w io.Writer, r *results) {
-	fmt.Fprintln(w, "| bar (issue 3) | target | airssys median | limit | verdict |")
+// The restart workloads' variants the bars are about.
+const (
+	restartError = "ActorRestart/crash=error"
+	restartPanic = "ActorRestart/crash=panic"
+	groupPanic   = "GroupRestart/crash=panic"
+)
+
+// issue10Bars are issue 10's targets: ratios within the run.
+var issue10Bars = []bar{
+	{"actor restart after a panic, p50", "<= 1.3× restart after an error", func(r *results) (float64, float64, string, bool, bool) {
+		p, e := r.summary(restartPanic, ours, "p50-µs"), r.summary(restartError, ours, "p50-µs")
+		return p.median, 1.3 * e.median, "µs", p.median <= 1.3*e.median, p.ok && e.ok
+	}},
+	{"actor restart after a panic, p50", "<= 0.5× protoactor-go", func(r *results) (float64, float64, string, bool, bool) {
+		a, p := r.summary(restartPanic, ours, "p50-µs"), r.summary(restartPanic, "protoactor", "p50-µs")
+		return a.median, 0.5 * p.median, "µs", a.median <= 0.5*p.median, a.ok && p.ok
+	}},
+	{"actor restart after a panic, p99", "<= 0.5× protoactor-go", func(r *results) (float64, float64, string, bool, bool) {
+		a, p := r.summary(restartPanic, ours, "p99-µs"), r.summary(restartPanic, "protoactor", "p99-µs")
+		return a.median, 0.5 * p.median, "µs", a.median <= 0.5*p.median, a.ok && p.ok
+	}},
+	{"spawn + message + stop", "<= 0.5× protoactor-go", func(r *results) (float64, float64, string, bool, bool) {
+		a, p := r.summary("SpawnMessageStop", ours, nsPerOp).scaled(1e9), r.summary("SpawnMessageStop", "protoactor", nsPerOp).scaled(1e9)
+		return a.median, 0.5 * p.median, "ns", a.median <= 0.5*p.median, a.ok && p.ok
+	}},
+	{"all-for-one restart of 1,000 (panic)", "<= protoactor-go", func(r *results) (float64, float64, string, bool, bool) {
+		a, p := r.summary(groupPanic, ours, nsPerOp).scaled(1e3), r.summary(groupPanic, "protoactor", nsPerOp).scaled(1e3)
+		return a.median, p.median, "ms", a.median <= p.median, a.ok && p.ok
+	}},
+	{"idle memory", "<= 500 B per actor", func(r *results) (float64, float64, string, bool, bool) {
+		a := r.summary("IdleMemory", ours, "B/actor")
+		return a.median, 500, "B", a.median <= 500, a.ok
+	}},
+	{"ping-pong", "<= raw channels (no worse than before: 0.83–0.85× raw)", func(r *results) (float64, float64, string, bool, bool) {
+		a, raw := r.summary("PingPong", ours, nsPerOp).scaled(1e9), r.summary("PingPong", baseline, nsPerOp).scaled(1e9)
+		return a.median, raw.median, "ns", a.median <= raw.median, a.ok && raw.ok
+	}},
+	{"fan-in, worst round", ">= 0.8× raw channels in every round", func(r *results) (float64, float64, string, bool, bool) {
+		// Rounds are interleaved, so the i-th result of each library
+		// comes from the same round.
+		a, raw := r.values["FanIn"][ours]["Mmsg/s"], r.values["FanIn"][baseline]["Mmsg/s"]
+		n := min(len(a), len(raw))
+		if n == 0 {
+			return 0, 0, "", false, false
+		}
+		worst, at := math.Inf(1), 0
+		for i := range n {
+			if q := a[i] / raw[i]; q < worst {
+				worst, at = q, i
+			}
+		}
+		return a[at], 0.8 * raw[at], "M msg/s", worst >= 0.8, true
+	}},
+}
+
+func printBars(w io.Writer, r *results, issue string, bars []bar) {
+	fmt.Fprintf(w, "| bar (%s) | target | airssys median | limit | verdict |\n", issue)
 	fmt.Fprintln(w, "|---|---|--:|--:|---|")
-	for _, b := range issueBars {
+	for _, b := range bars {
 		have, limit, unit, met, ok := b.check(r)
 		if !ok {
 			fmt.Fprintf(w, "| %s | %s | - | - | not measured |\n", b.name, b.target)
