@@ -134,6 +134,28 @@ func TestBrowser(t *testing.T) {
 	if !slices.Equal(drawn, want) {
 		t.Fatalf("the page draws\n %q\nthe tree has\n %q", drawn, want)
 	}
+	// Each row offers the actions the server accepts for it, and no
+	// others: no restart of a running child, no crash of a worker.
+	offered, err := chromedp.Run(bctx, chromedp.Evaluate[map[string][]string](`Object.fromEntries(
+		[...document.querySelectorAll("#tree li.child[data-path], #tree li.sup[data-path]")].map(li =>
+			[li.dataset.path, [...li.querySelector(".actions").querySelectorAll("button")].map(b => b.textContent)]))`))
+	must(t, err)
+	accepted := map[string][]string{root.Path(): {}}
+	var actions func(s SupervisorSnapshot)
+	actions = func(s SupervisorSnapshot) {
+		for _, c := range s.Children {
+			accepted[c.Path] = append([]string{}, c.Actions...)
+			if c.Supervisor != nil {
+				actions(*c.Supervisor)
+			}
+		}
+	}
+	actions(TakeSnapshot(root).Root)
+	for path, want := range accepted {
+		if got := offered[path]; !slices.Equal(got, want) {
+			t.Errorf("%s: the page offers %q, the server accepts %q", path, got, want)
+		}
+	}
 	text := func(sel string) string {
 		t.Helper()
 		s, err := chromedp.Run(bctx, chromedp.TextContent(chromedp.CSS(sel)))

@@ -17,8 +17,8 @@
 // type: an instance with MailboxLen, Processed and DeadLetterCount methods
 // (the Actor interface) is reported as an actor, and one with Crash (the
 // Crasher interface) can be crashed by fault injection. An actor that is
-// between incarnations has no instance and shows as a worker until it runs
-// again.
+// between incarnations has no instance; its spec's Kind ("actor", which the
+// actor package sets) keeps it an actor in snapshots and metrics alike.
 //
 // An Observer (New) adds what needs memory of the past: it subscribes to
 // the tree's events, numbers them, keeps the last ones in a ring buffer

@@ -164,3 +164,47 @@ func findSupervisor(root *supervisor.Supervisor, path string) *supervisor.Superv
 		s = next
 	}
 }
+
+// actionSet is a set of fault-injection actions, as bits.
+type actionSet uint8
+
+const (
+	actTerminate actionSet = 1 << iota
+	actRestart
+	actCrash
+	actionSets = 1 << iota // how many distinct sets there are
+)
+
+// allowed says which actions the endpoints accept for a child in its
+// present state: what the snapshot offers the live page. TerminateChild
+// would accept a stopped child too, but doing nothing is no action to offer;
+// RestartChild refuses a running or restarting child (409); crash needs a
+// running Crasher (409, 422).
+func allowed(ci *supervisor.ChildInfo) actionSet {
+	switch ci.State {
+	case supervisor.ChildRunning:
+		if _, ok := ci.Instance.(Crasher); ok {
+			return actTerminate | actCrash
+		}
+		return actTerminate
+	case supervisor.ChildRestarting:
+		return actTerminate // cancels the pending restart
+	case supervisor.ChildStopped:
+		return actRestart
+	}
+	return 0 // starting or stopping: a moment later it will be one of the above
+}
+
+// names lists the actions of s in the order the page shows them.
+func (s actionSet) names() []string {
+	var out []string
+	for _, a := range []struct {
+		bit  actionSet
+		name string
+	}{{actTerminate, "terminate"}, {actRestart, "restart"}, {actCrash, "crash"}} {
+		if s&a.bit != 0 {
+			out = append(out, a.name)
+		}
+	}
+	return out
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -245,4 +246,79 @@ func TestNewOptions(t *testing.T) {
 	must(t, err)
 	o.Close()
 	o.Close() // idempotent
+}
+
+// TestRegressionOfferedActionsAreAccepted: the live page offered "restart"
+// on running children (the server answers 409) and "crash" on anything of
+// kind actor. A snapshot now lists the actions the server accepts in the
+// child's state; each one offered succeeds, and the ones left out fail.
+func TestRegressionOfferedActionsAreAccepted(t *testing.T) {
+	tt := startTree(t)
+	const token = "s3cret"
+	_, srv := newObserver(t, tt.root, WithFaultInjection(token))
+	find := func(path string) ChildSnapshot {
+		t.Helper()
+		var walk func(s SupervisorSnapshot) (ChildSnapshot, bool)
+		walk = func(s SupervisorSnapshot) (ChildSnapshot, bool) {
+			for _, c := range s.Children {
+				if c.Path == path {
+					return c, true
+				}
+				if c.Supervisor != nil {
+					if found, ok := walk(*c.Supervisor); ok {
+						return found, true
+					}
+				}
+			}
+			return ChildSnapshot{}, false
+		}
+		c, ok := walk(TakeSnapshot(tt.root).Root)
+		if !ok {
+			t.Fatalf("no child %s", path)
+		}
+		return c
+	}
+	post := func(action, sup, child string) int {
+		t.Helper()
+		status, _, _ := call(t, "POST", srv.URL+"/api/children/"+action, token,
+			`{"supervisor":"`+sup+`","child":"`+child+`"}`)
+		return status
+	}
+	expect := func(path string, want ...string) {
+		t.Helper()
+		if got := find(path).Actions; !slices.Equal(got, want) {
+			t.Errorf("%s offers %q, want %q", path, got, want)
+		}
+	}
+
+	// A running worker: terminate only.
+	expect("root/api/handler-0", "terminate")
+	expect("root/api", "terminate") // a sub-supervisor is a child like any
+	if s := post("restart", "root/api", "handler-0"); s != http.StatusConflict {
+		t.Errorf("restart of a running worker: %d, want 409", s)
+	}
+	if s := post("crash", "root/api", "handler-0"); s != http.StatusUnprocessableEntity {
+		t.Errorf("crash of a worker: %d, want 422", s)
+	}
+	if s := post("terminate", "root/api", "handler-0"); s != http.StatusOK {
+		t.Fatalf("terminate offered but answered %d", s)
+	}
+	// Stopped: restart only.
+	expect("root/api/handler-0", "restart")
+	if s := post("crash", "root/api", "handler-0"); s != http.StatusConflict {
+		t.Errorf("crash of a stopped worker: %d, want 409", s)
+	}
+	if s := post("restart", "root/api", "handler-0"); s != http.StatusOK {
+		t.Fatalf("restart offered but answered %d", s)
+	}
+	expect("root/api/handler-0", "terminate")
+
+	// A running actor: terminate and crash.
+	expect("root/actors/counter", "terminate", "crash")
+	restarted := waitEvent(t, tt.root, isKind(supervisor.EventChildRestarted, "counter"))
+	if s := post("crash", "root/actors", "counter"); s != http.StatusAccepted {
+		t.Fatalf("crash offered but answered %d", s)
+	}
+	restarted()
+	expect("root/actors/counter", "terminate", "crash")
 }

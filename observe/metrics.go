@@ -216,18 +216,21 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		for i := range info.Children {
 			ci := &info.Children[i]
 			kind := 0
-			switch {
-			case ci.Supervisor != nil:
+			switch kindOf(ci) {
+			case KindSupervisor:
 				kind = 1
 				queue = append(queue, ci.Supervisor)
-			case isActor(ci.Instance):
+			case KindActor:
+				// Counted as an actor between incarnations too, as the
+				// snapshot counts it; only a running one has numbers.
 				kind = 2
-				a := ci.Instance.(Actor)
-				depth := a.MailboxLen()
-				agg.mailbox += depth
-				agg.mailboxHi = max(agg.mailboxHi, depth)
-				agg.processed += a.Processed()
-				agg.dead += a.DeadLetterCount()
+				if a, ok := ci.Instance.(Actor); ok {
+					depth := a.MailboxLen()
+					agg.mailbox += depth
+					agg.mailboxHi = max(agg.mailboxHi, depth)
+					agg.processed += a.Processed()
+					agg.dead += a.DeadLetterCount()
+				}
 			}
 			if st := int(ci.State); st >= 0 && st < len(childStates) {
 				agg.children[kind][st]++

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/airssys/rt/actor"
 	"github.com/airssys/rt/supervisor"
 )
 
@@ -258,5 +259,32 @@ func TestMetricsEndpoint(t *testing.T) {
 	must(t, err)
 	if count != 4 {
 		t.Errorf("shared registry has %d series, want 4", count)
+	}
+}
+
+// TestRegressionMetricsCountActorBetweenIncarnations: an actor that has no
+// incarnation (terminated here; a restart pending is the same) was an actor
+// in snapshots but a worker in airssys_supervisor_children.
+func TestRegressionMetricsCountActorBetweenIncarnations(t *testing.T) {
+	root := supervisor.New("root", supervisor.OneForOne, supervisor.Permanent, quiet)
+	_, err := actor.Spawn(root, "echo", func() actor.Actor[string] {
+		return actor.Func[string](func(*actor.Context[string], string) error { return nil })
+	})
+	must(t, err)
+	must(t, root.Start(context.Background()))
+	t.Cleanup(func() { _ = root.Stop() })
+	must(t, root.TerminateChild("echo"))
+
+	snap := TakeSnapshot(root)
+	if c := snap.Root.Children[0]; c.Kind != KindActor || c.State != "stopped" || c.Actor != nil {
+		t.Fatalf("snapshot of the terminated actor: %+v", c)
+	}
+	o, _ := newObserver(t, root)
+	children := func(kind string) float64 {
+		return testutil.ToFloat64(onlySeries(t, o.Collector(), "airssys_supervisor_children",
+			`kind="`+kind+`"`, `state="stopped"`))
+	}
+	if a, w := children("actor"), children("worker"); a != 1 || w != 0 {
+		t.Errorf("stopped actors %v, stopped workers %v; want 1, 0 as the snapshot says", a, w)
 	}
 }

@@ -100,6 +100,13 @@ type ChildSnapshot struct {
 	// methods write them: "Permanent", "Graceful(5s)".
 	Restart  string `json:"restart_policy"`
 	Shutdown string `json:"shutdown_policy"`
+	// Actions are the fault-injection actions that the observer accepts for
+	// this child in its present state (when WithFaultInjection enables
+	// them): "terminate" while it runs or waits for a restart, "restart"
+	// once it has stopped, "crash" while it runs and implements Crasher.
+	// The live page offers these and no others. Children of one snapshot
+	// may share the slice: do not modify it.
+	Actions []string `json:"actions,omitempty"`
 	// Actor is set for actors that are running.
 	Actor *ActorStats `json:"actor,omitempty"`
 	// Supervisor is set for sub-supervisors.
@@ -159,6 +166,9 @@ type walker struct {
 	// duration, which would cost allocations per child in a big pool
 	// where they are all the same.
 	shutdown map[supervisor.ShutdownPolicy]string
+	// actions caches the few distinct action lists, one slice each per
+	// snapshot rather than one per child.
+	actions [actionSets][]string
 }
 
 func (w *walker) shutdownName(p supervisor.ShutdownPolicy) string {
@@ -171,6 +181,17 @@ func (w *walker) shutdownName(p supervisor.ShutdownPolicy) string {
 		w.shutdown[p] = name
 	}
 	return name
+}
+
+// actionList returns the names of set, one slice per distinct set.
+func (w *walker) actionList(set actionSet) []string {
+	if set == 0 {
+		return nil
+	}
+	if w.actions[set] == nil {
+		w.actions[set] = set.names()
+	}
+	return w.actions[set]
 }
 
 // supervisor describes info and its subtree, keeping the children that
@@ -224,9 +245,10 @@ func (w *walker) child(parent string, ci *supervisor.ChildInfo, filter string) (
 		w.totals.Unhealthy++
 	}
 	ok = filter == "" || strings.Contains(strings.ToLower(ci.Name), filter)
-	switch {
-	case ci.Supervisor != nil:
-		c.Kind = KindSupervisor
+	c.Kind = kindOf(ci)
+	c.Actions = w.actionList(allowed(ci))
+	switch c.Kind {
+	case KindSupervisor:
 		// A supervisor that matches shows its whole subtree; otherwise it
 		// stays only if something below it matches.
 		subFilter := filter
@@ -236,27 +258,34 @@ func (w *walker) child(parent string, ci *supervisor.ChildInfo, filter string) (
 		sub, subOK := w.supervisor(ci.Supervisor.Info(), subFilter)
 		c.Supervisor = &sub
 		ok = ok || subOK
-	case isActor(ci.Instance):
-		c.Kind = KindActor
+	case KindActor:
 		w.totals.Actors++
-		a := ci.Instance.(Actor)
-		c.Actor = &ActorStats{
-			MailboxDepth: a.MailboxLen(), Processed: a.Processed(), DeadLetters: a.DeadLetterCount(),
+		// An actor between incarnations has no instance to ask.
+		if a, running := ci.Instance.(Actor); running {
+			c.Actor = &ActorStats{
+				MailboxDepth: a.MailboxLen(), Processed: a.Processed(), DeadLetters: a.DeadLetterCount(),
+			}
 		}
-	case ci.Kind == string(KindActor):
-		// An actor between incarnations: no instance to ask, but still an
-		// actor (its spec says so).
-		c.Kind = KindActor
-		w.totals.Actors++
 	default:
 		w.totals.Workers++
 	}
 	return c, ok
 }
 
-func isActor(inst supervisor.Child) bool {
-	_, ok := inst.(Actor)
-	return ok
+// kindOf classifies a child the same way for snapshots and metrics: an
+// actor is one whose running instance reports like an actor, or, between
+// incarnations when there is no instance, one whose spec says so.
+func kindOf(ci *supervisor.ChildInfo) Kind {
+	switch {
+	case ci.Supervisor != nil:
+		return KindSupervisor
+	case ci.Kind == string(KindActor):
+		return KindActor
+	}
+	if _, ok := ci.Instance.(Actor); ok {
+		return KindActor
+	}
+	return KindWorker
 }
 
 // errString renders err for JSON. A normal end (ErrShutdown) is not an

@@ -51,7 +51,7 @@ func TestSnapshotJSON(t *testing.T) {
 		t.Fatalf("root has %d children, want 3", len(children))
 	}
 	childKeys := []string{"name", "path", "kind", "state", "restarts", "health", "uptime_seconds",
-		"restart_policy", "shutdown_policy"}
+		"restart_policy", "shutdown_policy", "actions"}
 	api := children[0].(map[string]any)
 	expectKeys(t, "sub-supervisor child", api, append(childKeys, "supervisor")...)
 	if api["kind"] != "supervisor" || api["path"] != "root/api" || api["state"] != "running" {

@@ -148,10 +148,13 @@
       if (a.childElementCount) a.replaceChildren();
       return;
     }
-    const want = c.kind === "actor" ? "terminate restart crash" : "terminate restart";
+    // The server says which actions it accepts in the child's state: no
+    // restart of a running child, no crash of one that cannot crash.
+    const want = (c.actions || []).join(" ");
     if (a.dataset.want === want) return;
     a.dataset.want = want;
     a.replaceChildren();
+    if (!want) return;
     for (const action of want.split(" ")) {
       const b = el("button", action, action);
       b.type = "button";
