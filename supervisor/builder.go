@@ -60,8 +60,11 @@ func (b *ChildBuilder) UnhealthyThreshold(n int) *ChildBuilder {
 // Spawn adds the child c. The same value serves every incarnation, so a
 // restart does not reset its fields: use SpawnFunc for fresh state.
 func (b *ChildBuilder) Spawn(c Child) error {
-	if c == nil {
-		return fmt.Errorf("supervisor %s: child %q: %w: nil child", b.s.name, b.spec.Name, ErrInvalidSpec)
+	if isNil(c) {
+		return fmt.Errorf("supervisor %s: child %q: %w: nil child %T", b.s.name, b.spec.Name, ErrInvalidSpec, c)
+	}
+	if err := checkHealthPolicy(b.spec.Health, c); err != nil {
+		return fmt.Errorf("supervisor %s: child %q: %w", b.s.name, b.spec.Name, err)
 	}
 	spec := b.spec
 	spec.New = func() Child { return c }
@@ -85,7 +88,13 @@ type BatchBuilder struct {
 	n      int
 }
 
+// MaxBatch is the most children one batch may add: a count is usually
+// computed, and a wrong one should come back as ErrInvalidSpec, not as an
+// allocation that panics or exhausts memory. Add more in several batches.
+const MaxBatch = 1 << 20
+
 // Children starts describing n children named prefix-0 .. prefix-(n-1).
+// SpawnBatch reports a negative n, or one above MaxBatch, as ErrInvalidSpec.
 func (s *Supervisor) Children(prefix string, n int) *BatchBuilder {
 	return &BatchBuilder{ChildBuilder: ChildBuilder{s: s}, prefix: prefix, n: n}
 }
@@ -154,8 +163,13 @@ func (b *BatchBuilder) SpawnBatchWith(newFn func(i int) Child) error {
 		return b.bad("nil factory")
 	case b.n < 0:
 		return b.bad("negative count " + strconv.Itoa(b.n))
+	case b.n > MaxBatch:
+		return b.bad("count " + strconv.Itoa(b.n) + " above MaxBatch " + strconv.Itoa(MaxBatch))
 	case b.prefix == "":
 		return b.bad("empty prefix")
+	}
+	if err := checkName(b.prefix); err != nil {
+		return b.bad(err.Error())
 	}
 	specs := make([]Spec, b.n)
 	for i := range specs {

@@ -186,13 +186,13 @@ const DefaultStartTimeout = 30 * time.Second
 
 // Spec describes one child to a supervisor.
 type Spec struct {
-	Name         string         // unique among siblings; required
+	Name         string         // unique among siblings; required; no PathSeparator ("/")
 	New          func() Child   // called on every (re)start, so each incarnation has fresh state; required
 	Restart      RestartPolicy  // zero: the supervisor's default
 	Shutdown     ShutdownPolicy // zero: Graceful(5s) for workers, Infinity for supervisors
 	StartTimeout time.Duration  // bound on Start; zero: DefaultStartTimeout
 	Significant  bool           // only with Transient/Temporary and AutoShutdown != Never
-	Health       HealthPolicy   // zero value: no health checks
+	Health       HealthPolicy   // zero value: no health checks; else New must return a health.Checker
 
 	// Kind names what the child is, for observers ("actor", "process");
 	// empty means a plain worker. Supervisors are recognised on their own.
@@ -214,7 +214,11 @@ type Spec struct {
 func specSupervisor(spec Spec) *Supervisor { return spec.sup }
 
 // HealthPolicy configures health polling of a child that implements
-// health.Checker. The zero value means no health checks.
+// health.Checker. The zero value means no health checks. A policy with an
+// Interval on a child that is not a health.Checker is a mistake, reported
+// as ErrInvalidSpec naming the child: by Spawn, which has the value, or
+// else by the first start (New has not run before), which then fails. A
+// Timeout or threshold without an Interval is ErrInvalidSpec as well.
 type HealthPolicy struct {
 	Interval           time.Duration // how often CheckHealth is called; 0 disables
 	Timeout            time.Duration // a slower check counts as unhealthy; 0: 5s

@@ -32,6 +32,11 @@ var (
 	ErrStopped = errors.New("supervisor stopped")
 	// ErrStartTimeout: a child's Start outlived its StartTimeout.
 	ErrStartTimeout = errors.New("start timeout")
+	// ErrUnhealthy: a child reached its UnhealthyThreshold and was
+	// restarted as if it had failed. It is the failure recorded for that
+	// incarnation (ChildInfo.LastErr, the EventHealthRestart's Err, and
+	// ErrIntensityExceeded's last failure when that restart was one too many).
+	ErrUnhealthy = errors.New("unhealthy")
 )
 
 // PanicError is the failure of a child that panicked, in Serve, Start,

@@ -1,7 +1,9 @@
 package supervisor
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -289,9 +291,10 @@ func newChild(s *Supervisor, spec Spec) (*child, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("supervisor %s: child %q: %w: "+format, append([]any{s.name, spec.Name, ErrInvalidSpec}, args...)...)
 	}
+	if err := checkName(spec.Name); err != nil {
+		return nil, bad("%v", err)
+	}
 	switch {
-	case spec.Name == "":
-		return nil, bad("empty name")
 	case spec.New == nil:
 		return nil, bad("nil New")
 	case spec.Restart < DefaultRestart || spec.Restart > Temporary:
@@ -302,6 +305,8 @@ func newChild(s *Supervisor, spec Spec) (*child, error) {
 		return nil, bad("negative start timeout %v", spec.StartTimeout)
 	case spec.Health.Interval < 0 || spec.Health.Timeout < 0 || spec.Health.UnhealthyThreshold < 0:
 		return nil, bad("negative health policy %+v", spec.Health)
+	case spec.Health.Interval == 0 && spec.Health != (HealthPolicy{}):
+		return nil, bad("health policy %+v without an Interval: no check would ever run", spec.Health)
 	}
 	c := &child{spec: compact(spec), restart: spec.Restart, state: ChildStopped}
 	if c.restart == DefaultRestart {
@@ -392,4 +397,20 @@ func (f *family) admit(s *Supervisor, specs []Spec) ([]*child, error) {
 		cs = append(cs, c)
 	}
 	return cs, nil
+}
+
+// PathSeparator joins supervisor and child names into paths ("root/web/db"):
+// in Event.Supervisor, observers, metrics and actor lookups. Names may not
+// contain it, nor be empty, so that every path names one place in a tree.
+const PathSeparator = "/"
+
+// checkName reports why name cannot name a child or a supervisor.
+func checkName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("empty name")
+	case strings.Contains(name, PathSeparator):
+		return fmt.Errorf("name %q contains the path separator %q", name, PathSeparator)
+	}
+	return nil
 }

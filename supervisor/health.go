@@ -11,9 +11,6 @@ import (
 
 var healthyStatus = health.Healthy()
 
-// errUnhealthy is the failure recorded for a child restarted by its checks.
-var errUnhealthy = fmt.Errorf("unhealthy")
-
 // healthPoll is a child's health-check state, owned by the loop.
 type healthPoll struct {
 	timer     *time.Timer  // next check, or the timeout of the one in flight
@@ -128,7 +125,7 @@ func (r *run) onHealth(chk *healthCheck, st health.Status) {
 		r.armHealth(inc)
 		return
 	}
-	err := fmt.Errorf("%w: %d consecutive unhealthy checks, last: %s", errUnhealthy, c.poll.unhealthy, st.Reason)
+	err := fmt.Errorf("%w: %d consecutive unhealthy checks, last: %s", ErrUnhealthy, c.poll.unhealthy, st.Reason)
 	r.emit(Event{Kind: EventHealthRestart, Child: c.spec.Name, Health: st, Err: err, Restarts: c.restarts})
 	since := c.since
 	r.stopChild(c)

@@ -84,29 +84,11 @@ func TestHealthTimeoutCountsAsUnhealthy(t *testing.T) {
 		time.Sleep(2*time.Second + 200*time.Millisecond)
 		synctest.Wait()
 		ci := childInfo(t, s, "w")
-		if ci.Restarts != 1 || !errors.Is(ci.LastErr, errUnhealthy) {
+		if ci.Restarts != 1 || !errors.Is(ci.LastErr, ErrUnhealthy) {
 			t.Fatalf("%+v", ci)
 		}
 		mustStop(t, s)
 		time.Sleep(2 * time.Hour) // let the hung checks return before the bubble ends
-	})
-}
-
-func TestHealthIgnoredWithoutChecker(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		r := newRig()
-		s := New("root", OneForOne, Permanent, quiet)
-		spec := r.spec("w", Permanent)
-		spec.Health = HealthPolicy{Interval: time.Second}
-		if err := s.StartChild(spec); err != nil {
-			t.Fatal(err)
-		}
-		mustStart(t, s)
-		time.Sleep(time.Minute)
-		if ci := childInfo(t, s, "w"); ci.Restarts != 0 {
-			t.Fatalf("%+v", ci)
-		}
-		mustStop(t, s)
 	})
 }
 

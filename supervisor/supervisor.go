@@ -91,9 +91,15 @@ const (
 // New returns a supervisor that has not started. restart is the default
 // policy of its children, and its own policy when added to a parent. An
 // invalid option (or strategy or policy) is reported by Start as
-// ErrInvalidOption; New never panics.
+// ErrInvalidOption, and an empty name or one containing PathSeparator as
+// ErrInvalidSpec (AddSupervisor reports it too); New never panics.
 func New(name string, strategy Strategy, restart RestartPolicy, opts ...Option) *Supervisor {
 	s := &Supervisor{name: name, strategy: strategy, restart: restart, cfg: defaultConfig(), path: name}
+	if err := checkName(name); err != nil {
+		// A name is not an option, but New has no error to return: Start
+		// reports it, as it does invalid options.
+		s.cfg.err = fmt.Errorf("%w: supervisor name: %v", ErrInvalidSpec, err)
+	}
 	for _, o := range opts {
 		if o != nil {
 			o(&s.cfg)
