@@ -118,7 +118,9 @@ func demoMain(ctx context.Context, cfg demoConfig, stdout io.Writer) error {
 		return fmt.Errorf("starting the tree: %w", err)
 	}
 
-	url := "http://" + ln.Addr().String() + "/"
+	// No trailing slash: "$URL/api/tree" must work as printed, and a
+	// browser given the bare address asks for "/" anyway.
+	url := "http://" + ln.Addr().String()
 	fmt.Fprintf(out, "airssys demo: live view at %s\n", url)
 	fmt.Fprintf(out, "airssys demo: try: airssys tree %s --watch\n", url)
 	if cfg.control {

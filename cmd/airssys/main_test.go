@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 
 	"go.uber.org/goleak"
 
@@ -46,7 +49,7 @@ func TestUsage(t *testing.T) {
 		{args: []string{"demo", "--help"}, code: 0, out: "--addr string", emptyError: true},
 		{args: []string{"tree"}, code: 2, err: "missing URL", emptyOut: true},
 		{args: []string{"tree", "http://a/", "http://b/"}, code: 2, err: "one URL only", emptyOut: true},
-		{args: []string{"tree", "--bogus", "http://a/"}, code: 2, err: "flag provided but not defined: -bogus", emptyOut: true},
+		{args: []string{"tree", "--bogus", "http://a/"}, code: 2, err: "flag provided but not defined: --bogus", emptyOut: true},
 		{args: []string{"tree", "http://a/", "--interval", "0s"}, code: 2, err: "--interval must be positive", emptyOut: true},
 		{args: []string{"tree", "http://a/", "--interval", "soon"}, code: 2, err: "invalid value", emptyOut: true},
 		{args: []string{"tree", "http://a/", "--timeout", "-1s"}, code: 2, err: "--timeout must be positive", emptyOut: true},
@@ -63,6 +66,47 @@ func TestUsage(t *testing.T) {
 			(c.emptyOut && out != "") || (c.emptyError && errOut != "") {
 			t.Errorf("airssys %q: exit %d (want %d)\nstdout: %s\nstderr: %s", c.args, code, c.code, out, errOut)
 		}
+	}
+}
+
+// TestRegressionHelpCommand: "airssys help tree" printed the general help,
+// not tree's; there was no version; flag errors spelt flags "-bogus" where
+// the help says "--bogus".
+func TestRegressionHelpCommand(t *testing.T) {
+	for _, cmd := range []string{"tree", "demo"} {
+		code, out, errOut := runArgs(t, "help", cmd)
+		_, direct, _ := runArgs(t, cmd, "--help")
+		if code != 0 || errOut != "" || out != direct || !strings.HasPrefix(out, "Usage: airssys "+cmd) {
+			t.Errorf("help %s: exit %d, stderr %q, stdout:\n%s", cmd, code, errOut, out)
+		}
+	}
+	if code, out, _ := runArgs(t, "help", "version"); code != 0 || !strings.HasPrefix(out, "Usage: airssys version") {
+		t.Errorf("help version: exit %d, %q", code, out)
+	}
+	for _, args := range [][]string{{"help", "frobnicate"}, {"help", "tree", "demo"}, {"help", "--watch"}} {
+		if code, out, errOut := runArgs(t, args...); code != 2 || out != "" || !strings.HasPrefix(errOut, "airssys help: ") {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q", args, code, out, errOut)
+		}
+	}
+	for _, v := range []string{"version", "--version", "-version"} {
+		code, out, errOut := runArgs(t, v)
+		if code != 0 || errOut != "" || !regexp.MustCompile(`^airssys \S.* go1\.\d+`).MatchString(out) {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q", v, code, out, errOut)
+		}
+	}
+	for _, c := range []struct{ args []string }{
+		{[]string{"tree", "-bogus", "http://a/"}},
+		{[]string{"demo", "--seed=x"}},
+		{[]string{"tree", "http://a/", "-interval"}},
+	} {
+		_, _, errOut := runArgs(t, c.args...)
+		if regexp.MustCompile(`[ :]-[a-z]`).MatchString(errOut) || !strings.Contains(errOut, " --") ||
+			!strings.Contains(errOut, `Run "airssys help `) {
+			t.Errorf("%q: a flag not spelt as in the help, or no hint: %q", c.args, errOut)
+		}
+	}
+	if _, out, _ := runArgs(t, "help"); !strings.Contains(out, "airssys help [COMMAND]") {
+		t.Errorf("the help does not tell of help COMMAND:\n%s", out)
 	}
 }
 
@@ -286,7 +330,9 @@ func (l *lines) Write(p []byte) (int, error) {
 	}
 }
 
-func TestDemo(t *testing.T) {
+// TestRegressionDemo runs the demo as a user would. Regressions it guards:
+// the printed URL ended in a slash, so "$URL/api/tree" got a redirect.
+func TestRegressionDemo(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	out := &lines{ch: make(chan string, 64)}
@@ -313,15 +359,25 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("url %q token %q", url, token)
 	}
 
-	// The page and the API are served.
-	snap, err := fetchTree(ctx, http.DefaultClient, url+"api/tree")
+	// The page and the API are served, at "$URL/api/tree" as a user
+	// would type it, without a redirect (a doubled slash got one).
+	noRedirect := &http.Client{CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		return fmt.Errorf("redirected to %s", req.URL)
+	}}
+	defer noRedirect.CloseIdleConnections()
+	snap, err := fetchTree(ctx, noRedirect, url+"/api/tree")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if res, err := noRedirect.Get(url); err != nil || res.StatusCode != http.StatusOK {
+		t.Errorf("GET %s: %v %v", url, res, err)
+	} else {
+		res.Body.Close()
 	}
 	if snap.Root.Name != "microservice" || snap.Totals.Supervisors != 4 || snap.Totals.Workers != 8 {
 		t.Errorf("demo tree: %+v", snap.Totals)
 	}
-	res, err := http.Get(url + "api/config")
+	res, err := http.Get(url + "/api/config")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,5 +410,52 @@ func TestDemoListenFailure(t *testing.T) {
 	code, _, errOut := runArgs(t, "demo", "--addr", "256.0.0.1:0", "--fault-every", "0")
 	if code != 1 || !strings.Contains(errOut, "airssys demo:") {
 		t.Errorf("bad address: exit %d, %q", code, errOut)
+	}
+}
+
+// TestRegressionTreeColumnsWithLongError: a last error with several lines
+// (errors.Join) broke the tree over extra lines, and a long one pushed a
+// supervisor's strategy and intensity out of line. Errors now end the row,
+// on one line, cut unless --wide.
+func TestRegressionTreeColumnsWithLongError(t *testing.T) {
+	url, fail, root := serveTree(t)
+	restarted := make(chan struct{}, 1)
+	defer root.Subscribe(func(e supervisor.Event) {
+		if e.Kind == supervisor.EventChildRestarted && e.Child == "db" {
+			restarted <- struct{}{}
+		}
+	})()
+	long := errors.Join(errors.New("dial tcp 10.0.0.7:5432: connect: connection refused"),
+		errors.New(strings.Repeat("the replica is also down; ", 8)))
+	fail <- long
+	<-restarted
+
+	_, out, _ := runArgs(t, "tree", url)
+	rows := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if len(rows) != 7 { // 5 rows of the tree, a blank line, the summary
+		t.Fatalf("%d lines, want 7:\n%s", len(rows), out)
+	}
+	col := -1
+	for _, row := range rows[:5] {
+		i := strings.Index(row, "running")
+		if col == -1 {
+			col = utf8.RuneCountInString(row[:i])
+		}
+		if utf8.RuneCountInString(row[:i]) != col {
+			t.Errorf("the state column moved:\n%s", out)
+			break
+		}
+		if n := utf8.RuneCountInString(row); n > 140 {
+			t.Errorf("a row of %d characters:\n%s", n, row)
+		}
+	}
+	db := rows[4]
+	if !strings.Contains(db, "last error: dial tcp 10.0.0.7:5432: connect: connection refused the replica") ||
+		!strings.HasSuffix(db, "…") {
+		t.Errorf("db's row: %q", db)
+	}
+	_, wide, _ := runArgs(t, "tree", "--wide", url)
+	if !strings.Contains(wide, strings.TrimSpace(strings.Repeat("the replica is also down; ", 8))) {
+		t.Errorf("--wide cut the error:\n%s", wide)
 	}
 }

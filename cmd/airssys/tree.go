@@ -33,6 +33,7 @@ func runTree(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	filter := fs.String("filter", "", "show only children whose name contains this, and their supervisors")
 	maxChildren := fs.Int("max-children", 0, "list at most this many children per supervisor (0: all)")
 	timeout := fs.Duration("timeout", 5*time.Second, "give up on a request after this long")
+	wide := fs.Bool("wide", false, fmt.Sprintf("print errors in full (by default they are cut at %d characters to keep one line per child)", maxErrorWidth))
 	pos, err := parseFlags(fs, args, stdout, stderr)
 	if err == nil {
 		err = checkTreeArgs(stderr, pos, *interval, *timeout)
@@ -47,7 +48,7 @@ func runTree(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return exitCode(usageErrorf(stderr, "tree", "%v", err), stderr, "tree")
 	}
-	p := printer{color: useColor(stdout, *noColor, *forceColor)}
+	p := printer{color: useColor(stdout, *noColor, *forceColor), wide: *wide}
 	client := &http.Client{Timeout: *timeout}
 	defer client.CloseIdleConnections()
 
@@ -203,7 +204,9 @@ const (
 	cyan   = "\x1b[36m"
 )
 
-type printer struct{ color bool }
+// printer renders snapshots: colour on terminals, errors cut to fit
+// unless wide.
+type printer struct{ color, wide bool }
 
 func (p printer) paint(style, s string) string {
 	if !p.color || s == "" || style == "" {
@@ -225,12 +228,26 @@ func stateStyle(state string) string {
 	}
 }
 
-// line is one row of the tree: the branch and name, padded to a common
-// width when printed, then the details.
+// line is one row of the tree: the branch and name, then cells that line up
+// in columns (state, kind, restarts, uptime), then free text (strategy and
+// intensity, health, mailbox, the last error), which ends the line.
 type line struct {
 	prefix, name, nameStyle string
-	details                 []string
+	cols                    []cell // the aligned columns; empty ones are padded
+	rest                    []cell // after the columns, separated by two spaces
 }
+
+// cell is text and the style to paint it with. Widths are measured on the
+// text, before painting, so that colour never shifts a column.
+type cell struct{ text, style string }
+
+// alignedCols is how many cells of every row line up: state, kind,
+// restarts, uptime.
+const alignedCols = 4
+
+// maxErrorWidth is where a last error is cut unless --wide: the rest of the
+// row stays on one line of a terminal, and the columns stay aligned.
+const maxErrorWidth = 72
 
 // snapshot writes the tree, one child a line, and a summary.
 func (p printer) snapshot(w io.Writer, s observe.Snapshot) {
@@ -240,20 +257,44 @@ func (p printer) snapshot(w io.Writer, s observe.Snapshot) {
 	if root.Running {
 		state = "running"
 	}
-	lines = append(lines, line{name: root.Name, nameStyle: bold, details: p.supDetails(root, state)})
+	rootLine := line{name: root.Name, nameStyle: bold,
+		cols: []cell{{state, stateStyle(state)}, {string(observe.KindSupervisor), ""}}}
+	rootLine.rest = p.supRest(root)
+	lines = append(lines, rootLine)
 	p.children(&lines, root, "")
+
 	width := 0
+	var colWidth [alignedCols]int
 	for _, l := range lines {
 		width = max(width, utf8.RuneCountInString(l.prefix+l.name))
-	}
-	for _, l := range lines {
-		details := strings.Join(nonEmpty(l.details), "  ")
-		if details == "" {
-			fmt.Fprintf(w, "%s%s\n", l.prefix, p.paint(l.nameStyle, l.name))
-			continue
+		for i, c := range l.cols {
+			colWidth[i] = max(colWidth[i], utf8.RuneCountInString(c.text))
 		}
-		pad := strings.Repeat(" ", width-utf8.RuneCountInString(l.prefix+l.name))
-		fmt.Fprintf(w, "%s%s%s  %s\n", l.prefix, p.paint(l.nameStyle, l.name), pad, details)
+	}
+	var b strings.Builder
+	for _, l := range lines {
+		b.Reset()
+		b.WriteString(l.prefix)
+		b.WriteString(p.paint(l.nameStyle, l.name))
+		pad := width - utf8.RuneCountInString(l.prefix+l.name)
+		for i := range alignedCols {
+			text, style := "", ""
+			if i < len(l.cols) {
+				text, style = l.cols[i].text, l.cols[i].style
+			}
+			b.WriteString(strings.Repeat(" ", pad+2))
+			b.WriteString(p.paint(style, text))
+			pad = colWidth[i] - utf8.RuneCountInString(text)
+		}
+		for _, c := range l.rest {
+			if c.text == "" {
+				continue
+			}
+			b.WriteString(strings.Repeat(" ", pad+2))
+			b.WriteString(p.paint(c.style, c.text))
+			pad = 0
+		}
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
 	}
 	t := s.Totals
 	summary := fmt.Sprintf("%d supervisors, %d workers, %d actors · %d running · %d restarts",
@@ -264,16 +305,20 @@ func (p printer) snapshot(w io.Writer, s observe.Snapshot) {
 	fmt.Fprintf(w, "\n%s\n", summary)
 }
 
-func (p printer) supDetails(s observe.SupervisorSnapshot, state string) []string {
-	in := fmt.Sprintf("intensity %d/%d in %gs", s.RestartsInWindow, s.MaxRestarts, s.PeriodSeconds)
+// supRest describes a supervisor after the columns: strategy, intensity
+// used, and the error its last run ended with.
+func (p printer) supRest(s observe.SupervisorSnapshot) []cell {
+	in := cell{text: fmt.Sprintf("intensity %d/%d in %gs", s.RestartsInWindow, s.MaxRestarts, s.PeriodSeconds)}
 	if s.MaxRestarts > 0 && s.RestartsInWindow >= s.MaxRestarts {
-		in = p.paint(red, in)
+		in.style = red
 	}
-	d := []string{p.paint(stateStyle(state), state), s.Strategy, in}
+	// Padded as wide as the longest strategy, RestForOne, so that the
+	// intensity lines up too.
+	rest := []cell{{fmt.Sprintf("%-10s", s.Strategy), ""}, in}
 	if s.Error != "" {
-		d = append(d, p.paint(red, "error: "+s.Error))
+		rest = append(rest, cell{"error: " + p.oneLine(s.Error), red})
 	}
-	return d
+	return rest
 }
 
 func (p printer) children(lines *[]line, s observe.SupervisorSnapshot, indent string) {
@@ -284,10 +329,14 @@ func (p printer) children(lines *[]line, s observe.SupervisorSnapshot, indent st
 		if last {
 			branch, next = "└── ", "    "
 		}
-		l := line{prefix: indent + branch, name: c.Name, details: p.childDetails(c)}
+		l := line{prefix: indent + branch, name: c.Name}
+		l.cols, l.rest = p.childCells(c)
 		if c.Supervisor != nil {
 			l.nameStyle = bold
-			l.details = append(l.details, p.supDetails(*c.Supervisor, c.State)[1:]...)
+			// The strategy and intensity first: a supervisor's own last
+			// error, as any other, ends the line.
+			sup := p.supRest(*c.Supervisor)
+			l.rest = append(sup, l.rest...)
 		}
 		*lines = append(*lines, l)
 		if c.Supervisor != nil {
@@ -295,33 +344,47 @@ func (p printer) children(lines *[]line, s observe.SupervisorSnapshot, indent st
 		}
 	}
 	if s.ChildrenOmitted > 0 {
-		*lines = append(*lines, line{prefix: indent + "└── ", name: p.paint(dim, fmt.Sprintf("… %d more", s.ChildrenOmitted))})
+		*lines = append(*lines, line{prefix: indent + "└── ", name: fmt.Sprintf("… %d more", s.ChildrenOmitted), nameStyle: dim})
 	}
 }
 
-func (p printer) childDetails(c observe.ChildSnapshot) []string {
-	restarts := fmt.Sprintf("↻%d", c.Restarts)
+// childCells describes a child: the aligned columns, then the rest.
+func (p printer) childCells(c observe.ChildSnapshot) (cols, rest []cell) {
+	restarts := cell{text: fmt.Sprintf("↻%d", c.Restarts)}
 	if c.Restarts > 0 {
-		restarts = p.paint(yellow, restarts)
+		restarts.style = yellow
 	}
-	d := []string{p.paint(stateStyle(c.State), fmt.Sprintf("%-10s", c.State)), fmt.Sprintf("%-10s", c.Kind), restarts}
+	uptime := ""
+	if c.State == "running" && c.Supervisor == nil {
+		uptime = "up " + formatUptime(c.UptimeSeconds)
+	}
+	cols = []cell{{c.State, stateStyle(c.State)}, {string(c.Kind), ""}, restarts, {uptime, ""}}
 	switch c.Health.State {
 	case "degraded":
-		d = append(d, p.paint(yellow, healthText(c.Health)))
+		rest = append(rest, cell{healthText(c.Health), yellow})
 	case "unhealthy":
-		d = append(d, p.paint(red, healthText(c.Health)))
-	}
-	if c.State == "running" && c.Supervisor == nil {
-		d = append(d, "up "+formatUptime(c.UptimeSeconds))
+		rest = append(rest, cell{healthText(c.Health), red})
 	}
 	if c.Actor != nil {
-		d = append(d, fmt.Sprintf("mailbox %d, %d processed, %d dead letters",
-			c.Actor.MailboxDepth, c.Actor.Processed, c.Actor.DeadLetters))
+		rest = append(rest, cell{text: fmt.Sprintf("mailbox %d, %d processed, %d dead letters",
+			c.Actor.MailboxDepth, c.Actor.Processed, c.Actor.DeadLetters)})
 	}
 	if c.LastError != "" {
-		d = append(d, p.paint(red, "last error: "+c.LastError))
+		rest = append(rest, cell{"last error: " + p.oneLine(c.LastError), red})
 	}
-	return d
+	return cols, rest
+}
+
+// oneLine fits an error on the row: its lines joined (errors.Join and
+// panic values can span several) and, unless --wide, cut at
+// maxErrorWidth runes.
+func (p printer) oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if p.wide || utf8.RuneCountInString(s) <= maxErrorWidth {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:maxErrorWidth-1]) + "…"
 }
 
 func healthText(h observe.Health) string {
@@ -341,14 +404,4 @@ func formatUptime(sec float64) string {
 	default:
 		return d.Truncate(time.Minute).String()
 	}
-}
-
-func nonEmpty(ss []string) []string {
-	out := ss[:0:0]
-	for _, s := range ss {
-		if strings.TrimSpace(s) != "" {
-			out = append(out, s)
-		}
-	}
-	return out
 }
