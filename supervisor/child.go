@@ -114,7 +114,11 @@ func (p RestartPolicy) MarshalText() ([]byte, error) { return []byte(p.String())
 type ShutdownPolicy time.Duration
 
 const (
-	// BrutalKill cancels the child's context and does not wait for it.
+	// BrutalKill ends the child at once: a Killer is killed (Kill, then up
+	// to KillTimeout for the exit); any other child has its context
+	// cancelled and is not waited for, except that its next incarnation,
+	// and the end of its supervisor, wait up to KillTimeout for it, and
+	// report it abandoned if it still runs.
 	BrutalKill ShutdownPolicy = -1
 	// Infinity cancels the child's context and waits as long as it takes.
 	Infinity ShutdownPolicy = -2
@@ -126,8 +130,10 @@ const (
 )
 
 // Graceful cancels the child's context and waits up to d for it to return.
-// A child still running after d is abandoned (Go cannot kill a goroutine)
-// and reported by an EventChildAbandoned event. d must be positive.
+// A Killer still running after d is killed and waited for up to
+// KillTimeout more; any other child still running after d is abandoned (Go
+// cannot kill a goroutine) and reported by an EventChildAbandoned event, as
+// is a Killer that outlives its kill. d must be positive.
 func Graceful(d time.Duration) ShutdownPolicy {
 	if d <= 0 {
 		return invalidShutdown

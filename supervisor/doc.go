@@ -27,6 +27,19 @@
 // until some level can recover. [WithBackoff] spaces restarts out with
 // timers, never with sleeps on a child's goroutine.
 //
+// # Stopping and killing
+//
+// Go cannot kill a goroutine: stopping a child cancels its context, and
+// its [ShutdownPolicy] says how long to wait (Graceful(d), Infinity) or
+// not at all (BrutalKill). A child that can be ended for real, such as an
+// OS process, implements [Killer]: the supervisor kills it at BrutalKill
+// and when a Graceful timeout expires, then waits up to [KillTimeout] for
+// its exit. A child that outlives all that is abandoned and reported
+// ([EventChildAbandoned]); one stopped with BrutalKill and no Kill is
+// waited for (again up to KillTimeout) before its next incarnation starts
+// and before its supervisor ends. So two incarnations of a child never
+// run at once, and no child outlives its supervisor, without a report.
+//
 // # One goroutine owns the state
 //
 // While a supervisor runs, one control goroutine owns all its state and

@@ -143,3 +143,42 @@ func ExampleWithBackoff() {
 	fmt.Println(sup.Strategy())
 	// Output: OneForOne
 }
+
+// job stands for work that can be ended for real, as an OS process can:
+// it ignores its context, and stops only when killed.
+type job struct{ killed chan struct{} }
+
+func (j *job) Serve(ctx context.Context) error {
+	<-j.killed
+	return errors.New("killed")
+}
+
+// Kill must not block: it starts the kill; Serve reports the exit.
+func (j *job) Kill() { close(j.killed) }
+
+// A child that implements Killer is killed when its ShutdownPolicy says so
+// (at once with BrutalKill, when the timeout expires with Graceful), and
+// the supervisor waits for its exit, so the stop really ends it.
+func ExampleKiller() {
+	sup := supervisor.New("root", supervisor.OneForOne, supervisor.Permanent, quiet,
+		supervisor.WithEventHandler(func(e supervisor.Event) {
+			if e.Child != "" {
+				fmt.Println(e.Child, e.Kind)
+			}
+		}))
+	err := sup.Child("job").ShutdownPolicy(supervisor.BrutalKill).
+		Spawn(&job{killed: make(chan struct{})})
+	if err != nil {
+		panic(err)
+	}
+	if err := sup.Start(context.Background()); err != nil {
+		panic(err)
+	}
+	if err := sup.TerminateChild("job"); err != nil {
+		panic(err)
+	}
+	_ = sup.Stop()
+	// Output:
+	// job child_started
+	// job child_stopped
+}

@@ -18,6 +18,7 @@ func isNormal(inc *incarnation) bool {
 func (r *run) onExit(inc *incarnation) {
 	c := inc.c
 	if c.inc != inc {
+		r.forget(c, inc)
 		return // stopped by the supervisor already, or abandoned
 	}
 	r.stopPolling(c)
@@ -80,8 +81,9 @@ func (r *run) terminate(c *child) {
 	}
 }
 
-// stopChild stops c per its ShutdownPolicy and cancels any pending restart.
-// It waits on the child alone: calls and other exits wait in the inbox.
+// stopChild stops c per its ShutdownPolicy (see stopInc) and cancels any
+// pending restart. It waits on the child alone: calls and other exits wait
+// in the inbox.
 func (r *run) stopChild(c *child) {
 	if c.job != nil {
 		c.job = nil
@@ -93,26 +95,15 @@ func (r *run) stopChild(c *child) {
 	}
 	c.state = ChildStopping
 	r.stopPolling(c)
-	inc.cancelled = true
-	inc.cancel()
-	abandoned := false
-	switch pol := c.shutdown(); {
-	case pol == BrutalKill:
-	case pol == Infinity:
-		r.awaitExit(inc, nil)
-	default:
-		if !inc.ended.Load() {
-			t := r.resetTimer(time.Duration(pol))
-			abandoned = !r.awaitExit(inc, t.C)
-			t.Stop()
-		}
-	}
+	ended, why, killErr := r.stopInc(c, inc)
 	c.inc, c.since, c.state = nil, 0, ChildStopped
-	if abandoned {
-		r.emit(Event{Kind: EventChildAbandoned, Child: c.spec.Name, Restarts: c.restarts,
-			Err: fmt.Errorf("still running %v after cancel", time.Duration(c.shutdown()))})
+	if !ended {
+		if killErr != nil {
+			why = fmt.Errorf("%w; Kill: %w", why, killErr)
+		}
+		r.emit(Event{Kind: EventChildAbandoned, Child: c.spec.Name, Restarts: c.restarts, Err: why})
 	} else {
-		r.emit(Event{Kind: EventChildStopped, Child: c.spec.Name, Restarts: c.restarts})
+		r.emit(Event{Kind: EventChildStopped, Child: c.spec.Name, Restarts: c.restarts, Err: killErr})
 	}
 }
 

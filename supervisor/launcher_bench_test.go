@@ -7,8 +7,10 @@ import (
 
 type nopLauncher struct{}
 
-func (nopLauncher) Serve(ctx context.Context) error              { <-ctx.Done(); return nil }
-func (nopLauncher) Launch(ctx context.Context, exit func(error)) {}
+func (nopLauncher) Serve(ctx context.Context) error { <-ctx.Done(); return nil }
+func (nopLauncher) Launch(ctx context.Context, exit func(error)) {
+	context.AfterFunc(ctx, func() { exit(nil) }) // a Launcher reports its exit
+}
 
 // BenchmarkStartChild10000Launcher: the supervisor's own cost of StartChild,
 // with children that need no goroutine (the actor seam).

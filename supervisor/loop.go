@@ -77,6 +77,7 @@ type run struct {
 	timer     *time.Timer               // reused for start timeouts and graceful stops
 	jobs      map[*restartJob]struct{}  // pending restarts, to stop their timers at the end
 	checks    map[*healthCheck]struct{} // health checks whose goroutine still runs
+	lingering map[*child]*incarnation   // BrutalKill'd incarnations that may still run (killer.go)
 	ending    bool
 	finalErr  error
 	startedAt time.Time
@@ -136,6 +137,7 @@ func (r *run) deferred(rest []msg) {
 // finish ends the run: every child has stopped by now.
 func (r *run) finish(err error) {
 	s := r.s
+	r.settleAll()
 	r.awaitChecks()
 	if r.timer != nil {
 		r.timer.Stop()

@@ -17,6 +17,7 @@ import (
 // incarnation. On failure the child is left stopped with LastErr set.
 func (r *run) startChild(c *child, restarted bool) (err error) {
 	c.state = ChildStarting
+	r.settle(c) // never two incarnations at once, unless one was reported abandoned
 	defer func() {
 		if err != nil {
 			c.state, c.inc, c.lastErr = ChildStopped, nil, err
