@@ -148,8 +148,11 @@ func (c *cell[M]) dispose(reason error) {
 	if registered {
 		c.sys.unregister(c.name, c)
 	}
-	for w := watchers; w != nil; w = w.next {
-		w.fire(err)
+	if watchers != nil {
+		l := c.log()
+		for w := watchers; w != nil; w = w.next {
+			w.fire(err, l)
+		}
 	}
 }
 
@@ -238,10 +241,11 @@ type watcher struct {
 }
 
 // fire calls fn on a goroutine of its own, so that a slow watcher delays
-// neither the supervisor nor other watchers; at most once.
-func (w *watcher) fire(err error) {
+// neither the supervisor nor other watchers; at most once. A panic in fn
+// is logged to l with its stack (see callWatcher).
+func (w *watcher) fire(err error, l *slog.Logger) {
 	if w.fired.CompareAndSwap(false, true) {
-		go w.fn(err)
+		go callWatcher(w.fn, err, l)
 	}
 }
 
@@ -251,7 +255,7 @@ func (c *cell[M]) watch(fn func(error)) (stop func() bool) {
 	if c.stopped {
 		err := c.lastErr
 		c.mu.Unlock()
-		w.fire(err)
+		w.fire(err, c.log())
 		return func() bool { return false }
 	}
 	w.next, c.watchers = c.watchers, w

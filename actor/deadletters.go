@@ -2,6 +2,8 @@ package actor
 
 import (
 	"fmt"
+	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 )
@@ -27,9 +29,12 @@ var (
 // Every System has its own; actors that belong to no System use
 // DefaultDeadLetters(). The zero value is ready to use.
 type DeadLetters struct {
-	count atomic.Uint64
-	mu    sync.Mutex                      // serialises changes to subs
-	subs  atomic.Pointer[[]*dlSubscriber] // copy-on-write: senders read without a lock
+	// logger reports subscribers that panic; nil means slog.Default().
+	// Set by NewSystem before the value is shared.
+	logger *slog.Logger
+	count  atomic.Uint64
+	mu     sync.Mutex                      // serialises changes to subs
+	subs   atomic.Pointer[[]*dlSubscriber] // copy-on-write: senders read without a lock
 }
 
 var defaultDeadLetters DeadLetters
@@ -51,7 +56,7 @@ func (d *DeadLetters) Subscribe(fn func(DeadLetter)) (cancel func()) {
 	if fn == nil {
 		return func() {}
 	}
-	sub := &dlSubscriber{fn: fn}
+	sub := &dlSubscriber{fn: fn, from: d}
 	d.mu.Lock()
 	var next []*dlSubscriber
 	if old := d.subs.Load(); old != nil {
@@ -100,6 +105,7 @@ func deadLetter[M any](d *DeadLetters, target string, msg M, reason error) {
 // goroutine that exists only while the queue is not empty.
 type dlSubscriber struct {
 	fn        func(DeadLetter)
+	from      *DeadLetters
 	mu        sync.Mutex
 	q         []DeadLetter
 	running   bool
@@ -139,8 +145,29 @@ func (s *dlSubscriber) deliver() {
 	}
 }
 
-// call keeps a panicking subscriber from ending delivery for good.
+// call keeps a panicking subscriber from ending delivery for good; the
+// panic is logged with its stack, not swallowed.
 func (s *dlSubscriber) call(dl DeadLetter) {
-	defer func() { _ = recover() }()
+	defer func() {
+		if v := recover(); v != nil {
+			logPanic(s.from.log(), "dead-letter subscriber panicked", v, "target", dl.Target)
+		}
+	}()
 	s.fn(dl)
+}
+
+func (d *DeadLetters) log() *slog.Logger {
+	if d.logger != nil {
+		return d.logger
+	}
+	return slog.Default()
+}
+
+// logPanic reports a recovered panic of a user callback that has no
+// supervisor to report it to (a dead-letter subscriber, a Watch callback,
+// a Monitor message function): an Error line with the value and the stack,
+// so that it is seen but the process goes on.
+func logPanic(l *slog.Logger, what string, v any, args ...any) {
+	args = append(args, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+	l.Error(what, args...)
 }

@@ -68,7 +68,7 @@ func TestDeadLettersSlowSubscriberDoesNotBlockSenders(t *testing.T) {
 }
 
 func TestDeadLettersSubscriberPanicDoesNotStopDelivery(t *testing.T) {
-	var d DeadLetters
+	d := DeadLetters{logger: quiet}
 	got := make(chan any, 2)
 	cancel := d.Subscribe(func(dl DeadLetter) {
 		if dl.Message == 1 {

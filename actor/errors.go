@@ -14,9 +14,13 @@ var (
 	// reason that wraps it.
 	ErrMailboxFull = errors.New("mailbox full")
 	// ErrStopped: the actor has stopped for good and will never run again.
-	ErrStopped = errors.New("actor stopped")
-	// ErrNotFound: no actor of that name (Lookup), or a zero Ref.
-	ErrNotFound = errors.New("actor not found")
+	// It is supervisor.ErrStopped, so that one errors.Is matches whichever
+	// package reported the end: an actor's Send, a supervisor's StartChild,
+	// a System's Start after Shutdown.
+	ErrStopped = supervisor.ErrStopped
+	// ErrNotFound: no actor of that name (Lookup), or a zero Ref. It is
+	// supervisor.ErrNotFound (no child of that name), for the same reason.
+	ErrNotFound = supervisor.ErrNotFound
 	// ErrWrongType: an actor of that name exists but takes another message
 	// type than the one asked for (Lookup).
 	ErrWrongType = errors.New("actor has another message type")

@@ -49,7 +49,7 @@ func Example() {
 	// count 3
 	// count 5
 	// count 5
-	// actor "counter": actor stopped
+	// actor "counter": stopped
 }
 
 // Func adapts a function; Spec places the actor under any supervisor.
@@ -184,7 +184,7 @@ func ExampleRef_Watch() {
 	job.Watch(func(reason error) { stopped <- reason })
 	_ = job.Send("input")
 	fmt.Println(<-stopped)
-	// Output: actor "job": actor stopped: failed on input
+	// Output: actor "job": stopped: failed on input
 }
 
 // Monitor delivers the news as a message to another actor.
@@ -208,7 +208,7 @@ func ExampleMonitor() {
 	_ = sup.TerminateChild("worker")
 	_ = sup.DeleteChild("worker") // now it is gone for good
 	<-done
-	// Output: worker down: actor "worker": actor stopped
+	// Output: worker down: actor "worker": stopped
 }
 
 // Hooks: PreStart before the first message of each incarnation, PostStop

@@ -2,7 +2,9 @@ package actor
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"runtime"
 )
 
@@ -142,28 +144,60 @@ func (r Ref[M]) Err() error {
 
 // Watch calls fn once, on a goroutine of its own, when the actor stops for
 // good, with what Err then returns; at once if it already has. stop cancels
-// the call if it has not been made yet and reports whether it did.
+// the call if it has not been made yet and reports whether it did. A panic
+// in fn is recovered and logged at Error level with its stack (through the
+// actor's logger), as the supervisor does for its event handlers: it
+// never takes the process down.
 func (r Ref[M]) Watch(fn func(reason error)) (stop func() bool) {
 	if fn == nil {
 		return func() bool { return false }
 	}
 	if r.c == nil {
-		go fn(errNoActor)
+		go callWatcher(fn, errNoActor, slog.Default())
 		return func() bool { return false }
 	}
 	return r.c.watch(fn)
 }
 
+// callWatcher runs a Watch callback, reporting a panic instead of letting
+// it end the process: the callback has no supervisor to fail to.
+func callWatcher(fn func(error), reason error, l *slog.Logger) {
+	defer func() {
+		if v := recover(); v != nil {
+			logPanic(l, "Watch callback panicked", v)
+		}
+	}()
+	fn(reason)
+}
+
 // Monitor sends msg(reason) to watcher when target stops for good, the
 // actor way of watching another: the news arrives as a message, in order
 // with the others. stop cancels it if not yet sent and reports whether it
-// did. A watcher that has stopped by then gets nothing (the message is a
-// dead letter).
+// did.
+//
+// The notice is never lost silently. It is sent with Send, so the
+// watcher's mailbox policy applies: under Block the sending goroutine
+// waits for room for as long as the watcher lives (it is freed when the
+// watcher takes a message or stops for good); under DropNewest and
+// DropOldest a dropped notice is a dead letter; under Fail a refused
+// notice is made a dead letter of the watcher, with a reason wrapping
+// ErrMailboxFull; a watcher that has stopped for good gets a dead letter
+// wrapping ErrStopped. A panic in msg is recovered and logged at Error
+// level with its stack, like a panic in a Watch callback. With the zero
+// watcher Ref or a nil msg, Monitor does nothing.
 func Monitor[M, T any](watcher Ref[M], target Ref[T], msg func(reason error) M) (stop func() bool) {
-	if msg == nil {
+	if msg == nil || watcher.c == nil {
 		return func() bool { return false }
 	}
-	return target.Watch(func(reason error) { _ = watcher.Send(msg(reason)) })
+	return target.Watch(func(reason error) {
+		m := msg(reason)
+		if err := watcher.Send(m); err != nil && !errors.Is(err, ErrStopped) {
+			// Refused (Fail): the sender keeps a refused message, and
+			// this sender has nobody to give it back to. (A stopped
+			// watcher's Send made the dead letter already.)
+			watcher.c.deadLetter(m, fmt.Errorf("monitor notice of %q: %w", target.Name(), err))
+		}
+	})
 }
 
 // Stats is a snapshot of an actor's counters.

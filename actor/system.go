@@ -91,12 +91,14 @@ func NewSystem(name string, opts ...SystemOption) *System {
 	if cfg.logger != nil {
 		supOpts = append(supOpts[:len(supOpts):len(supOpts)], supervisor.WithLogger(cfg.logger))
 	}
-	return &System{
+	s := &System{
 		name:   name,
 		root:   supervisor.New(name, cfg.strategy, cfg.restart, supOpts...),
 		logger: cfg.logger,
 		names:  make(map[string]member),
 	}
+	s.dead.logger = cfg.logger
+	return s
 }
 
 // Name returns the System's name, which is also its root supervisor's.

@@ -22,7 +22,7 @@ func TestDoneAndErrAfterCrash(t *testing.T) {
 	if !errors.Is(err, ErrStopped) || !errors.Is(err, errBoom) {
 		t.Fatalf("Err: %v", err)
 	}
-	if err.Error() != `actor "a": actor stopped: boom` {
+	if err.Error() != `actor "a": stopped: boom` {
 		t.Fatalf("Err text: %q", err)
 	}
 }

@@ -37,7 +37,10 @@
 // Publish wait for room, but never past the publisher's ctx, after which
 // Publish returns an error wrapping ctx.Err(). So a publisher that must
 // not stall gives Publish a deadline, and a subscriber that must not lose
-// anything uses Block and accepts that it slows its publishers.
+// anything uses Block and accepts that it slows its publishers. The ctx
+// bounds waiting only: a message still reaches every mailbox that costs no
+// wait when the ctx has ended, even before Publish is called; only the
+// Block subscribers are then skipped, counted as drops and reported.
 //
 // Deliveries and drops are counted per topic (Topic.Stats, Broker.Stats)
 // and per subscription (Subscription.Stats).

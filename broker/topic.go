@@ -156,12 +156,17 @@ func (t *Topic[T]) detach(sub *Subscription) {
 // other mailbox never waits, so they still get msg). The error then joins
 // what went wrong: an error wrapping actor.ErrMailboxFull per refusing
 // subscriber, and one wrapping ctx.Err() counting the Block ones not reached.
-// A subscriber that has stopped for good is removed, not reported. If ctx
-// is done already Publish delivers nothing and returns its error.
+// A subscriber that has stopped for good is removed, not reported. A ctx
+// that is done already is no different: msg still goes to every mailbox
+// that cannot make Publish wait, and only the Block subscribers are
+// skipped, counted as drops and reported; a done ctx bounds waiting, it
+// does not cancel a delivery that costs no wait.
 //
 // On a remote topic, Publish encodes msg and hands it to the Transport;
 // delivery happens when the transport delivers it back, and its outcome is
-// counted in Stats but not returned.
+// counted in Stats but not returned. A transport gives up when ctx ends,
+// so with a done ctx nothing is handed to it and Publish returns ctx's
+// error.
 func (t *Topic[T]) Publish(ctx context.Context, msg T) error {
 	switch {
 	case t == nil:
@@ -171,13 +176,14 @@ func (t *Topic[T]) Publish(ctx context.Context, msg T) error {
 	case t.closed.Load():
 		return fmt.Errorf("broker: topic %q: %w", t.name, ErrClosed)
 	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("broker: topic %q: publish: %w", t.name, err)
-	}
-	t.published.Add(1)
 	if t.remote != nil {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("broker: topic %q: publish: %w", t.name, err)
+		}
+		t.published.Add(1)
 		return t.publishRemote(ctx, msg)
 	}
+	t.published.Add(1)
 	return t.deliver(ctx, msg)
 }
 

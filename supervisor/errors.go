@@ -18,8 +18,9 @@ var (
 	ErrAlreadyStarted = errors.New("already started")
 	// ErrAlreadyPresent: a child of that name is known but not running.
 	ErrAlreadyPresent = errors.New("already present")
-	// ErrNotFound: no child of that name.
-	ErrNotFound = errors.New("child not found")
+	// ErrNotFound: no child of that name. The actor package's ErrNotFound
+	// is this value, so the text names no kind of thing.
+	ErrNotFound = errors.New("not found")
 	// ErrRunning: the operation needs a child that is not running.
 	ErrRunning = errors.New("child is running")
 	// ErrRestarting: the child is waiting for a restart.
@@ -28,8 +29,10 @@ var (
 	ErrInvalidSpec = errors.New("invalid child spec")
 	// ErrInvalidOption: a supervisor option is invalid; Start reports it.
 	ErrInvalidOption = errors.New("invalid supervisor option")
-	// ErrStopped: the supervisor has ended and was not restarted.
-	ErrStopped = errors.New("supervisor stopped")
+	// ErrStopped: the supervisor has ended and was not restarted. The
+	// actor package's ErrStopped (an actor stopped for good) is this value,
+	// so the text names no kind of thing.
+	ErrStopped = errors.New("stopped")
 	// ErrStartTimeout: a child's Start outlived its StartTimeout.
 	ErrStartTimeout = errors.New("start timeout")
 	// ErrUnhealthy: a child reached its UnhealthyThreshold and was

@@ -1,0 +1,178 @@
+package actor
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+
+	"github.com/airssys/rt/supervisor"
+)
+
+// logBuffer is a slog destination that tests can read while others write.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func (b *logBuffer) logger() *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }
+
+// Issue 7 item 6: actor.ErrStopped and supervisor.ErrStopped were two
+// values, so a System's Start after Shutdown (the supervisor's) did not
+// match actor.ErrStopped, nor an actor's Send supervisor.ErrStopped. The
+// same for ErrNotFound. Now each is one value.
+func TestRegressionOneErrStoppedAndErrNotFound(t *testing.T) {
+	if !errors.Is(ErrStopped, supervisor.ErrStopped) || !errors.Is(supervisor.ErrStopped, ErrStopped) {
+		t.Fatal("ErrStopped differs between actor and supervisor")
+	}
+	if !errors.Is(ErrNotFound, supervisor.ErrNotFound) || !errors.Is(supervisor.ErrNotFound, ErrNotFound) {
+		t.Fatal("ErrNotFound differs between actor and supervisor")
+	}
+	sys := NewSystem("sys", WithSystemLogger(quiet))
+	ref, err := SpawnIn(sys, "a", noop[int])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sys.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := sys.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := sys.Start(context.Background()); !errors.Is(err, ErrStopped) {
+		t.Errorf("Start after Shutdown = %v, want actor.ErrStopped", err)
+	}
+	if err := ref.Send(1); !errors.Is(err, supervisor.ErrStopped) {
+		t.Errorf("Send after Shutdown = %v, want supervisor.ErrStopped", err)
+	}
+	if _, err := Lookup[int](sys, "a"); !errors.Is(err, supervisor.ErrNotFound) {
+		t.Errorf("Lookup after Shutdown = %v, want supervisor.ErrNotFound", err)
+	}
+	sup := newSup(t, supervisor.OneForOne)
+	if err := sup.TerminateChild("nobody"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("TerminateChild(unknown) = %v, want actor.ErrNotFound", err)
+	}
+}
+
+// Issue 7 item 6: a panic in a dead-letter subscriber was recovered and
+// forgotten. Now it is logged at Error level with its stack, and delivery
+// goes on.
+func TestRegressionDeadLetterSubscriberPanicIsLogged(t *testing.T) {
+	var logs logBuffer
+	sys := NewSystem("sys", WithSystemLogger(logs.logger()))
+	got := make(chan any, 1)
+	defer sys.DeadLetters().Subscribe(func(dl DeadLetter) {
+		if dl.Message == 1 {
+			panic("subscriber bug")
+		}
+		got <- dl.Message
+	})()
+	deadLetter(sys.DeadLetters(), "x", 1, errBoom)
+	deadLetter(sys.DeadLetters(), "x", 2, errBoom)
+	if m := <-got; m != 2 {
+		t.Fatalf("got %v", m)
+	}
+	out := logs.String()
+	for _, want := range []string{"level=ERROR", "dead-letter subscriber panicked", "subscriber bug", "stack=", "TestRegressionDeadLetterSubscriberPanicIsLogged"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log %q lacks %q", out, want)
+		}
+	}
+}
+
+// Issue 7 item 7b: a panic in a Watch callback, or in the message function
+// of Monitor, ran on a bare goroutine and killed the process. Now it is
+// recovered and logged with its stack, like event handlers' panics.
+func TestRegressionWatchAndMonitorPanicsAreRecovered(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logs logBuffer
+		sup := newSup(t, supervisor.OneForOne)
+		target, err := Spawn(sup, "target", noop[int], WithRestart(supervisor.Temporary), WithLogger(logs.logger()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		watcher, err := Spawn(sup, "watcher", noop[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		target.Watch(func(error) { panic("watch bug") })
+		Monitor(watcher, target, func(error) string { panic("monitor bug") })
+		_ = sup.TerminateChild("target") // Temporary: removed, stopped for good
+		<-target.Done()
+		synctest.Wait()
+		out := logs.String()
+		if n := strings.Count(out, "Watch callback panicked"); n != 2 {
+			t.Errorf("%d panics logged, want 2: %q", n, out)
+		}
+		for _, want := range []string{"watch bug", "monitor bug", "level=ERROR", "stack="} {
+			if !strings.Contains(out, want) {
+				t.Errorf("log %q lacks %q", out, want)
+			}
+		}
+	})
+}
+
+// Issue 7 item 6: Monitor ignored its Send's error, so a watcher whose
+// Bounded(Fail) mailbox was full lost the notice without a trace. Now the
+// refused notice is a dead letter of the watcher, wrapping ErrMailboxFull.
+func TestRegressionMonitorNoticeRefusedIsADeadLetter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sys := NewSystem("sys", WithSystemLogger(quiet))
+		letters := collect(t, sys.DeadLetters())
+		gate := make(chan struct{})
+		watcher, err := SpawnIn(sys, "watcher", func() Actor[string] {
+			return Func[string](func(ctx *Context[string], _ string) error {
+				select {
+				case <-gate:
+				case <-ctx.Context().Done():
+				}
+				return nil
+			})
+		}, WithMailbox(Bounded(1, Fail)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		target, err := SpawnIn(sys, "target", noop[int], WithRestart(supervisor.Temporary))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sys.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		defer sys.Shutdown(context.Background())
+		defer close(gate)
+		_ = watcher.Send("busy")
+		synctest.Wait() // in Receive, held by gate
+		if err := watcher.Send("full"); err != nil {
+			t.Fatal(err) // the one slot
+		}
+		Monitor(watcher, target, func(reason error) string { return "down" })
+		_ = sys.Root().TerminateChild("target")
+		<-target.Done()
+		synctest.Wait()
+		select {
+		case dl := <-letters:
+			if dl.Message != "down" || dl.Target != "watcher" || !errors.Is(dl.Reason, ErrMailboxFull) {
+				t.Fatalf("dead letter %+v, want the refused notice", dl)
+			}
+		default:
+			t.Fatal("the refused notice is no dead letter")
+		}
+	})
+}
