@@ -24,6 +24,15 @@
 // the tree's events, numbers them, keeps the last ones in a ring buffer
 // (WithEventBuffer) and counts them for the metrics. Close it when done.
 //
+// # Clusters
+//
+// A tree whose children run on other nodes (the remote package) is observed
+// from the node that declares them, as any tree is. WithCluster adds what a
+// single process cannot show: the members of the cluster, up or down, and
+// how long ago each was last heard from, in the snapshot's Cluster, on the
+// live page and in the airssys_remote_* metrics. A child that runs on
+// another node (Located) shows that node in its ChildSnapshot.Node.
+//
 // # HTTP
 //
 // An Observer is an http.Handler; mount it at a path that ends in a slash
@@ -100,6 +109,17 @@
 //	airssys_supervisor_restarts_total{supervisor}                counter, automatic restarts (from events)
 //	airssys_supervisor_abandoned_children_total{supervisor}      counter, children abandoned at shutdown
 //	airssys_supervisor_events_total{supervisor,kind}             counter, events by kind
+//
+// With WithCluster (a node of the remote package), the cluster as this node
+// sees it; node is a member's name, reason a dead letter's reason:
+//
+//	airssys_remote_node_up{node}                                 gauge, 1 up / 0 declared down
+//	airssys_remote_node_heartbeat_age_seconds{node}              gauge, time since its last heartbeat
+//	airssys_remote_node_rtt_seconds{node}                        gauge, latest heartbeat round trip
+//	airssys_remote_messages_sent_total                           counter, messages sent over NATS
+//	airssys_remote_messages_received_total                       counter, messages received over NATS
+//	airssys_remote_dead_letters_total{reason}                    counter, undeliverable remote messages
+//	airssys_remote_heartbeat_rtt_seconds                         summary, heartbeat round trips (count, sum)
 //
 // supervisor is the supervisor's path ("root/web"); kind is worker,
 // supervisor or actor; state is one of ChildState's names; health is

@@ -140,7 +140,7 @@ func (o *Observer) serveTree(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, TakeSnapshotWith(o.root, opts))
+	writeJSON(w, http.StatusOK, o.snapshot(opts))
 }
 
 // Config is the answer of GET /api/config: what the live page may offer.

@@ -146,6 +146,7 @@ type collector struct {
 	maxChildren int
 	maxSups     int
 	events      *eventCounts
+	cluster     Cluster // nil without WithCluster
 }
 
 // Describe sends every descriptor the collector uses: the set is fixed.
@@ -157,6 +158,11 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		descRestarts, descAbandoned, descEvents,
 	} {
 		ch <- d
+	}
+	if c.cluster != nil {
+		for _, d := range clusterDescs {
+			ch <- d
+		}
 	}
 }
 
@@ -272,4 +278,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	emit(ch, descChildSeriesOmitted, prometheus.GaugeValue, float64(omitted))
 	c.events.collect(ch)
+	if c.cluster != nil {
+		collectCluster(ch, c.cluster)
+	}
 }

@@ -43,6 +43,7 @@ type config struct {
 	maxChildren int
 	maxSups     int
 	gatherer    prometheus.Gatherer
+	cluster     Cluster
 	err         error
 }
 
@@ -153,7 +154,7 @@ func New(root *supervisor.Supervisor, opts ...Option) (*Observer, error) {
 		hub:    newHub(cfg.eventBuffer),
 		counts: newEventCounts(cfg.maxSups),
 	}
-	o.collector = &collector{root: root, maxChildren: cfg.maxChildren, maxSups: cfg.maxSups, events: o.counts}
+	o.collector = &collector{root: root, maxChildren: cfg.maxChildren, maxSups: cfg.maxSups, events: o.counts, cluster: cfg.cluster}
 	o.gatherer = cfg.gatherer
 	if o.gatherer == nil {
 		reg := prometheus.NewPedanticRegistry()
@@ -168,8 +169,15 @@ func New(root *supervisor.Supervisor, opts ...Option) (*Observer, error) {
 	return o, nil
 }
 
-// Snapshot describes the whole tree now.
-func (o *Observer) Snapshot() Snapshot { return TakeSnapshot(o.root) }
+// Snapshot describes the whole tree now, and the cluster if WithCluster
+// gave one.
+func (o *Observer) Snapshot() Snapshot { return o.snapshot(SnapshotOptions{}) }
+
+func (o *Observer) snapshot(opts SnapshotOptions) Snapshot {
+	snap := TakeSnapshotWith(o.root, opts)
+	snap.Cluster = clusterState(o.cfg.cluster, snap.TakenAt)
+	return snap
+}
 
 // Collector returns the Prometheus collector of the tree's metrics, to
 // register in a registry of your own. Its series are documented in the

@@ -47,6 +47,9 @@ type Snapshot struct {
 	TakenAt time.Time          `json:"taken_at"`
 	Totals  Totals             `json:"totals"`
 	Root    SupervisorSnapshot `json:"root"`
+	// Cluster is the cluster the tree's node belongs to, when the
+	// Observer has one (WithCluster); TakeSnapshot leaves it nil.
+	Cluster *ClusterState `json:"cluster,omitempty"`
 }
 
 // Totals counts the whole tree, whatever was omitted from the listing.
@@ -107,6 +110,9 @@ type ChildSnapshot struct {
 	// The live page offers these and no others. Children of one snapshot
 	// may share the slice: do not modify it.
 	Actions []string `json:"actions,omitempty"`
+	// Node is the node a running child runs on, when that is another
+	// node than the observer's (the child implements Located).
+	Node string `json:"node,omitempty"`
 	// Actor is set for actors that are running.
 	Actor *ActorStats `json:"actor,omitempty"`
 	// Supervisor is set for sub-supervisors.
@@ -247,6 +253,9 @@ func (w *walker) child(parent string, ci *supervisor.ChildInfo, filter string) (
 	ok = filter == "" || strings.Contains(strings.ToLower(ci.Name), filter)
 	c.Kind = kindOf(ci)
 	c.Actions = w.actionList(allowed(ci))
+	if l, located := ci.Instance.(Located); located {
+		c.Node = l.Node()
+	}
 	switch c.Kind {
 	case KindSupervisor:
 		// A supervisor that matches shows its whole subtree; otherwise it

@@ -51,7 +51,7 @@
     const li = el("li", isSup ? "sup" : "child");
     li.dataset.path = path;
     const row = el("div", "row");
-    for (const c of ["dot", "state", "name", "kind", "restarts", "health", "uptime", "strategy", "intensity", "mailbox", "err", "actions"]) {
+    for (const c of ["dot", "state", "name", "kind", "node", "restarts", "health", "uptime", "strategy", "intensity", "mailbox", "err", "actions"]) {
       row.appendChild(el("span", c));
     }
     row.querySelector(".restarts").title = "automatic restarts";
@@ -107,6 +107,7 @@
     setText(row, "name", c.name, c.path);
     const kind = setText(row, "kind", c.kind);
     kind.className = "kind kind-" + c.kind;
+    setText(row, "node", c.node ? "on " + c.node : "", c.node ? "runs on node " + c.node : "");
     setRestarts(n, c.restarts);
     const h = setText(row, "health", c.health.state, c.health.reason || c.health.state);
     h.className = "health h-" + c.health.state;
@@ -197,9 +198,34 @@
       s.dataset.total = label;
       tot.appendChild(s);
     }
+    drawCluster(snap.cluster);
     const notice = $("notice");
     notice.hidden = !filter;
     notice.textContent = filter ? `Showing children whose name contains \u201c${filter}\u201d, and their supervisors.` : "";
+  }
+
+  // drawCluster lists the cluster's members (only when the observer has
+  // one): up or down, and how long ago each was last heard from.
+  function drawCluster(cl) {
+    const box = $("cluster");
+    box.hidden = !cl;
+    document.body.classList.toggle("has-cluster", !!cl);
+    if (!cl) return;
+    const head = el("span");
+    head.append(el("b", "", "Cluster"), " seen from node ", el("b", "", cl.node), ":");
+    const items = [head];
+    for (const m of cl.members) {
+      const s = el("span", "member " + (m.up ? "m-up" : "m-down"));
+      s.dataset.member = m.name;
+      s.append(el("i", "dot"), " " + m.name + " " + (m.up ? "up" : "down"));
+      if (!m.self && m.last_heartbeat && !m.last_heartbeat.startsWith("0001")) {
+        const age = m.heartbeat_age_seconds < 1 ? Math.round(m.heartbeat_age_seconds * 1000) + " ms" : fmtDuration(m.heartbeat_age_seconds);
+        s.append(el("small", "", " heard " + age + " ago" + (m.rtt_seconds ? ", rtt " + (m.rtt_seconds * 1000).toFixed(2) + " ms" : "")));
+      }
+      if (m.self) s.append(el("small", "", " (this node)"));
+      items.push(s);
+    }
+    box.replaceChildren(...items);
   }
 
   async function refresh() {
