@@ -1,0 +1,121 @@
+package process_test
+
+import (
+	"fmt"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/airssys/rt/process"
+	"github.com/airssys/rt/supervisor"
+)
+
+// Two children for every shutdown policy: one that traps the stop signal
+// and exits cleanly, one that ignores it (the ignoring disposition
+// survives exec, so the sleep ignores it too).
+const (
+	trapper = `trap 'echo "got TERM"; exit 0' TERM; echo up; while :; do sleep 0.05; done`
+	ignorer = `trap "" TERM; echo up; exec sleep 1000`
+)
+
+// grace is the Graceful timeout of these tests; slack bounds how late the
+// SIGKILL may come on a loaded machine (it is sent by a timer, and the
+// kernel then tears the process down).
+const (
+	grace = 400 * time.Millisecond
+	slack = time.Second
+)
+
+// terminate starts child under policy, waits until it runs, stops it with
+// TerminateChild and returns how long that took and what it printed. When
+// TerminateChild returns, the whole group must be gone and reaped.
+func terminate(t *testing.T, script string, policy supervisor.ShutdownPolicy) (time.Duration, string) {
+	t.Helper()
+	ev := newEvents()
+	s := newSup(t, supervisor.OneForOne, ev, process.Spec("c", sh(script),
+		process.WithShutdown(policy), process.WithOutput(quietLog)))
+	p := instance(t, s, "c")
+	awaitLine(t, p, "up")
+	start := time.Now()
+	if err := s.TerminateChild("c"); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	awaitGroupGone(t, p.Pid())
+	noZombies(t)
+	var lines []string
+	for _, l := range p.Output() {
+		lines = append(lines, l.Text)
+	}
+	return took, strings.Join(lines, "\n")
+}
+
+func TestShutdownGracefulTrapping(t *testing.T) {
+	took, out := terminate(t, trapper, supervisor.Graceful(grace))
+	if !strings.Contains(out, "got TERM") || took >= grace {
+		t.Fatalf("took %v, output %q: want the trap to run and the child to end before %v", took, out, grace)
+	}
+}
+
+func TestShutdownGracefulIgnoring(t *testing.T) {
+	took, _ := terminate(t, ignorer, supervisor.Graceful(grace))
+	if took < grace || took > grace+slack {
+		t.Fatalf("took %v, want SIGKILL after the %v timeout (+%v)", took, grace, slack)
+	}
+	t.Logf("SIGKILL after %v (timeout %v)", took, grace)
+}
+
+func TestShutdownBrutalKill(t *testing.T) {
+	for _, script := range []string{trapper, ignorer} {
+		took, out := terminate(t, script, supervisor.BrutalKill)
+		if strings.Contains(out, "got TERM") || took > slack {
+			t.Fatalf("took %v, output %q: want SIGKILL at once, no stop signal first", took, out)
+		}
+	}
+}
+
+func TestShutdownInfinityTrapping(t *testing.T) {
+	took, out := terminate(t, trapper, supervisor.Infinity)
+	if !strings.Contains(out, "got TERM") {
+		t.Fatalf("took %v, output %q: want the trap to run", took, out)
+	}
+}
+
+// Infinity waits as long as it takes: a child that ignores the stop signal
+// holds TerminateChild until something else ends it.
+func TestShutdownInfinityIgnoring(t *testing.T) {
+	ev := newEvents()
+	s := newSup(t, supervisor.OneForOne, ev, process.Spec("c", sh(ignorer),
+		process.WithShutdown(supervisor.Infinity), process.WithOutput(quietLog)))
+	p := instance(t, s, "c")
+	awaitLine(t, p, "up")
+	done := make(chan error, 1)
+	go func() { done <- s.TerminateChild("c") }()
+	select {
+	case err := <-done:
+		t.Fatalf("TerminateChild returned %v while the child ignores its stop signal", err)
+	case <-time.After(grace + slack): // longer than any Graceful kill of these tests
+	}
+	p.Kill() // what an operator's kill -9 would do
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	awaitGroupGone(t, p.Pid())
+}
+
+// A custom stop signal reaches the group instead of SIGTERM.
+func TestStopSignal(t *testing.T) {
+	ev := newEvents()
+	s := newSup(t, supervisor.OneForOne, ev, process.Spec("c",
+		sh(`trap 'echo "got HUP"; exit 0' HUP; trap "" TERM; echo up; while :; do sleep 0.05; done`),
+		process.WithStopSignal(syscall.SIGHUP), process.WithOutput(quietLog)))
+	p := instance(t, s, "c")
+	awaitLine(t, p, "up")
+	if err := s.TerminateChild("c"); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(p.Tail()); !strings.Contains(got, "got HUP") {
+		t.Fatalf("output %s: want the HUP trap to run", got)
+	}
+}
