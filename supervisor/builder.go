@@ -197,6 +197,11 @@ func (s *Supervisor) SpawnWithSpec(spec Spec, c Child) error {
 
 // AddSupervisor adds sub as a child named after it. sub's own restart
 // policy (given to New) is its policy under s; it restarts as a whole.
+// A supervisor belongs to one parent: adding one that runs already
+// (ErrAlreadyStarted), that another spec holds (ErrAlreadyPresent, until
+// that spec is deleted), or that is s or an ancestor of s (ErrInvalidSpec:
+// a cycle) fails and changes nothing. SpawnChild and Spawn of a
+// *Supervisor do the same; a New that returns one is checked at its start.
 func (s *Supervisor) AddSupervisor(sub *Supervisor) error {
 	if sub == nil {
 		return fmt.Errorf("supervisor %s: %w: nil supervisor", s.name, ErrInvalidSpec)

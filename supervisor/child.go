@@ -187,7 +187,11 @@ func (a AutoShutdown) String() string {
 	return fmt.Sprintf("AutoShutdown(%d)", int(a))
 }
 
-// DefaultStartTimeout bounds a child's Start when its spec sets none.
+// DefaultStartTimeout bounds a worker's Start when its spec sets none. A
+// sub-supervisor's start is not bounded by default: it takes as long as its
+// own children take, each under its own bound (as in OTP). When a
+// sub-supervisor's spec does set a StartTimeout and it expires, the parent
+// stops it and waits for it before retrying or moving on.
 const DefaultStartTimeout = 30 * time.Second
 
 // Spec describes one child to a supervisor.
@@ -196,7 +200,7 @@ type Spec struct {
 	New          func() Child   // called on every (re)start, so each incarnation has fresh state; required
 	Restart      RestartPolicy  // zero: the supervisor's default
 	Shutdown     ShutdownPolicy // zero: Graceful(5s) for workers, Infinity for supervisors
-	StartTimeout time.Duration  // bound on Start; zero: DefaultStartTimeout
+	StartTimeout time.Duration  // bound on Start; zero: DefaultStartTimeout for workers, none for supervisors
 	Significant  bool           // only with Transient/Temporary and AutoShutdown != Never
 	Health       HealthPolicy   // zero value: no health checks; else New must return a health.Checker
 

@@ -187,13 +187,17 @@ func (c *child) info() ChildInfo {
 }
 
 type family struct {
+	owner      *Supervisor
 	head, tail *child
 	byName     map[string]*child
 	n          int
 	size       atomic.Int64 // n, readable by callers sizing a snapshot buffer
 }
 
-func (f *family) init() { f.byName = make(map[string]*child) }
+func (f *family) init(owner *Supervisor) {
+	f.owner = owner
+	f.byName = make(map[string]*child)
+}
 
 func (f *family) append(c *child) {
 	c.prev, c.next = f.tail, nil
@@ -220,6 +224,9 @@ func (f *family) remove(c *child) {
 		f.tail = c.prev
 	}
 	c.prev, c.next = nil, nil
+	if c.sub != nil {
+		release(f.owner, c.sub)
+	}
 	delete(f.byName, c.spec.Name)
 	f.n--
 	f.size.Store(int64(f.n))
@@ -388,12 +395,8 @@ func (f *family) admit(s *Supervisor, specs []Spec) ([]*child, error) {
 		if seen != nil {
 			seen[spec.Name] = true
 		}
-		if sub := specSupervisor(spec); sub != nil {
-			if sub == s {
-				return nil, fmt.Errorf("supervisor %s: child %q: %w: a supervisor cannot supervise itself", s.name, spec.Name, ErrInvalidSpec)
-			}
-			c.sub = sub
-		}
+		c.sub = specSupervisor(spec) // claimed by StartChildren
+
 		cs = append(cs, c)
 	}
 	return cs, nil

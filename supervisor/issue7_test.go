@@ -176,3 +176,341 @@ func TestRegressionTypedNilChild(t *testing.T) {
 		}
 	})
 }
+
+// Issue 7, item 5: Supervisor.Launch was exported; any caller could take
+// the parent's exit report of a sub-supervisor.
+func TestRegressionSupervisorIsNoLauncher(t *testing.T) {
+	if _, ok := any(New("s", OneForOne, Permanent)).(Launcher); ok {
+		t.Fatal("*Supervisor implements Launcher: its exit callback can be overwritten by anyone")
+	}
+	// Sub-supervisors are still launched and restarted by their parent.
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig()
+		root := New("root", OneForOne, Permanent, quiet)
+		sub := New("sub", OneForOne, Permanent, WithIntensity(0, time.Second))
+		r.add(t, sub, "w")
+		if err := root.AddSupervisor(sub); err != nil {
+			t.Fatal(err)
+		}
+		mustStart(t, root)
+		r.j.expect(t, "start w")
+		r.crash("w", errBoom) // the sub gives up; root restarts it
+		synctest.Wait()
+		r.j.expect(t, "exit w", "start w")
+		if ci := childInfo(t, root, "sub"); ci.Restarts != 1 || ci.State != ChildRunning {
+			t.Fatalf("%+v", ci)
+		}
+		mustStop(t, root)
+	})
+}
+
+// Issue 7, item 4: Serve on a supervisor its parent runs blocked (and its
+// ctx would stop what the parent restarts) instead of saying so.
+func TestRegressionServeOnSupervisorRunByParent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		root := New("root", OneForOne, Permanent, quiet)
+		sub := New("sub", OneForOne, Permanent)
+		if err := root.AddSupervisor(sub); err != nil {
+			t.Fatal(err)
+		}
+		mustStart(t, root)
+		got := make(chan error, 1)
+		go func() { got <- sub.Serve(context.Background()) }()
+		synctest.Wait()
+		select {
+		case err := <-got:
+			if !errors.Is(err, ErrAlreadyStarted) {
+				t.Fatalf("Serve = %v, want ErrAlreadyStarted", err)
+			}
+		default:
+			t.Fatal("Serve blocked on a supervisor its parent runs")
+		}
+		if err := sub.Start(context.Background()); !errors.Is(err, ErrAlreadyStarted) {
+			t.Fatalf("Start = %v", err)
+		}
+		mustStop(t, root)
+	})
+}
+
+// Issue 7, items 4 and 7b: concurrent Serve calls raced (check, then start
+// without the lock: the losers returned ErrAlreadyStarted instead of
+// serving), and nil contexts panicked.
+func TestRegressionConcurrentServeAndStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var ev eventLog
+		s := New("root", OneForOne, Permanent, quiet, WithEventHandler(ev.handler))
+		if err := s.SpawnChild("w", idleChild{}); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		const n = 16
+		serveErrs := make(chan error, n)
+		startErrs := make(chan error, n)
+		for range n {
+			go func() { serveErrs <- s.Serve(ctx) }()
+			go func() { startErrs <- s.Start(ctx) }()
+		}
+		synctest.Wait()
+		for range n {
+			if err := <-startErrs; err != nil && !errors.Is(err, ErrAlreadyStarted) {
+				t.Fatalf("Start = %v", err)
+			}
+		}
+		if err := s.Serve(nil); !errors.Is(err, ErrInvalidOption) { //nolint:staticcheck // nil ctx on purpose
+			t.Fatalf("Serve(nil) on a running supervisor = %v", err)
+		}
+		if err := s.Start(nil); !errors.Is(err, ErrInvalidOption) { //nolint:staticcheck // nil ctx on purpose
+			t.Fatalf("Start(nil) = %v", err)
+		}
+		cancel()
+		for range n {
+			if err := <-serveErrs; err != nil {
+				t.Fatalf("Serve = %v, want nil after an orderly end", err)
+			}
+		}
+		var started int
+		for _, k := range ev.kinds("") {
+			if k == EventSupervisorStarted {
+				started++
+			}
+		}
+		if started != 1 {
+			t.Fatalf("started %d times", started)
+		}
+		if err := New("idle", OneForOne, Permanent).Serve(nil); !errors.Is(err, ErrInvalidOption) { //nolint:staticcheck // nil ctx on purpose
+			t.Fatalf("Serve(nil) = %v", err)
+		}
+	})
+}
+
+// slowStart is a child whose Start takes hold, on the starts listed in slow
+// (1-based), and whose Serve waits for cancellation.
+type slowStart struct {
+	mu    *sync.Mutex
+	n     *int
+	slow  map[int]bool
+	hold  time.Duration
+	fails chan error
+}
+
+func (w *slowStart) Start(context.Context) error {
+	w.mu.Lock()
+	*w.n++
+	slow := w.slow[*w.n]
+	w.mu.Unlock()
+	if slow {
+		time.Sleep(w.hold)
+	}
+	return nil
+}
+
+func (w *slowStart) Serve(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-w.fails:
+		return err
+	}
+}
+
+// Issue 7, item 4: a sub-supervisor's start was cut at the 30 s worker
+// default; OTP waits as long as a supervisor takes to start.
+func TestRegressionSubSupervisorStartIsUnbounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var n int
+		w := &slowStart{mu: &mu, n: &n, slow: map[int]bool{1: true}, hold: 40 * time.Second}
+		root := New("root", OneForOne, Permanent, quiet)
+		sub := New("sub", OneForOne, Permanent)
+		if err := sub.Child("w").StartTimeout(time.Minute).Spawn(w); err != nil {
+			t.Fatal(err)
+		}
+		if err := root.AddSupervisor(sub); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if err := root.Start(context.Background()); err != nil {
+			t.Fatalf("Start = %v, want the sub-supervisor's 40 s start awaited", err)
+		}
+		if d := time.Since(start); d != 40*time.Second {
+			t.Fatalf("started after %v", d)
+		}
+		mustStop(t, root)
+	})
+}
+
+// Issue 7, item 4: after a sub-supervisor's StartTimeout, its start went on
+// in the background, so the parent's retry met ErrAlreadyStarted until the
+// parent gave up.
+func TestRegressionSubSupervisorStartTimeoutThenRetry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var ev eventLog
+		var mu sync.Mutex
+		var n int
+		w := &slowStart{mu: &mu, n: &n, slow: map[int]bool{2: true}, hold: 20 * time.Second, fails: make(chan error)}
+		root := New("root", OneForOne, Permanent, quiet, WithEventHandler(ev.handler))
+		sub := New("sub", OneForOne, Permanent, WithIntensity(0, time.Second))
+		if err := sub.SpawnChild("w", w); err != nil {
+			t.Fatal(err)
+		}
+		if err := root.Child("sub").StartTimeout(10 * time.Second).Spawn(sub); err != nil {
+			t.Fatal(err)
+		}
+		mustStart(t, root)
+		w.fails <- errBoom // sub gives up; root restarts it; w's second start is slow
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if err := root.Err(); err != nil {
+			t.Fatalf("root ended: %v", err)
+		}
+		if ci := childInfo(t, root, "sub"); ci.State != ChildRunning {
+			t.Fatalf("sub %+v", ci)
+		}
+		var timeouts int
+		ev.mu.Lock()
+		for _, e := range ev.ev {
+			if e.Kind == EventChildStartFailed {
+				if errors.Is(e.Err, ErrAlreadyStarted) {
+					t.Errorf("a retry met a start still going on: %v", e.Err)
+				}
+				if errors.Is(e.Err, ErrStartTimeout) {
+					timeouts++
+				}
+			}
+		}
+		ev.mu.Unlock()
+		if timeouts != 1 {
+			t.Fatalf("%d start timeouts", timeouts)
+		}
+		mustStop(t, root)
+	})
+}
+
+// Issue 7, item 7b: AddSupervisor of a supervisor that ran under another
+// parent re-parented it (its path and events moved) and marked it for
+// disposal, so its specs were disposed at its next restart.
+func TestRegressionAddSupervisorOwnedElsewhereChangesNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig()
+		root1 := New("root1", OneForOne, Permanent, quiet)
+		root2 := New("root2", OneForOne, Permanent, quiet)
+		sub := New("sub", OneForOne, Permanent, WithIntensity(0, time.Second))
+		var disposed []string
+		var mu sync.Mutex
+		spec := r.spec("w", Permanent)
+		spec.Dispose = func(error) { mu.Lock(); disposed = append(disposed, "w"); mu.Unlock() }
+		if err := sub.StartChild(spec); err != nil {
+			t.Fatal(err)
+		}
+		if err := root1.AddSupervisor(sub); err != nil {
+			t.Fatal(err)
+		}
+		// Added but not running: it belongs to root1 already.
+		if err := root2.AddSupervisor(sub); !errors.Is(err, ErrAlreadyPresent) {
+			t.Fatalf("AddSupervisor of a supervisor added elsewhere = %v", err)
+		}
+		if err := root1.SpawnChild("again", sub); !errors.Is(err, ErrAlreadyPresent) {
+			t.Fatalf("the same supervisor twice = %v", err)
+		}
+		mustStart(t, root1)
+		mustStart(t, root2)
+		r.j.expect(t, "start w")
+		for _, add := range []func() error{
+			func() error { return root2.AddSupervisor(sub) },
+			func() error { return root2.SpawnChild("other", sub) },
+			func() error { return root2.Child("x").SpawnFunc(func() Child { return sub }) },
+		} {
+			if err := add(); err == nil {
+				t.Fatal("a supervisor running under root1 was added to root2")
+			}
+		}
+		if n := root2.CountChildren(); n.Specs != 0 {
+			t.Fatalf("root2 kept %+v", root2.WhichChildren())
+		}
+		if p := sub.Path(); p != "root1/sub" {
+			t.Fatalf("re-parented: path %q", p)
+		}
+		r.crash("w", errBoom) // sub gives up, root1 restarts it
+		synctest.Wait()
+		r.j.expect(t, "exit w", "start w")
+		mu.Lock()
+		if len(disposed) != 0 {
+			t.Fatalf("disposed %v: the failed add marked sub for disposal", disposed)
+		}
+		mu.Unlock()
+
+		// A running top-level supervisor cannot be adopted either.
+		top := New("top", OneForOne, Permanent, quiet)
+		mustStart(t, top)
+		if err := root2.AddSupervisor(top); !errors.Is(err, ErrAlreadyStarted) {
+			t.Fatalf("AddSupervisor of a running top-level supervisor = %v", err)
+		}
+		mustStop(t, top)
+		// Once removed from root1, sub may go elsewhere.
+		if err := root1.TerminateChild("sub"); err != nil {
+			t.Fatal(err)
+		}
+		if err := root1.DeleteChild("sub"); err != nil {
+			t.Fatal(err)
+		}
+		if err := root2.AddSupervisor(sub); err != nil {
+			t.Fatalf("AddSupervisor after DeleteChild = %v", err)
+		}
+		if p := sub.Path(); p != "root2/sub" {
+			t.Fatalf("path %q", p)
+		}
+		mustStop(t, root1)
+		mustStop(t, root2)
+	})
+}
+
+// Issue 7, item 7b: a cycle of supervisors hung Start with two goroutines
+// spinning. Not in a synctest bubble: a hang is what the test looks for.
+func TestRegressionSupervisorCyclesAreInvalid(t *testing.T) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a := New("a", OneForOne, Permanent, quiet)
+		b := New("b", OneForOne, Permanent, quiet)
+		c := New("c", OneForOne, Permanent, quiet)
+		if err := a.AddSupervisor(a); !errors.Is(err, ErrInvalidSpec) {
+			t.Errorf("self-add = %v", err)
+		}
+		if err := a.AddSupervisor(b); err != nil {
+			t.Error(err)
+		}
+		if err := b.AddSupervisor(a); !errors.Is(err, ErrInvalidSpec) {
+			t.Errorf("a <-> b = %v", err)
+		}
+		if err := b.AddSupervisor(c); err != nil {
+			t.Error(err)
+		}
+		if err := c.AddSupervisor(a); !errors.Is(err, ErrInvalidSpec) {
+			t.Errorf("a -> b -> c -> a = %v", err)
+		}
+		// A New that returns a supervisor is known only at the start.
+		x := New("x", OneForOne, Permanent, quiet)
+		y := New("y", OneForOne, Permanent, quiet)
+		if err := x.Child("y").SpawnFunc(func() Child { return y }); err != nil {
+			t.Error(err)
+		}
+		if err := y.Child("x").SpawnFunc(func() Child { return x }); err != nil {
+			t.Error(err)
+		}
+		if err := x.Start(context.Background()); !errors.Is(err, ErrInvalidSpec) {
+			t.Errorf("x -> y -> x started: %v", err)
+			_ = x.Stop()
+		}
+		if err := a.Start(context.Background()); err != nil {
+			t.Error(err)
+		}
+		if err := a.Stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a cycle of supervisors hung")
+	}
+}

@@ -249,6 +249,15 @@ func (r *run) call(m *call) reply {
 // ones it started, newest first.
 func (r *run) startAll() error {
 	for c := r.f.head; c != nil; c = c.next {
+		if r.s.parent != nil && r.ctx.Err() != nil {
+			// The parent gave up on this start (its StartTimeout): do not
+			// start more children only to stop them again.
+			for p := c.prev; p != nil; p = p.prev {
+				r.stopChild(p)
+			}
+			return fmt.Errorf("supervisor %s: start abandoned by %s before child %q: %w",
+				r.s.name, r.s.parent.name, c.spec.Name, r.ctx.Err())
+		}
 		c.terminated = false
 		if err := r.startChild(c, false); err != nil {
 			for p := c.prev; p != nil; p = p.prev {

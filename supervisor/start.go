@@ -5,6 +5,7 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"runtime/debug"
@@ -32,12 +33,18 @@ func (r *run) startChild(c *child, restarted bool) (err error) {
 	if err := checkHealthPolicy(c.spec.health(), inst); err != nil {
 		return err
 	}
-	if sub, ok := inst.(*Supervisor); ok {
-		if sub == r.s {
-			return fmt.Errorf("%w: a supervisor cannot supervise itself", ErrInvalidSpec)
+	sub, isSub := inst.(*Supervisor)
+	if isSub {
+		// A spec added by AddSupervisor claimed sub already; a New that
+		// returns one claims it now, and nothing of sub changes if that
+		// is refused.
+		if err := claim(r.s, sub, false); err != nil {
+			return err
+		}
+		if c.sub != nil && c.sub != sub {
+			release(r.s, c.sub) // New returns a fresh supervisor each time
 		}
 		c.sub = sub
-		sub.attach(r.s, c.spec.Name)
 	}
 	// The first incarnation lives inside the child record: one allocation
 	// less on every start; restarts allocate their own so that a late exit
@@ -50,7 +57,13 @@ func (r *run) startChild(c *child, restarted bool) (err error) {
 	ctx, cancel := context.Context(&inc.incCtx), inc.cancel
 	c.inc = inc
 	launcher, isLauncher := inst.(Launcher)
-	if starter, ok := inst.(Starter); ok {
+	if isSub {
+		if err := r.startSub(c, sub, inc); err != nil {
+			cancel()
+			return err
+		}
+		isLauncher = false // launched by startSub
+	} else if starter, ok := inst.(Starter); ok {
 		ack := make(chan error, 1)
 		go inc.startThenServe(r, starter, ack, !isLauncher)
 		if err := r.awaitStart(c, ack); err != nil {
@@ -84,9 +97,37 @@ func (r *run) startChild(c *child, restarted bool) (err error) {
 	return nil
 }
 
+// startSub starts a sub-supervisor as c's incarnation inc and launches
+// it: no goroutine of the parent's waits for its end, the sub's own run
+// reports it. A sub-supervisor's Start is not bounded unless its spec sets
+// a StartTimeout (OTP waits as long as it takes); when that expires, the
+// sub is stopped and waited for, so that no start of it goes on in the
+// background to meet a retry with ErrAlreadyStarted.
+func (r *run) startSub(c *child, sub *Supervisor, inc *incarnation) error {
+	sr, err := sub.begin(&inc.incCtx, r.s, c.spec.Name)
+	if err != nil {
+		return err
+	}
+	go sr.main()
+	if err := r.awaitStart(c, sr.started); err != nil {
+		if errors.Is(err, ErrStartTimeout) {
+			inc.cancel() // its start ends at the next child; then its run ends
+			if <-sr.started == nil {
+				<-sr.done
+			}
+		}
+		return err
+	}
+	sub.launch(sr, inc.exitFunc(r))
+	return nil
+}
+
 func (r *run) awaitStart(c *child, ack chan error) error {
 	d := c.spec.startTimeout()
 	if d == 0 {
+		if c.sub != nil {
+			return <-ack
+		}
 		d = DefaultStartTimeout
 	}
 	t := r.resetTimer(d)

@@ -30,6 +30,7 @@ type Supervisor struct {
 	// Set by a parent when it launches this supervisor as its child.
 	parent *Supervisor
 	path   string
+	owner  *Supervisor // the parent whose spec holds this supervisor; guarded by owners
 
 	events dispatcher
 	subs   atomic.Pointer[[]*subscriber] // copy-on-write: emit reads without a lock
@@ -114,7 +115,7 @@ func New(name string, strategy Strategy, restart RestartPolicy, opts ...Option) 
 	if s.restart == DefaultRestart {
 		s.restart = Permanent
 	}
-	s.children.init()
+	s.children.init(s)
 	s.done = make(chan struct{})
 	return s
 }
@@ -141,43 +142,84 @@ func (s *Supervisor) Intensity() (maxRestarts int, period time.Duration) {
 // background until ctx is done or Stop is called. If a child fails to start,
 // the ones started before it are stopped in reverse order and Start returns
 // an error naming it; nothing is left running. A supervisor that has ended
-// can be started again: it starts the specs it still holds.
+// can be started again: it starts the specs it still holds. Start on a
+// running supervisor returns ErrAlreadyStarted; of concurrent calls, one
+// starts it.
 func (s *Supervisor) Start(ctx context.Context) error {
-	if ctx == nil {
-		return fmt.Errorf("supervisor %s: %w: nil context", s.name, ErrInvalidOption)
+	r, err := s.begin(ctx, nil, "")
+	if err != nil {
+		return err
 	}
-	if s.cfg.err != nil {
-		return fmt.Errorf("supervisor %s: %w", s.name, s.cfg.err)
+	go r.main()
+	return <-r.started
+}
+
+// begin makes s running with a new run, checking and starting under one
+// lock so that concurrent Start and Serve calls cannot both start it.
+// parent is the supervisor that runs s as its child named name, or nil for
+// a top-level start.
+func (s *Supervisor) begin(ctx context.Context, parent *Supervisor, name string) (*run, error) {
+	path := s.name
+	if parent != nil {
+		path = parent.Path() + PathSeparator + name // before locking s: locks go down the tree
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.beginLocked(ctx, parent, path)
+}
+
+// beginLocked is begin with s.mu held.
+func (s *Supervisor) beginLocked(ctx context.Context, parent *Supervisor, path string) (*run, error) {
+	if ctx == nil {
+		return nil, fmt.Errorf("supervisor %s: %w: nil context", s.name, ErrInvalidOption)
+	}
+	if s.cfg.err != nil {
+		return nil, fmt.Errorf("supervisor %s: %w", s.name, s.cfg.err)
+	}
 	if s.phase == running {
-		s.mu.Unlock()
-		return fmt.Errorf("supervisor %s: %w", s.name, ErrAlreadyStarted)
+		if s.parent != nil {
+			return nil, fmt.Errorf("supervisor %s: %w: run by %s", s.name, ErrAlreadyStarted, s.parent.name)
+		}
+		return nil, fmt.Errorf("supervisor %s: %w", s.name, ErrAlreadyStarted)
 	}
 	if s.phase == ended {
 		s.done = make(chan struct{})
 		s.err = nil
 	}
+	s.parent, s.path = parent, path
 	r := newRun(s, ctx)
 	s.run, s.phase = r, running
-	s.mu.Unlock()
-	go r.main()
-	return <-r.started
+	return r, nil
 }
 
 // Serve starts the supervisor if it is not running, then blocks until it
 // ends, returning its final error (nil after an orderly end). When ctx is
-// done the supervisor shuts down as Stop does.
+// done the supervisor shuts down as Stop does. Serve on a supervisor that a
+// parent runs as its child returns ErrAlreadyStarted at once: the parent
+// owns that run (it would restart what Serve's ctx stopped).
 func (s *Supervisor) Serve(ctx context.Context) error {
+	if ctx == nil {
+		return fmt.Errorf("supervisor %s: %w: nil context", s.name, ErrInvalidOption)
+	}
 	s.mu.Lock()
-	started := s.phase == running
-	s.mu.Unlock()
-	if !started {
-		if err := s.Start(ctx); err != nil {
+	var r *run
+	if s.phase != running || s.parent != nil {
+		// Check and start in one step: of concurrent callers one starts
+		// the run and the others wait for it.
+		var err error
+		if r, err = s.beginLocked(ctx, nil, s.name); err != nil {
+			s.mu.Unlock()
 			return err
 		}
 	}
-	done := s.Done()
+	done := s.done
+	s.mu.Unlock()
+	if r != nil {
+		go r.main()
+		if err := <-r.started; err != nil {
+			return err
+		}
+	}
 	select {
 	case <-done:
 		s.drainEvents()
@@ -187,11 +229,12 @@ func (s *Supervisor) Serve(ctx context.Context) error {
 	return s.Err()
 }
 
-// Launch lets a parent run this supervisor without a goroutine of its own:
-// exit receives the final error when the run started by Start ends.
-func (s *Supervisor) Launch(ctx context.Context, exit func(error)) {
+// launch lets a parent run this supervisor without a goroutine of its own:
+// exit receives the final error when run r, begun by the parent, ends. It
+// is not exported: a second caller would take the parent's exit report.
+func (s *Supervisor) launch(r *run, exit func(error)) {
 	s.mu.Lock()
-	if s.phase != running {
+	if s.run != r || s.phase != running {
 		err := s.err
 		s.mu.Unlock()
 		exit(err)
@@ -264,14 +307,6 @@ func (s *Supervisor) Err() error {
 	return s.err
 }
 
-// attach records that parent runs s as its child named name.
-func (s *Supervisor) attach(parent *Supervisor, name string) {
-	s.mu.Lock()
-	s.parent = parent
-	s.path = parent.Path() + "/" + name
-	s.mu.Unlock()
-}
-
 // disposeAll tells every spec it is gone for good (the tree ended, or the
 // spec of this supervisor was disposed by its parent).
 func (s *Supervisor) disposeAll() {
@@ -326,7 +361,7 @@ func (s *Supervisor) StartChild(spec Spec) error {
 	c := &call{op: opStartChild}
 	c.one[0] = spec
 	c.specs = c.one[:]
-	return s.request(c).err
+	return s.startChildren(c)
 }
 
 // StartChildren adds several children as one operation, in order: all are
@@ -334,7 +369,19 @@ func (s *Supervisor) StartChild(spec Spec) error {
 // stopped and removed, so the batch is all or nothing. It costs one round
 // trip to the supervisor however many specs it carries.
 func (s *Supervisor) StartChildren(specs ...Spec) error {
-	return s.request(&call{op: opStartChild, specs: specs}).err
+	return s.startChildren(&call{op: opStartChild, specs: specs})
+}
+
+func (s *Supervisor) startChildren(c *call) error {
+	undo, err := s.claimSpecs(c.specs)
+	if err != nil {
+		return err
+	}
+	if err := s.request(c).err; err != nil {
+		undo()
+		return err
+	}
+	return nil
 }
 
 // TerminateChild stops a child without restarting it and keeps its spec

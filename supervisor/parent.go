@@ -1,0 +1,88 @@
+package supervisor
+
+// Which supervisor a sub-supervisor belongs to. A supervisor is one node of
+// one tree: it may be the child of one spec of one parent, and never its
+// own ancestor. Claims are checked before anything is recorded, so a
+// refused AddSupervisor changes nothing: no re-parenting, no disposal mark.
+
+import (
+	"fmt"
+	"sync"
+)
+
+// owners guards every Supervisor.owner. Ownership changes rarely (adding
+// and removing sub-supervisors), and one lock for the whole forest makes
+// the cycle check, which walks several supervisors, a single step. No
+// other lock is taken while it is held.
+var owners sync.Mutex
+
+// claim makes parent the owner of sub, for a spec being added to parent
+// (fresh: sub must belong to no one yet) or for an incarnation starting
+// (sub may already be parent's, through its spec).
+func claim(parent, sub *Supervisor, fresh bool) error {
+	owners.Lock()
+	defer owners.Unlock()
+	for p := parent; p != nil; p = p.owner {
+		if p == sub {
+			if p == parent {
+				return fmt.Errorf("%w: a supervisor cannot supervise itself", ErrInvalidSpec)
+			}
+			return fmt.Errorf("%w: supervisor %s is an ancestor of %s: adding it would make a cycle",
+				ErrInvalidSpec, sub.name, parent.name)
+		}
+	}
+	switch {
+	case sub.owner == nil:
+		sub.owner = parent
+	case sub.owner != parent || fresh:
+		return fmt.Errorf("%w: supervisor %s already belongs to %s", ErrAlreadyPresent, sub.name, sub.owner.name)
+	}
+	return nil
+}
+
+// release ends parent's ownership of sub, when the spec holding it is
+// removed; sub may then be added elsewhere or run on its own.
+func release(parent, sub *Supervisor) {
+	owners.Lock()
+	if sub.owner == parent {
+		sub.owner = nil
+	}
+	owners.Unlock()
+}
+
+// running reports whether s runs now.
+func (s *Supervisor) running() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.phase == running
+}
+
+// claimSpecs claims the supervisors that specs carry (AddSupervisor,
+// SpawnChild of a *Supervisor) for s before the specs are recorded, and
+// returns a function that undoes the claims if they are not. A supervisor
+// that runs, or belongs to any supervisor already, is refused.
+func (s *Supervisor) claimSpecs(specs []Spec) (undo func(), err error) {
+	var claimed []*Supervisor
+	undo = func() {
+		for _, sub := range claimed {
+			release(s, sub)
+		}
+	}
+	for _, spec := range specs {
+		sub := spec.sup
+		if sub == nil {
+			continue
+		}
+		if sub != s && sub.running() {
+			undo()
+			return nil, fmt.Errorf("supervisor %s: child %q: %w: supervisor %s runs already",
+				s.name, spec.Name, ErrAlreadyStarted, sub.name)
+		}
+		if err := claim(s, sub, true); err != nil {
+			undo()
+			return nil, fmt.Errorf("supervisor %s: child %q: %w", s.name, spec.Name, err)
+		}
+		claimed = append(claimed, sub)
+	}
+	return undo, nil
+}
