@@ -17,10 +17,11 @@ type Cluster interface {
 	ClusterState() ClusterState
 }
 
-// Located is implemented by children that run on another node, such as the
-// remote package's children: a snapshot reports the node (ChildSnapshot.Node).
-// Like Actor, it is found by duck typing on ChildInfo.Instance, so a child
-// between incarnations shows no node.
+// Located is implemented by children that run on another node: a snapshot
+// reports the node (ChildSnapshot.Node). Like Actor, it is found by duck
+// typing on ChildInfo.Instance. Children whose instance does not say, such
+// as the remote package's (a local actor that forwards), are placed by
+// ClusterState.Placements instead.
 type Located interface {
 	Node() string
 }
@@ -35,6 +36,12 @@ type ClusterState struct {
 	Members []Member `json:"members"`
 	// Traffic counts this node's remote messages since it started.
 	Traffic ClusterTraffic `json:"traffic"`
+	// Placements says on which node each running remote child of this
+	// node runs, by child name; the snapshot shows it as the child's
+	// Node. A child name is unique in its supervisor, not in the tree:
+	// a local child named like a remote one elsewhere would show that
+	// node too, so give remote children distinct names.
+	Placements map[string]string `json:"-"`
 }
 
 // Member is one node of the cluster.
@@ -60,17 +67,30 @@ type Member struct {
 
 // ClusterTraffic counts what crossed the network from and to this node.
 type ClusterTraffic struct {
-	// Sent and Received count actor messages (and replies) over NATS.
-	Sent     uint64 `json:"sent"`
-	Received uint64 `json:"received"`
+	// Sent and Received count actor messages (and replies) over NATS,
+	// and SentBytes and ReceivedBytes their payloads.
+	Sent          uint64 `json:"sent"`
+	Received      uint64 `json:"received"`
+	SentBytes     uint64 `json:"sent_bytes"`
+	ReceivedBytes uint64 `json:"received_bytes"`
 	// DeadLetters counts the messages this node could not deliver, by
 	// reason ("node_down", "codec", "unknown_actor", "too_large", ...).
 	DeadLetters map[string]uint64 `json:"dead_letters,omitempty"`
 	// HeartbeatRoundTrips counts the heartbeat round trips measured, and
 	// HeartbeatRoundTripSeconds is their sum: rate(sum)/rate(count) is
-	// the mean round trip.
-	HeartbeatRoundTrips       uint64  `json:"heartbeat_round_trips"`
-	HeartbeatRoundTripSeconds float64 `json:"heartbeat_round_trip_seconds"`
+	// the mean round trip. HeartbeatRTTBuckets, when the source keeps
+	// them, spread the same round trips over upper bounds (cumulative
+	// counts, as Prometheus histograms are).
+	HeartbeatRoundTrips       uint64      `json:"heartbeat_round_trips"`
+	HeartbeatRoundTripSeconds float64     `json:"heartbeat_round_trip_seconds"`
+	HeartbeatRTTBuckets       []RTTBucket `json:"heartbeat_rtt_buckets,omitempty"`
+}
+
+// RTTBucket is one bucket of a round-trip histogram: how many round trips
+// took at most UpperSeconds.
+type RTTBucket struct {
+	UpperSeconds float64 `json:"le"`
+	Count        uint64  `json:"count"`
 }
 
 // WithCluster shows the cluster that the observed tree's node belongs to:
@@ -126,14 +146,18 @@ var (
 		"Actor messages and replies this node sent over NATS.")
 	descRemoteReceived = desc("airssys_remote_messages_received_total",
 		"Actor messages and replies this node received over NATS.")
+	descRemoteSentBytes = desc("airssys_remote_sent_bytes_total",
+		"Payload bytes of the messages this node sent over NATS.")
+	descRemoteReceivedBytes = desc("airssys_remote_received_bytes_total",
+		"Payload bytes of the messages this node received over NATS.")
 	descRemoteDead = desc("airssys_remote_dead_letters_total",
 		"Remote messages this node could not deliver, by reason.", "reason")
 	descHeartbeatRTT = desc("airssys_remote_heartbeat_rtt_seconds",
-		"Heartbeat round trips measured by this node (count and sum).")
+		"Heartbeat round trips measured by this node to its peers.")
 
 	clusterDescs = []*prometheus.Desc{
-		descNodeUp, descNodeHeartbeatAge, descNodeRTT, descRemoteSent,
-		descRemoteReceived, descRemoteDead, descHeartbeatRTT,
+		descNodeUp, descNodeHeartbeatAge, descNodeRTT, descRemoteSent, descRemoteReceived,
+		descRemoteSentBytes, descRemoteReceivedBytes, descRemoteDead, descHeartbeatRTT,
 	}
 )
 
@@ -164,6 +188,8 @@ func collectCluster(ch chan<- prometheus.Metric, c Cluster) {
 	tr := st.Traffic
 	emit(ch, descRemoteSent, prometheus.CounterValue, float64(tr.Sent))
 	emit(ch, descRemoteReceived, prometheus.CounterValue, float64(tr.Received))
+	emit(ch, descRemoteSentBytes, prometheus.CounterValue, float64(tr.SentBytes))
+	emit(ch, descRemoteReceivedBytes, prometheus.CounterValue, float64(tr.ReceivedBytes))
 	reasons := make([]string, 0, len(tr.DeadLetters))
 	for r := range tr.DeadLetters {
 		reasons = append(reasons, r)
@@ -172,7 +198,11 @@ func collectCluster(ch chan<- prometheus.Metric, c Cluster) {
 	for _, r := range reasons {
 		emit(ch, descRemoteDead, prometheus.CounterValue, float64(tr.DeadLetters[r]), r)
 	}
-	m, err := prometheus.NewConstSummary(descHeartbeatRTT, tr.HeartbeatRoundTrips, tr.HeartbeatRoundTripSeconds, nil)
+	buckets := make(map[float64]uint64, len(tr.HeartbeatRTTBuckets))
+	for _, b := range tr.HeartbeatRTTBuckets {
+		buckets[b.UpperSeconds] = b.Count
+	}
+	m, err := prometheus.NewConstHistogram(descHeartbeatRTT, tr.HeartbeatRoundTrips, tr.HeartbeatRoundTripSeconds, buckets)
 	if err != nil {
 		m = prometheus.NewInvalidMetric(descHeartbeatRTT, fmt.Errorf("heartbeat round trips: %w", err))
 	}

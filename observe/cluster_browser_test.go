@@ -54,11 +54,12 @@ func TestBrowserCluster(t *testing.T) {
 		return s
 	}
 	for sel, want := range map[string][]string{
-		`#cluster`:                       {"seen from node a"},
-		`#cluster [data-member="a"]`:     {"a up", "(this node)"},
-		`#cluster [data-member="b"]`:     {"b up", "heard ", "s ago", "rtt 0.40 ms"},
-		`#cluster [data-member="c"]`:     {"c down", "heard 1m"},
-		`li[data-path="root/far"] .node`: {"on b"},
+		`#cluster`:                          {"seen from node a"},
+		`#cluster [data-member="a"]`:        {"a up", "(this node)"},
+		`#cluster [data-member="b"]`:        {"b up", "heard ", "s ago", "rtt 0.40 ms"},
+		`#cluster [data-member="c"]`:        {"c down", "heard 1m"},
+		`li[data-path="root/far"] .node`:    {"on b"},
+		`li[data-path="root/placed"] .node`: {"on c"},
 	} {
 		got := text(sel)
 		for _, w := range want {

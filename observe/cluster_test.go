@@ -42,6 +42,7 @@ func clusterFixture(t *testing.T) (*supervisor.Supervisor, *staticCluster) {
 		return locatedActor{fakeActor: newFakeActor().(*fakeActor), node: "b"}
 	}))
 	must(t, root.Child("near").SpawnFunc(newFakeActor))
+	must(t, root.Child("placed").SpawnFunc(newFakeActor))
 	must(t, root.Start(context.Background()))
 	t.Cleanup(func() { _ = root.Stop() })
 	heard := time.Now().Add(-1500 * time.Millisecond)
@@ -53,10 +54,12 @@ func clusterFixture(t *testing.T) (*supervisor.Supervisor, *staticCluster) {
 			{Name: "a", Up: true, Self: true},
 		},
 		Traffic: ClusterTraffic{
-			Sent: 10, Received: 7,
+			Sent: 10, Received: 7, SentBytes: 100, ReceivedBytes: 70,
 			DeadLetters:         map[string]uint64{"node_down": 2, "codec": 1},
 			HeartbeatRoundTrips: 4, HeartbeatRoundTripSeconds: 0.002,
+			HeartbeatRTTBuckets: []RTTBucket{{UpperSeconds: 0.0005, Count: 3}, {UpperSeconds: 0.001, Count: 4}},
 		},
+		Placements: map[string]string{"placed": "c"},
 	}}
 }
 
@@ -86,8 +89,8 @@ func TestClusterInSnapshot(t *testing.T) {
 	for _, c := range snap.Root.Children {
 		nodes[c.Name] = c.Node
 	}
-	if nodes["far"] != "b" || nodes["near"] != "" {
-		t.Errorf("child nodes %v, want far on b and near local", nodes)
+	if nodes["far"] != "b" || nodes["near"] != "" || nodes["placed"] != "c" {
+		t.Errorf("child nodes %v, want far on b (Located), placed on c (Placements) and near local", nodes)
 	}
 
 	// The same over HTTP, as the live page reads it.
@@ -134,8 +137,11 @@ func TestClusterMetrics(t *testing.T) {
 # TYPE airssys_remote_dead_letters_total counter
 airssys_remote_dead_letters_total{reason="codec"} 1
 airssys_remote_dead_letters_total{reason="node_down"} 2
-# HELP airssys_remote_heartbeat_rtt_seconds Heartbeat round trips measured by this node (count and sum).
-# TYPE airssys_remote_heartbeat_rtt_seconds summary
+# HELP airssys_remote_heartbeat_rtt_seconds Heartbeat round trips measured by this node to its peers.
+# TYPE airssys_remote_heartbeat_rtt_seconds histogram
+airssys_remote_heartbeat_rtt_seconds_bucket{le="0.0005"} 3
+airssys_remote_heartbeat_rtt_seconds_bucket{le="0.001"} 4
+airssys_remote_heartbeat_rtt_seconds_bucket{le="+Inf"} 4
 airssys_remote_heartbeat_rtt_seconds_sum 0.002
 airssys_remote_heartbeat_rtt_seconds_count 4
 # HELP airssys_remote_messages_received_total Actor messages and replies this node received over NATS.
@@ -144,6 +150,12 @@ airssys_remote_messages_received_total 7
 # HELP airssys_remote_messages_sent_total Actor messages and replies this node sent over NATS.
 # TYPE airssys_remote_messages_sent_total counter
 airssys_remote_messages_sent_total 10
+# HELP airssys_remote_sent_bytes_total Payload bytes of the messages this node sent over NATS.
+# TYPE airssys_remote_sent_bytes_total counter
+airssys_remote_sent_bytes_total 100
+# HELP airssys_remote_received_bytes_total Payload bytes of the messages this node received over NATS.
+# TYPE airssys_remote_received_bytes_total counter
+airssys_remote_received_bytes_total 70
 # HELP airssys_remote_node_rtt_seconds Latest heartbeat round trip to the member node.
 # TYPE airssys_remote_node_rtt_seconds gauge
 airssys_remote_node_rtt_seconds{node="b"} 0.0004
@@ -153,7 +165,8 @@ airssys_remote_node_up{node="b"} 1
 airssys_remote_node_up{node="c"} 0
 `), "airssys_remote_dead_letters_total", "airssys_remote_heartbeat_rtt_seconds",
 		"airssys_remote_messages_received_total", "airssys_remote_messages_sent_total",
-		"airssys_remote_node_rtt_seconds", "airssys_remote_node_up")
+		"airssys_remote_node_rtt_seconds", "airssys_remote_node_up",
+		"airssys_remote_sent_bytes_total", "airssys_remote_received_bytes_total")
 	if err != nil {
 		t.Error(err)
 	}

@@ -31,7 +31,8 @@
 // single process cannot show: the members of the cluster, up or down, and
 // how long ago each was last heard from, in the snapshot's Cluster, on the
 // live page and in the airssys_remote_* metrics. A child that runs on
-// another node (Located) shows that node in its ChildSnapshot.Node.
+// another node (Located, or named in ClusterState.Placements) shows that
+// node in its ChildSnapshot.Node.
 //
 // # HTTP
 //
@@ -119,7 +120,9 @@
 //	airssys_remote_messages_sent_total                           counter, messages sent over NATS
 //	airssys_remote_messages_received_total                       counter, messages received over NATS
 //	airssys_remote_dead_letters_total{reason}                    counter, undeliverable remote messages
-//	airssys_remote_heartbeat_rtt_seconds                         summary, heartbeat round trips (count, sum)
+//	airssys_remote_sent_bytes_total                              counter, payload bytes sent
+//	airssys_remote_received_bytes_total                          counter, payload bytes received
+//	airssys_remote_heartbeat_rtt_seconds                         histogram, heartbeat round trips
 //
 // supervisor is the supervisor's path ("root/web"); kind is worker,
 // supervisor or actor; state is one of ChildState's names; health is

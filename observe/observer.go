@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -174,8 +175,14 @@ func New(root *supervisor.Supervisor, opts ...Option) (*Observer, error) {
 func (o *Observer) Snapshot() Snapshot { return o.snapshot(SnapshotOptions{}) }
 
 func (o *Observer) snapshot(opts SnapshotOptions) Snapshot {
-	snap := TakeSnapshotWith(o.root, opts)
-	snap.Cluster = clusterState(o.cfg.cluster, snap.TakenAt)
+	now := time.Now()
+	cluster := clusterState(o.cfg.cluster, now)
+	var placements map[string]string
+	if cluster != nil {
+		placements = cluster.Placements
+	}
+	snap := takeSnapshot(o.root, opts, now, placements)
+	snap.Cluster = cluster
 	return snap
 }
 

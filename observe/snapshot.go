@@ -153,13 +153,18 @@ func TakeSnapshot(root *supervisor.Supervisor) Snapshot {
 
 // TakeSnapshotWith is TakeSnapshot with trimming options.
 func TakeSnapshotWith(root *supervisor.Supervisor, opts SnapshotOptions) Snapshot {
-	now := time.Now()
+	return takeSnapshot(root, opts, time.Now(), nil)
+}
+
+// takeSnapshot describes the tree at now; placements (child name -> node)
+// come from a cluster, if any.
+func takeSnapshot(root *supervisor.Supervisor, opts SnapshotOptions, now time.Time, placements map[string]string) Snapshot {
 	snap := Snapshot{TakenAt: now}
 	if root == nil {
 		snap.Root.Children = []ChildSnapshot{}
 		return snap
 	}
-	w := walker{now: now, max: opts.MaxChildren, totals: &snap.Totals}
+	w := walker{now: now, max: opts.MaxChildren, totals: &snap.Totals, placements: placements}
 	snap.Root, _ = w.supervisor(root.Info(), strings.ToLower(opts.Filter))
 	return snap
 }
@@ -175,6 +180,8 @@ type walker struct {
 	// actions caches the few distinct action lists, one slice each per
 	// snapshot rather than one per child.
 	actions [actionSets][]string
+	// placements says where remote children run, by name (WithCluster).
+	placements map[string]string
 }
 
 func (w *walker) shutdownName(p supervisor.ShutdownPolicy) string {
@@ -255,6 +262,8 @@ func (w *walker) child(parent string, ci *supervisor.ChildInfo, filter string) (
 	c.Actions = w.actionList(allowed(ci))
 	if l, located := ci.Instance.(Located); located {
 		c.Node = l.Node()
+	} else if node, placed := w.placements[ci.Name]; placed && ci.State == supervisor.ChildRunning {
+		c.Node = node
 	}
 	switch c.Kind {
 	case KindSupervisor:
