@@ -122,6 +122,9 @@ func (c *cell[M]) register() error {
 // is queued becomes dead letters, and later sends fail. It runs on the
 // supervisor's goroutine, so it only moves things and spawns the watchers.
 func (c *cell[M]) dispose(reason error) {
+	if errors.Is(reason, errSpecReused) {
+		return // from a supervisor that never ran the actor (see newChild)
+	}
 	c.mu.Lock()
 	if c.stopped {
 		c.mu.Unlock()

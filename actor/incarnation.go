@@ -67,9 +67,11 @@ func (c *cell[M]) newChild() supervisor.Child {
 		return failedChild{err}
 	case c.inc != nil && c.inc.ctl.Load()&ctlStop == 0 && c.inc.cx.ctx.Err() == nil:
 		// The current incarnation was not asked to stop: another
-		// supervisor runs this Spec.
+		// supervisor runs this Spec. Its start fails, and the failure is
+		// neither recorded as the actor's nor a reason to stop it for
+		// good (see dispose).
 		c.mu.Unlock()
-		return c.failStart(fmt.Errorf("%w: already running under another supervisor", ErrInvalidSpec))
+		return failedChild{fmt.Errorf("actor %q: %w", c.name, errSpecReused)}
 	}
 	c.mu.Unlock()
 	a, err := c.make()
@@ -116,6 +118,11 @@ func (c *cell[M]) failStart(err error) supervisor.Child {
 	c.mu.Unlock()
 	return failedChild{err}
 }
+
+// errSpecReused fails the start of a Spec that a second supervisor was
+// given while the first runs it. The Dispose that follows comes from the
+// second supervisor and is ignored: the actor belongs to the first.
+var errSpecReused = fmt.Errorf("%w: the Spec already runs under another supervisor (a Spec is for one supervisor: make another)", ErrInvalidSpec)
 
 // failedChild is a child that cannot start.
 type failedChild struct{ err error }

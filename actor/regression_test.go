@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/airssys/rt/supervisor"
 )
@@ -173,6 +174,125 @@ func TestRegressionMonitorNoticeRefusedIsADeadLetter(t *testing.T) {
 			}
 		default:
 			t.Fatal("the refused notice is no dead letter")
+		}
+	})
+}
+
+// Issue 7 item 7b: Shutdown after a failed Start waited for a root that
+// had never run, forever. It returns at once now.
+func TestRegressionShutdownAfterFailedStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sys := NewSystem("sys", WithSystemLogger(quiet))
+		if _, err := SpawnIn(sys, "bad", func() Actor[int] { return failingPreStart{} }); err != nil {
+			t.Fatal(err)
+		}
+		if err := sys.Start(context.Background()); !errors.Is(err, errBoom) {
+			t.Fatalf("Start = %v, want the PreStart failure", err)
+		}
+		for i := range 2 {
+			if err := sys.Shutdown(context.Background()); err != nil {
+				t.Fatalf("Shutdown #%d = %v", i+1, err)
+			}
+		}
+	})
+}
+
+type failingPreStart struct{}
+
+func (failingPreStart) PreStart(*Context[int]) error     { return errBoom }
+func (failingPreStart) Receive(*Context[int], int) error { return nil }
+
+// Issue 7 item 7b: a second Shutdown of a System that never started waited
+// for the root's end, which never came. Shutdown is idempotent, as
+// documented.
+func TestRegressionSecondShutdownOfNeverStartedSystem(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sys := NewSystem("sys", WithSystemLogger(quiet))
+		ref, err := SpawnIn(sys, "a", noop[int])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 2 {
+			if err := sys.Shutdown(context.Background()); err != nil {
+				t.Fatalf("Shutdown #%d = %v", i+1, err)
+			}
+		}
+		if !errors.Is(ref.Err(), ErrStopped) {
+			t.Fatalf("actor of a System shut down before it started: Err = %v", ref.Err())
+		}
+	})
+}
+
+// Issue 7 item 4: Shutdown cancelled the root's ctx and returned when the
+// root was done, before the event handlers had been given the tree's last
+// events. It returns after them now, as Stop does.
+func TestRegressionShutdownWaitsForEventHandlers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var seen []supervisor.EventKind
+		handler := func(e supervisor.Event) {
+			time.Sleep(time.Second) // a slow handler
+			mu.Lock()
+			seen = append(seen, e.Kind)
+			mu.Unlock()
+		}
+		sys := NewSystem("sys", WithSystemLogger(quiet), WithSupervisorOptions(supervisor.WithEventHandler(handler)))
+		if _, err := SpawnIn(sys, "a", noop[int]); err != nil {
+			t.Fatal(err)
+		}
+		if err := sys.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if err := sys.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(seen) == 0 || seen[len(seen)-1] != supervisor.EventSupervisorStopped {
+			t.Fatalf("handler had seen %v when Shutdown returned, want it to end with %v", seen, supervisor.EventSupervisorStopped)
+		}
+	})
+}
+
+// Issue 7 item 7b: an actor.Spec given to a second supervisor while the
+// first ran it failed to start there, and that failure disposed of the
+// actor: it stopped for good under the first supervisor too. Now the
+// second start fails with ErrInvalidSpec and the actor keeps running,
+// restarts included.
+func TestRegressionSpecReusedInSecondSupervisor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newProbe(func(_ int, _ *Context[int], msg int) error {
+			if msg < 0 {
+				return errBoom
+			}
+			return nil
+		})
+		spec, ref := Spec("a", p.factory)
+		first := newSup(t, supervisor.OneForOne)
+		if err := first.StartChild(spec); err != nil {
+			t.Fatal(err)
+		}
+		second := newSup(t, supervisor.OneForOne)
+		if err := second.StartChild(spec); !errors.Is(err, ErrInvalidSpec) {
+			t.Fatalf("second StartChild = %v, want ErrInvalidSpec", err)
+		}
+		if err := ref.Err(); err != nil {
+			t.Fatalf("the actor stopped: %v", err)
+		}
+		_ = ref.Send(-1) // crash: the first supervisor restarts it
+		_ = ref.Send(7)
+		synctest.Wait()
+		if err := ref.Err(); err != nil {
+			t.Fatalf("the actor stopped at its restart: %v", err)
+		}
+		if n := p.incarnations(); n != 2 {
+			t.Fatalf("%d incarnations, want 2", n)
+		}
+		p.mu.Lock()
+		last := p.got[len(p.got)-1]
+		p.mu.Unlock()
+		if last.inc != 2 || last.msg != 7 {
+			t.Fatalf("last delivery %+v, want 7 to incarnation 2", last)
 		}
 	})
 }

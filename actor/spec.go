@@ -102,7 +102,9 @@ func WithDrainOnStop() Option { return func(o options) options { o.drain = true;
 // Bad input (an empty name, a nil factory, an invalid option) is not
 // reported here but by the supervisor, as a start failure wrapping
 // ErrInvalidSpec; the Ref is then already stopped, with Err saying why.
-// Spawn reports it directly. A Spec value is for one supervisor.
+// Spawn reports it directly. A Spec value is for one supervisor: given to
+// a second while the first runs it, it fails to start there with
+// ErrInvalidSpec, and the actor stays with the first, restarts included.
 func Spec[M any](name string, factory func() Actor[M], opts ...Option) (supervisor.Spec, Ref[M]) {
 	spec, ref, _ := newSpec(name, factory, opts)
 	return spec, ref

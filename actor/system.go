@@ -24,6 +24,7 @@ type System struct {
 	mu     sync.RWMutex
 	names  map[string]member
 	phase  systemPhase
+	ran    bool // Start succeeded: the root has a run for Shutdown to stop
 	cancel context.CancelFunc
 }
 
@@ -139,8 +140,8 @@ func (s *System) Start(ctx context.Context) error {
 		s.mu.Unlock()
 		return fmt.Errorf("system %q: %w", s.name, supervisor.ErrStopped)
 	}
-	// Shutdown cancels this ctx rather than calling Stop, so that it can
-	// stop waiting when its own ctx ends without leaving a goroutine.
+	// The root ends when ctx does; Shutdown stops it with Stop and then
+	// releases this ctx.
 	rctx, cancel := context.WithCancel(ctx)
 	s.phase, s.cancel = systemRunning, cancel
 	s.mu.Unlock()
@@ -151,21 +152,29 @@ func (s *System) Start(ctx context.Context) error {
 		s.mu.Unlock()
 		return fmt.Errorf("system %q: %w", s.name, err)
 	}
+	s.mu.Lock()
+	s.ran = true
+	s.mu.Unlock()
 	return nil
 }
 
 // Shutdown stops the System in order (the root stops its children newest
-// first, each per its shutdown policy) and waits for the end. It returns
-// the root's final error: nil after an orderly end, or why the root had
-// given up before. If ctx ends first it returns an error wrapping ctx.Err()
-// and the shutdown goes on in the background. Shutting down a System that
-// never started stops its actors for good. It is idempotent.
+// first, each per its shutdown policy) and waits for the end, including the
+// delivery of the tree's last events to its event handlers and
+// subscribers. It returns the root's final error: nil after an orderly end,
+// or why the root had given up before. If ctx ends first it returns an
+// error wrapping ctx.Err() and the shutdown goes on in the background.
+//
+// Shutdown is idempotent, and prompt when there is nothing to stop: on a
+// System that never started it stops its actors for good and returns nil;
+// after a Start that failed (which left nothing running and said why) it
+// returns nil; a later call returns what the first one did, or nil.
 func (s *System) Shutdown(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	s.mu.Lock()
-	phase, cancel := s.phase, s.cancel
+	phase, cancel, ran := s.phase, s.cancel, s.ran
 	s.phase = systemEnded
 	var never []member
 	if phase == systemIdle {
@@ -180,15 +189,32 @@ func (s *System) Shutdown(ctx context.Context) error {
 		}
 		return nil
 	}
-	if cancel != nil {
-		cancel()
+	if !ran {
+		// A failed Start: nothing runs. Or a Start still under way: the
+		// cancelled ctx ends the root as soon as it has started.
+		if cancel != nil {
+			cancel()
+		}
+		return nil
 	}
-	select {
-	case <-s.root.Done():
-		if err := s.root.Err(); err != nil {
+	// Stop rather than cancelling the root's ctx: Stop also waits for the
+	// event handlers, which an end by ctx leaves running.
+	stop := func() error {
+		err := s.root.Stop()
+		cancel()
+		if err != nil {
 			return fmt.Errorf("system %q: %w", s.name, err)
 		}
 		return nil
+	}
+	if ctx.Done() == nil {
+		return stop() // no way to give up: no goroutine needed
+	}
+	res := make(chan error, 1)
+	go func() { res <- stop() }()
+	select {
+	case err := <-res:
+		return err
 	case <-ctx.Done():
 		return fmt.Errorf("system %q: shutdown: %w", s.name, ctx.Err())
 	}
