@@ -42,18 +42,12 @@ func inCI() bool {
 	return v != "" && v != "false" && v != "0"
 }
 
-// browserTree is the demo's microservice tree with a supervisor of (fake)
-// actors added, so the page shows every kind of child; one worker has
+// browserTree is the tree "airssys demo" serves, workers and actors, so
+// that the screenshot is what a user of the demo sees; one worker has
 // restarted and one is degraded, so the screenshot shows those too.
 func browserTree(t *testing.T) *demo.Tree {
 	t.Helper()
-	tree := demo.Microservice(quiet, supervisor.WithIntensity(100, time.Minute))
-	actors := supervisor.New("actors", supervisor.OneForOne, supervisor.Permanent,
-		supervisor.WithIntensity(100, time.Minute))
-	for _, name := range []string{"orders", "mailer", "audit"} {
-		must(t, actors.Child(name).SpawnFunc(newFakeActor))
-	}
-	must(t, tree.Root.AddSupervisor(actors))
+	tree := demo.Microservice(quiet)
 	must(t, tree.Root.Start(context.Background()))
 	t.Cleanup(func() { _ = tree.Root.Stop() })
 	return tree
@@ -110,7 +104,7 @@ func TestBrowser(t *testing.T) {
 	// The page draws every child of the tree.
 	must(t, chromedp.Do(bctx,
 		chromedp.Navigate(srv.URL+"/"),
-		chromedp.WaitVisible(chromedp.CSS(`li[data-path="microservice/actors/audit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`li[data-path="microservice/notifications/mailer"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#conn.conn-live`)),
 	))
 	drawn, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](
@@ -170,7 +164,7 @@ func TestBrowser(t *testing.T) {
 
 	// Crash an actor from the page: its counter ticks and the events
 	// appear in the feed within 2 seconds.
-	const actor = `li[data-path="microservice/actors/orders"]`
+	const actor = `li[data-path="microservice/notifications/audit"]`
 	if before := text(actor + ` .restarts b`); before != "0" {
 		t.Fatalf("restarts before the crash: %q", before)
 	}
@@ -181,8 +175,8 @@ func TestBrowser(t *testing.T) {
 	start := time.Now()
 	_, err = chromedp.Run(bctx, chromedp.Poll[bool](`
 		document.querySelector('`+actor+` .restarts b').textContent === "1" &&
-		!!document.querySelector('#feed li[data-kind="child_restarted"][data-path="microservice/actors/orders"]') &&
-		[...document.querySelectorAll('#feed li[data-kind="child_failed"][data-path="microservice/actors/orders"]')]
+		!!document.querySelector('#feed li[data-kind="child_restarted"][data-path="microservice/notifications/audit"]') &&
+		[...document.querySelectorAll('#feed li[data-kind="child_failed"][data-path="microservice/notifications/audit"]')]
 			.some(li => li.textContent.includes("crash injected by observer"))`,
 		chromedp.WithPollingTimeout(2*time.Second)))
 	if err != nil {

@@ -3,10 +3,12 @@ package observe_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -87,4 +89,50 @@ func ExampleTakeSnapshot() {
 	snap := observe.TakeSnapshot(root) // not started: the recorded specs
 	fmt.Println(snap.Root.Strategy, snap.Root.Running, snap.Root.Children[0].Name, snap.Root.Children[0].State)
 	// Output: RestForOne false db stopped
+}
+
+// Tell what a tree does in plain words: here a payment worker that fails
+// once, is restarted, and is stopped with its tree.
+func ExampleNarrator() {
+	n := observe.NewNarrator(os.Stdout)
+	stopped := make(chan struct{})
+	fails := make(chan error, 1)
+	fails <- errors.New("card network timeout")
+	shop := supervisor.New("shop", supervisor.OneForOne, supervisor.Permanent,
+		supervisor.WithLogger(slog.New(slog.DiscardHandler)), // the narrator says it all
+		supervisor.WithEventHandler(func(e supervisor.Event) {
+			n.Event(e)
+			if e.Kind == supervisor.EventSupervisorStopped {
+				close(stopped)
+			}
+		}))
+	restarted := make(chan struct{})
+	_ = shop.Child("payments").SpawnFunc(func() supervisor.Child {
+		return supervisor.ChildFunc(func(ctx context.Context) error {
+			select {
+			case err := <-fails: // the first incarnation fails
+				return err
+			case <-ctx.Done():
+				return nil
+			}
+		})
+	})
+	defer shop.Subscribe(func(e supervisor.Event) {
+		if e.Kind == supervisor.EventChildRestarted {
+			close(restarted)
+		}
+	})()
+	_ = shop.Start(context.Background())
+	<-restarted
+	_ = shop.Stop()
+	<-stopped
+	n.Printf("done")
+	// Output:
+	//   shop            started payments
+	//   shop            started
+	//   shop            payments failed: card network timeout
+	//   shop            restarted payments
+	//   shop            stopped payments
+	//   shop            stopped
+	// done
 }

@@ -23,10 +23,12 @@ import (
 
 const demoSynopsis = `Usage: airssys demo [flags]
 
-Runs the patterns guide's microservice tree (http-api OneForOne,
-business-logic OneForAll, data-layer RestForOne, under a OneForAll root),
-injects random faults into it, and serves its live view. Open the printed URL
-in a browser; interrupt (Ctrl-C) to stop.
+Runs a microservice's supervision tree (http-api OneForOne, business-logic
+OneForAll, data-layer RestForOne, and two actors under notifications
+OneForOne, all under a OneForAll root), injects random faults into it, tells
+what the supervisors do about them, and serves the tree's live view. Open the
+printed URL in a browser, or run "airssys tree URL"; interrupt (Ctrl-C) to
+stop.
 `
 
 // tokenEnv names the environment variable that sets the fault-injection
@@ -69,16 +71,13 @@ type demoConfig struct {
 
 func demoMain(ctx context.Context, cfg demoConfig, stdout io.Writer) error {
 	out := &syncWriter{w: stdout}
-	printer := demo.NewPrinter(out)
+	printer := observe.NewNarrator(out)
 	if cfg.quiet {
-		printer = demo.NewPrinter(io.Discard)
+		printer = observe.NewNarrator(io.Discard)
 	}
 	defer printer.Flush()
 	tree := demo.Microservice(
 		supervisor.WithLogger(slog.New(slog.DiscardHandler)),
-		// The root may give up under a burst of faults; the demo starts it
-		// again (below), so a generous intensity only makes that rarer.
-		supervisor.WithIntensity(10, 10*time.Second),
 		supervisor.WithEventHandler(printer.Event),
 	)
 
@@ -131,20 +130,23 @@ func demoMain(ctx context.Context, cfg demoConfig, stdout io.Writer) error {
 	}
 
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		injectFaults(runCtx, tree, cfg, printer)
 	}()
-	go func() {
-		defer wg.Done()
-		keepRunning(runCtx, tree.Root, printer)
-	}()
 
-	var serveErr error
+	var serveErr, treeErr error
 	select {
 	case <-ctx.Done():
 	case serveErr = <-served:
+	case <-tree.Root.Done():
+		// The root gives up only under a storm of faults (see
+		// demo.RootIntensity); its actors have then stopped for good, so
+		// the demo ends with the root's error.
+		if ctx.Err() == nil {
+			treeErr = fmt.Errorf("the tree gave up: %w", tree.Root.Err())
+		}
 	}
 	// Streams first, so that Shutdown does not wait for them.
 	obs.Close()
@@ -157,31 +159,12 @@ func demoMain(ctx context.Context, cfg demoConfig, stdout io.Writer) error {
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return serveErr
 	}
-	return nil
+	return treeErr
 }
 
-// keepRunning starts root again whenever it gives up, until ctx ends.
-func keepRunning(ctx context.Context, root *supervisor.Supervisor, printer *demo.Printer) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-root.Done():
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		printer.Printf("the root gave up (%v); starting it again", root.Err())
-		if err := root.Start(ctx); err != nil && !errors.Is(err, supervisor.ErrAlreadyStarted) {
-			printer.Printf("starting the root again: %v", err)
-			return
-		}
-	}
-}
-
-// injectFaults crashes a random worker, or makes one unhealthy, at random
-// intervals averaging cfg.every.
-func injectFaults(ctx context.Context, tree *demo.Tree, cfg demoConfig, printer *demo.Printer) {
+// injectFaults crashes a random worker, poisons an actor, or makes a worker
+// unhealthy, at random intervals averaging cfg.every.
+func injectFaults(ctx context.Context, tree *demo.Tree, cfg demoConfig, printer *observe.Narrator) {
 	if cfg.every <= 0 {
 		return
 	}

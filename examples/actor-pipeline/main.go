@@ -33,7 +33,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"log/slog"
 	"maps"
 	"os"
@@ -48,6 +47,7 @@ import (
 
 	"github.com/airssys/rt/actor"
 	"github.com/airssys/rt/broker"
+	"github.com/airssys/rt/observe"
 	"github.com/airssys/rt/supervisor"
 )
 
@@ -70,10 +70,6 @@ var input = []string{
 // catalogue is enrich's price list, in cents.
 var catalogue = map[string]int{"tea": 250, "cake": 400, "coffee": 300, "bun": 150}
 
-// waitLimit bounds the wait for the pipeline to get through the input. It
-// takes milliseconds; reaching the limit means a bug.
-const waitLimit = 10 * time.Second
-
 // Order is a parsed line.
 type Order struct {
 	ID   int
@@ -95,11 +91,11 @@ type topics struct {
 }
 
 func run(ctx context.Context, w io.Writer) error {
-	// A log.Logger serialises the lines of the stages, of the event
-	// handler and of run.
-	out := log.New(w, "", 0)
+	// The narrator tells what the supervisor does, in order with the lines
+	// of the stages and of run.
+	out := observe.NewNarrator(w)
 
-	// The event handler prints what the supervisor does about failures.
+	// The event handler tells what the supervisor does about failures.
 	// Starts are routine, and the stop at the end is not the story: quiet
 	// turns it off before the shutdown.
 	var quiet atomic.Bool
@@ -107,12 +103,12 @@ func run(ctx context.Context, w io.Writer) error {
 	var storeBackOnce sync.Once
 	sys := actor.NewSystem("pipeline",
 		actor.WithRootStrategy(supervisor.RestForOne),
-		actor.WithSystemLogger(slog.New(slog.DiscardHandler)), // the handler says it all
+		actor.WithSystemLogger(slog.New(slog.DiscardHandler)), // the narrator says it all
 		actor.WithSupervisorOptions(supervisor.WithEventHandler(func(e supervisor.Event) {
 			if quiet.Load() || e.Kind == supervisor.EventChildStarted || e.Kind == supervisor.EventSupervisorStarted {
 				return
 			}
-			out.Printf("  %v", e)
+			out.Event(e)
 			if e.Kind == supervisor.EventChildRestarted && e.Child == "store" {
 				storeBackOnce.Do(func() { close(storeBack) })
 			}
@@ -145,7 +141,8 @@ func run(ctx context.Context, w io.Writer) error {
 	out.Printf("actor-pipeline: a RestForOne supervisor over audit → parse → enrich → store,")
 	out.Printf("linked by the broker topics lines → orders → priced.")
 	out.Printf("Watch for: parse crashes on line 7 and restarts with enrich and store, the")
-	out.Printf("stages after it; audit, before it, is untouched; no other line is lost.\n")
+	out.Printf("stages after it; audit, before it, is untouched; no other line is lost.")
+	out.Printf("Each line indented with the supervisor's name is the supervisor telling what it did.")
 
 	// Published before the stages start: all twelve wait in parse's mailbox
 	// (and audit's).
@@ -201,7 +198,11 @@ func run(ctx context.Context, w io.Writer) error {
 		// and until the broker has counted that last delivery.
 		var counts map[string]int
 		for {
-			c, err := actor.Ask(ctx, audit, func(r actor.Reply[map[string]int]) auditMsg { return countsQuery{r} })
+			// An Ask always gets a deadline: an answer that cannot come
+			// must not hang the program.
+			askCtx, cancel := context.WithTimeout(ctx, waitLimit)
+			c, err := actor.Ask(askCtx, audit, func(r actor.Reply[map[string]int]) auditMsg { return countsQuery{r} })
+			cancel()
 			if err != nil {
 				return err
 			}
@@ -218,7 +219,7 @@ func run(ctx context.Context, w io.Writer) error {
 		}
 		out.Printf("audit heard: %d lines, %d orders, %d priced.", counts["lines"], counts["orders"], counts["priced"])
 		out.Printf("\nTopics, from broker.Stats:\n%s", topicTable(b.Stats()))
-		out.Printf("\nRestarts, from WhichChildren:\n%s", childTable(sys.Root().WhichChildren()))
+		out.Printf("\nRestarts, from WhichChildren:\n%s", table(sys.Root().WhichChildren()))
 
 		if len(dead) != 1 || len(ids) != len(input)-1 {
 			return fmt.Errorf("%d dead letters and %d stored orders; want 1 and %d", len(dead), len(ids), len(input)-1)
@@ -244,7 +245,7 @@ func openTopics(b *broker.Broker) (topics, error) {
 
 // spawnStages adds the stages to sys's root in dependency order, which
 // RestForOne relies on, and subscribes each to its input.
-func spawnStages(sys *actor.System, t topics, db *table, out *log.Logger) (actor.Ref[auditMsg], error) {
+func spawnStages(sys *actor.System, t topics, db *orderTable, out *observe.Narrator) (actor.Ref[auditMsg], error) {
 	audit, err := actor.SpawnIn(sys, "audit", func() actor.Actor[auditMsg] { return &auditor{counts: map[string]int{}} })
 	if err != nil {
 		return audit, err
@@ -282,7 +283,7 @@ func passOn(c context.Context) context.Context { return context.WithoutCancel(c)
 // quantity makes it panic, which is a crash for its supervisor.
 type parse struct {
 	out *broker.Topic[Order]
-	log *log.Logger
+	log *observe.Narrator
 	// current is the line in hand, kept until it is passed on, so that
 	// PostStop can tell a crash from a stop and name the culprit.
 	current string
@@ -324,7 +325,7 @@ func (e *enrich) Receive(c *actor.Context[Order], o Order) error {
 }
 
 // store writes priced orders to the table.
-type store struct{ db *table }
+type store struct{ db *orderTable }
 
 func (s *store) Receive(_ *actor.Context[Priced], p Priced) error {
 	s.db.insert(p)
@@ -354,17 +355,17 @@ func (a *auditor) Receive(_ *actor.Context[auditMsg], msg auditMsg) error {
 	return nil
 }
 
-// table is the store's database: it outlives the store's incarnations.
-type table struct {
+// orderTable is the store's database: it outlives the store's incarnations.
+type orderTable struct {
 	mu   sync.Mutex
 	rows []Priced
 	want int
 	full chan struct{} // closed when want rows are in
 }
 
-func newTable(want int) *table { return &table{want: want, full: make(chan struct{})} }
+func newTable(want int) *orderTable { return &orderTable{want: want, full: make(chan struct{})} }
 
-func (t *table) insert(p Priced) {
+func (t *orderTable) insert(p Priced) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.rows = append(t.rows, p)
@@ -374,7 +375,7 @@ func (t *table) insert(p Priced) {
 }
 
 // contents returns the order ids in insertion order and the revenue.
-func (t *table) contents() (ids []int, cents int) {
+func (t *orderTable) contents() (ids []int, cents int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, r := range t.rows {
@@ -400,16 +401,6 @@ func topicTable(stats []broker.TopicStats) string {
 	for _, s := range stats {
 		fmt.Fprintf(tw, "  %s\tpublished=%d\tdelivered=%d\tdropped=%d\n", s.Name, s.Published, s.Delivered, s.Dropped)
 	}
-	tw.Flush()
-	return sb.String()
-}
-
-func childTable(children []supervisor.ChildInfo) string {
-	var sb strings.Builder
-	tw := tabwriter.NewWriter(&sb, 0, 0, 2, ' ', 0)
-	for _, c := range children {
-		fmt.Fprintf(tw, "  %s\t%v\trestarts=%d\n", c.Name, c.State, c.Restarts)
-	}
-	tw.Flush()
-	return sb.String()
+	_ = tw.Flush() // a strings.Builder does not fail
+	return strings.TrimSuffix(sb.String(), "\n")
 }

@@ -23,8 +23,8 @@
 // the rule is the same: both start again from the journal.
 //
 // The program injects both faults: the journal's disk fails once, and
-// accounts panics halfway through a transfer. It prints the supervisor's
-// events and the dead letters (the requests that were being handled when
+// accounts panics halfway through a transfer. It tells what the supervisor
+// does in plain words (observe.Narrator), shows the dead letters (the requests that were being handled when
 // each actor crashed), then checks that the balances in accounts are the
 // journal's and that no money was made or lost.
 package main
@@ -34,7 +34,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"log/slog"
 	"maps"
 	"os"
@@ -46,6 +45,7 @@ import (
 	"time"
 
 	"github.com/airssys/rt/actor"
+	"github.com/airssys/rt/observe"
 	"github.com/airssys/rt/supervisor"
 )
 
@@ -58,16 +58,11 @@ func main() {
 	}
 }
 
-const (
-	// askLimit bounds a client's wait for an answer. A request whose
-	// handler crashes gets no answer, so the deadline is the client's only
-	// news of it: short, so that the program shows it quickly, yet ample
-	// for an answer, which takes microseconds.
-	askLimit = 500 * time.Millisecond
-	// waitLimit bounds the wait for the supervisor's events. It takes
-	// milliseconds; reaching the limit means a bug.
-	waitLimit = 10 * time.Second
-)
+// askLimit bounds a client's wait for an answer. A request whose handler
+// crashes gets no answer, so the deadline is the client's only news of it:
+// short, so that the program shows it quickly, yet ample for an answer,
+// which takes microseconds.
+const askLimit = 500 * time.Millisecond
 
 // Refusals, which accounts answers with Reply.Fail: errors for the
 // client, not crashes.
@@ -261,7 +256,7 @@ func (a *accounts) Receive(_ *actor.Context[accountsMsg], msg accountsMsg) error
 
 // bank is the program's side of things: the actors, and what it prints.
 type bank struct {
-	out      *log.Logger
+	out      *observe.Narrator
 	journal  *journal
 	ledger   actor.Ref[ledgerMsg]
 	accounts actor.Ref[accountsMsg]
@@ -272,7 +267,7 @@ type bank struct {
 
 func run(ctx context.Context, w io.Writer) error {
 	b := &bank{
-		out:     log.New(w, "", 0),
+		out:     observe.NewNarrator(w),
 		journal: &journal{},
 		events:  make(chan supervisor.Event, 64),
 		letters: make(chan actor.DeadLetter, 16),
@@ -415,7 +410,7 @@ func movement(from, to string, amount int) string {
 	return fmt.Sprintf("transfer %d %s→%s", amount, from, to)
 }
 
-// aftermath prints the supervisor's events until accounts is back for the
+// aftermath tells the supervisor's events until accounts is back for the
 // n-th time, then the dead letter the crash made.
 func (b *bank) aftermath(ctx context.Context, n int) error {
 	timeout := time.NewTimer(waitLimit)
@@ -426,7 +421,7 @@ func (b *bank) aftermath(ctx context.Context, n int) error {
 			if e.Kind == supervisor.EventChildStarted || e.Kind == supervisor.EventSupervisorStarted {
 				continue // the first start: routine
 			}
-			b.out.Printf("  %v", e)
+			b.out.Event(e)
 			if e.Kind != supervisor.EventChildRestarted || e.Child != "accounts" || e.Restarts != n {
 				continue
 			}

@@ -17,18 +17,16 @@
 // Two rows are bad in ways the stages do not guard against: they let it
 // crash. Row 5 does not parse, so transform fails (and load restarts with
 // it); row 9 breaks a database constraint, so load fails and, being the
-// last stage, restarts alone. The program prints every event of the
-// supervisor, the rows that reached the store, and WhichChildren's restart
-// counts: extract never restarts.
+// last stage, restarts alone. The program tells what the supervisor does in
+// plain words (observe.Narrator), then shows the rows that reached the
+// store and WhichChildren's restart counts: extract never restarts.
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -36,9 +34,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"text/tabwriter"
 	"time"
 
+	"github.com/airssys/rt/observe"
 	"github.com/airssys/rt/supervisor"
 )
 
@@ -61,28 +59,17 @@ var source = []string{
 	"judy,5", "mallory,12", "oscar,7",
 }
 
-// waitLimit bounds the wait for the pipeline to drain the source. It takes
-// milliseconds; reaching the limit means a bug.
-const waitLimit = 10 * time.Second
-
 // run runs the pipeline until every row has gone through it, extracting
 // one row every pace.
 func run(ctx context.Context, w io.Writer, pace time.Duration) error {
-	// A log.Logger serialises the lines of the event handler and of run.
-	out := log.New(w, "", 0)
-	// The handler prints every event, then passes it on so that run can wait
-	// for the pipeline's recovery. The send never blocks: a handler must not
-	// hold up the events behind it.
+	// The narrator tells every event of the supervisor, in order with the
+	// program's own lines; tell also passes the events on, so that run can
+	// wait for the pipeline's recovery.
+	out := observe.NewNarrator(w)
 	events := make(chan supervisor.Event, 256)
 	sup := supervisor.New("etl-pipeline", supervisor.RestForOne, supervisor.Permanent,
-		supervisor.WithLogger(slog.New(slog.DiscardHandler)), // the handler says it all
-		supervisor.WithEventHandler(func(e supervisor.Event) {
-			out.Printf("  %v", e)
-			select {
-			case events <- e:
-			default:
-			}
-		}),
+		supervisor.WithLogger(slog.New(slog.DiscardHandler)), // the narrator says it all
+		supervisor.WithEventHandler(tell(out, events)),
 	)
 
 	p := &pipeline{rows: make(chan row), pace: pace, store: newStore(len(source))}
@@ -102,7 +89,8 @@ func run(ctx context.Context, w io.Writer, pace time.Duration) error {
 
 	out.Printf("etl-pipeline: a RestForOne supervisor over extract → transform → load.")
 	out.Printf("Watch for: transform fails on row 5 and restarts with load, not extract;")
-	out.Printf("load fails on row 9 and, the last stage, restarts alone.\n")
+	out.Printf("load fails on row 9 and, the last stage, restarts alone.")
+	out.Printf("Each indented line is the supervisor telling what it did.\n")
 	if err := sup.Start(ctx); err != nil {
 		return err
 	}
@@ -292,15 +280,4 @@ func (s *store) rows() (loaded, lost []int) {
 		}
 	}
 	return append([]int(nil), s.loaded...), lost
-}
-
-// table renders one line per child: name, state, automatic restarts.
-func table(children []supervisor.ChildInfo) string {
-	var buf bytes.Buffer
-	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
-	for _, c := range children {
-		fmt.Fprintf(tw, "  %s\t%v\trestarts=%d\n", c.Name, c.State, c.Restarts)
-	}
-	tw.Flush()
-	return buf.String()
 }

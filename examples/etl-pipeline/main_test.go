@@ -30,17 +30,19 @@ func TestRun(t *testing.T) {
 	for _, want := range []string{
 		// RestForOne: transform's failure stops and restarts load, the child
 		// after it, and nothing before it.
-		`  etl-pipeline/transform child_failed err=row 5 "erin,4x": strconv.Atoi: parsing "4x": invalid syntax
-  etl-pipeline/load child_stopped
-  etl-pipeline/transform child_restarted restarts=1
-  etl-pipeline/load child_restarted restarts=1
+		`
+  etl-pipeline    transform failed: row 5 "erin,4x": strconv.Atoi: parsing "4x": invalid syntax
+  etl-pipeline    stopped load
+  etl-pipeline    restarted transform, load
 `,
 		// load is the last child: it restarts alone.
-		`  etl-pipeline/load child_failed restarts=1 err=insert row 9: amount -3 violates check constraint "amount >= 0"
-  etl-pipeline/load child_restarted restarts=2
+		`
+  etl-pipeline    load failed: insert row 9: amount -3 violates check constraint "amount >= 0"
+  etl-pipeline    restarted load
 `,
 		"Loaded rows [1 2 3 4 6 7 8 10 11 12]; lost [5 9]",
-		`  extract    running  restarts=0
+		`
+  extract    running  restarts=0
   transform  running  restarts=1
   load       running  restarts=2
 `,
@@ -50,11 +52,20 @@ func TestRun(t *testing.T) {
 		}
 	}
 	// extract was never touched while the pipeline ran.
-	if strings.Count(running, "etl-pipeline/extract") != 1 {
+	touched := 0
+	for _, line := range strings.Split(running, "\n") {
+		if strings.HasPrefix(line, "  etl-pipeline ") && strings.Contains(line, "extract") {
+			touched++
+		}
+	}
+	if touched != 1 {
 		t.Errorf("extract has events other than its first start")
 	}
-	if !strings.Contains(stopping, "etl-pipeline/extract child_stopped\n") {
-		t.Errorf("extract was not stopped at the end")
+	if !strings.Contains(stopping, "  etl-pipeline    stopped load, transform, extract\n") {
+		t.Errorf("the stages were not stopped newest first at the end")
+	}
+	if strings.Contains(out, "child_") || strings.Contains(out, "err=") {
+		t.Error("the output has raw events, not plain words")
 	}
 	if t.Failed() {
 		t.Logf("output:\n%s", out)

@@ -17,20 +17,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"log/slog"
 	"os"
 	"os/signal"
 	"sync"
-	"text/tabwriter"
 	"time"
 
 	"github.com/airssys/rt/health"
+	"github.com/airssys/rt/observe"
 	"github.com/airssys/rt/supervisor"
 )
 
@@ -51,26 +49,15 @@ const (
 	threshold     = 3
 )
 
-// waitLimit bounds each wait for the supervisor. A health restart takes
-// about threshold × checkInterval; reaching the limit means a bug.
-const waitLimit = 5 * time.Second
-
 func run(ctx context.Context, w io.Writer, pause time.Duration) error {
-	// A log.Logger serialises the lines of the event handler and of run.
-	out := log.New(w, "", 0)
-	// The handler prints every event, then passes it on so that run can wait
-	// for the supervisor's reaction. The send never blocks: a handler must
-	// not hold up the events behind it.
+	// The narrator tells every event of the supervisor, in order with the
+	// program's own lines; tell also passes the events on, so that run can
+	// wait for the supervisor's reaction.
+	out := observe.NewNarrator(w)
 	events := make(chan supervisor.Event, 256)
 	sup := supervisor.New("health-checks", supervisor.OneForOne, supervisor.Permanent,
-		supervisor.WithLogger(slog.New(slog.DiscardHandler)), // the handler says it all
-		supervisor.WithEventHandler(func(e supervisor.Event) {
-			out.Printf("  %v", e)
-			select {
-			case events <- e:
-			default:
-			}
-		}),
+		supervisor.WithLogger(slog.New(slog.DiscardHandler)), // the narrator says it all
+		supervisor.WithEventHandler(tell(out, events)),
 	)
 
 	db := &database{}
@@ -84,12 +71,14 @@ func run(ctx context.Context, w io.Writer, pause time.Duration) error {
 	}
 
 	out.Printf("health-checks: db-client is checked every %v (a check slower than %v is unhealthy);", checkInterval, checkTimeout)
-	out.Printf("%d unhealthy checks in a row restart it.\n", threshold)
+	out.Printf("%d unhealthy checks in a row restart it. (A health check runs only on a child that", threshold)
+	out.Printf("implements CheckHealth: a spec that asks for checks of any other child is an error.)")
+	out.Printf("Each indented line is the supervisor telling what it did.\n")
 	if err := sup.Start(ctx); err != nil {
 		return err
 	}
 	err = func() error {
-		if err := await(ctx, events, is(supervisor.EventSupervisorStarted)); err != nil {
+		if err := await(ctx, events, is(supervisor.EventSupervisorStarted, "")); err != nil {
 			return err
 		}
 		if err := sleep(ctx, pause); err != nil {
@@ -98,7 +87,7 @@ func run(ctx context.Context, w io.Writer, pause time.Duration) error {
 
 		out.Printf("\nThe connection turns slow. Degraded is reported, and nothing more.")
 		db.current().set(80*time.Millisecond, nil)
-		if err := await(ctx, events, is(supervisor.EventHealthChanged)); err != nil {
+		if err := await(ctx, events, is(supervisor.EventHealthChanged, "db-client")); err != nil {
 			return err
 		}
 		if err := sleep(ctx, pause); err != nil {
@@ -108,7 +97,12 @@ func run(ctx context.Context, w io.Writer, pause time.Duration) error {
 		out.Printf("\nThe connection stops working. Every check is unhealthy; after %d in a row the", threshold)
 		out.Printf("supervisor restarts db-client, and the new incarnation dials a new connection.")
 		db.current().set(0, errors.New("connection reset by peer"))
-		if err := await(ctx, events, is(supervisor.EventChildRestarted)); err != nil {
+		if err := await(ctx, events, is(supervisor.EventChildRestarted, "db-client")); err != nil {
+			return err
+		}
+		// The fresh incarnation is presumed healthy, and the supervisor
+		// says so.
+		if err := await(ctx, events, is(supervisor.EventHealthChanged, "db-client")); err != nil {
 			return err
 		}
 		if err := sleep(ctx, pause); err != nil {
@@ -210,53 +204,4 @@ func (c *conn) ping(ctx context.Context) (time.Duration, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.latency, c.err
-}
-
-// await returns once an event matches. The handler has printed it, and
-// every event before it, by then.
-func await(ctx context.Context, events <-chan supervisor.Event, match func(supervisor.Event) bool) error {
-	timeout := time.NewTimer(waitLimit)
-	defer timeout.Stop()
-	for {
-		select {
-		case e := <-events:
-			if match(e) {
-				return nil
-			}
-		case <-timeout.C:
-			return fmt.Errorf("the supervisor did not react within %v", waitLimit)
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-func is(kind supervisor.EventKind) func(supervisor.Event) bool {
-	return func(e supervisor.Event) bool { return e.Kind == kind }
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// table renders one line per child: name, state, automatic restarts and
-// the last health check's result.
-func table(children []supervisor.ChildInfo) string {
-	var buf bytes.Buffer
-	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
-	for _, c := range children {
-		fmt.Fprintf(tw, "  %s\t%v\trestarts=%d\thealth=%v\n", c.Name, c.State, c.Restarts, c.Health)
-	}
-	tw.Flush()
-	return buf.String()
 }

@@ -25,24 +25,31 @@ func TestRun(t *testing.T) {
 
 	for _, want := range []string{
 		// Degraded is reported and nothing else happens.
-		"  health-checks/db-client health_changed health=degraded: ping took 80ms\n\n",
+		"  health-checks   db-client is degraded: ping took 80ms\n\n",
 		// Unhealthy counts; at the threshold the client is restarted.
-		`  health-checks/db-client health_changed health=unhealthy: ping: connection reset by peer
-  health-checks/db-client health_restart health=unhealthy: ping: connection reset by peer err=unhealthy: 3 consecutive unhealthy checks, last: ping: connection reset by peer
-  health-checks/db-client child_stopped
-  health-checks/db-client child_restarted restarts=1
+		`
+  health-checks   db-client is unhealthy: ping: connection reset by peer
+  health-checks   restarting db-client: unhealthy too long (ping: connection reset by peer)
+  health-checks   stopped db-client
+  health-checks   restarted db-client
+  health-checks   db-client is healthy again
+
+From WhichChildren, with connection #2:
+  db-client  running  restarts=1
 `,
-		"with connection #2:\n  db-client  running  restarts=1  health=healthy\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks\n%s", want)
 		}
 	}
-	if n := strings.Count(out, "health_restart"); n != 1 {
+	if n := strings.Count(out, "restarting db-client"); n != 1 {
 		t.Errorf("%d health restarts, want 1", n)
 	}
-	if strings.Contains(out, "child_failed") {
+	if strings.Contains(out, " failed: ") {
 		t.Error("db-client failed on its own; only its health checks should restart it")
+	}
+	if strings.Contains(out, "child_") || strings.Contains(out, "err=") {
+		t.Error("the output has raw events, not plain words")
 	}
 	if t.Failed() {
 		t.Logf("output:\n%s", out)

@@ -8,23 +8,22 @@
 // bug: it panics on a path with a bad percent-escape. Nobody guards against
 // it; the supervisor recovers the panic as the worker's failure and starts a
 // fresh worker in its place, while the others keep serving. The program
-// prints every event of the supervisor, how many requests were served, and
-// each worker's restarts as WhichChildren reports them.
+// tells what the supervisor does in plain words (observe.Narrator), how many
+// requests were served, and each worker's restarts as WhichChildren reports
+// them.
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"log"
 	"log/slog"
 	"net/url"
 	"os"
 	"os/signal"
-	"text/tabwriter"
 	"time"
 
+	"github.com/airssys/rt/observe"
 	"github.com/airssys/rt/supervisor"
 )
 
@@ -44,32 +43,21 @@ var paths = []string{
 	"/items/7", "/items/%8", "/items/9", "/items/10", "/items/%g1", "/items/12",
 }
 
-// waitLimit bounds each wait on the pool. It reacts in microseconds;
-// reaching the limit means a bug.
-const waitLimit = 5 * time.Second
-
 // run starts a pool of n workers, sends it the requests, one every pace,
 // waits until every request is answered or has crashed its worker and that
 // worker is back, and stops the pool.
 func run(ctx context.Context, w io.Writer, n int, pace time.Duration) error {
-	// A log.Logger serialises the lines of the event handler and of run.
-	out := log.New(w, "", 0)
-	// The handler prints every event, then passes it on so that run can wait
-	// for the restarts. The send never blocks: a handler must not hold up
-	// the events behind it.
+	// The narrator tells every event of the supervisor, in order with the
+	// program's own lines; tell also passes the events on, so that run can
+	// wait for the restarts.
+	out := observe.NewNarrator(w)
 	events := make(chan supervisor.Event, 256)
 	pool := supervisor.New("http-workers", supervisor.OneForOne, supervisor.Permanent,
 		// Handlers hold no state worth keeping and restart in microseconds:
 		// allow more restarts than the default 3 in 5s before giving up.
 		supervisor.WithIntensity(10, time.Second),
-		supervisor.WithLogger(slog.New(slog.DiscardHandler)), // the handler says it all
-		supervisor.WithEventHandler(func(e supervisor.Event) {
-			out.Printf("  %v", e)
-			select {
-			case events <- e:
-			default:
-			}
-		}),
+		supervisor.WithLogger(slog.New(slog.DiscardHandler)), // the narrator says it all
+		supervisor.WithEventHandler(tell(out, events)),
 	)
 
 	queue := make(chan request)
@@ -81,7 +69,8 @@ func run(ctx context.Context, w io.Writer, n int, pace time.Duration) error {
 	}
 
 	out.Printf("http-workers: a OneForOne pool of %d workers serving %d requests.", n, len(paths))
-	out.Printf("Watch for: a malformed request crashes one worker, and only that worker restarts.\n")
+	out.Printf("Watch for: a malformed request crashes one worker, and only that worker restarts.")
+	out.Printf("Each indented line is the supervisor telling what it did.\n")
 	if err := pool.Start(ctx); err != nil {
 		return err
 	}
@@ -174,29 +163,4 @@ func send(ctx context.Context, queue chan<- request, req request) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// table renders one line per child: name, state, automatic restarts.
-func table(children []supervisor.ChildInfo) string {
-	var buf bytes.Buffer
-	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
-	for _, c := range children {
-		fmt.Fprintf(tw, "  %s\t%v\trestarts=%d\n", c.Name, c.State, c.Restarts)
-	}
-	tw.Flush()
-	return buf.String()
 }

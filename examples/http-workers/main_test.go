@@ -39,7 +39,7 @@ func TestRun(t *testing.T) {
 	// OneForOne makes every failure the failed worker's restart, at once,
 	// and touches no other worker.
 	lines := strings.Split(running, "\n")
-	failed := regexp.MustCompile(`^  http-workers/(worker-\d) child_failed .*err=panic: GET /items/%`)
+	failed := regexp.MustCompile(`^  http-workers +(worker-\d) failed: panic: GET /items/%`)
 	failures := 0
 	for i, line := range lines {
 		m := failed.FindStringSubmatch(line)
@@ -47,15 +47,18 @@ func TestRun(t *testing.T) {
 			continue
 		}
 		failures++
-		if i+1 == len(lines) || !strings.HasPrefix(lines[i+1], "  http-workers/"+m[1]+" child_restarted ") {
+		if i+1 == len(lines) || !regexp.MustCompile(`^  http-workers +restarted `+m[1]+`$`).MatchString(lines[i+1]) {
 			t.Errorf("%q is not followed by the restart of %s", line, m[1])
 		}
 	}
 	if failures != 3 {
 		t.Errorf("%d failures, want 3", failures)
 	}
-	if strings.Contains(running, "child_stopped") {
+	if strings.Contains(running, " stopped ") {
 		t.Error("a worker was stopped while the pool ran: OneForOne stops no sibling")
+	}
+	if strings.Contains(out, "child_") || strings.Contains(out, "err=") {
+		t.Error("the output has raw events, not plain words")
 	}
 	if !strings.Contains(running, "Served 9 requests; 3 malformed") {
 		t.Error("not every good request was served")

@@ -11,23 +11,22 @@
 // supervisor stops the other two (newest first) and starts all three again,
 // in order, with clean state.
 //
-// The program injects two faults, prints every event of the supervisor and
-// then the restart count of each service, as WhichChildren reports it.
+// The program injects two faults, tells what the supervisor does about each
+// in plain words (observe.Narrator), then shows the restart count of each
+// service, as WhichChildren reports it.
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"log/slog"
 	"os"
 	"os/signal"
-	"text/tabwriter"
 	"time"
 
+	"github.com/airssys/rt/observe"
 	"github.com/airssys/rt/supervisor"
 )
 
@@ -57,26 +56,15 @@ var faults = []struct {
 		"market-data fails. The same again: no service keeps state built on the old feed."},
 }
 
-// waitLimit bounds each wait for the supervisor to finish reacting to a
-// fault. It takes microseconds; reaching the limit means a bug.
-const waitLimit = 5 * time.Second
-
 func run(ctx context.Context, w io.Writer, pause time.Duration) error {
-	// A log.Logger serialises the lines of the event handler and of run.
-	out := log.New(w, "", 0)
-	// The handler prints every event, then passes it on so that run can wait
-	// for the end of the supervisor's reaction to a fault. The send never
-	// blocks: a handler must not hold up the events behind it.
+	// The narrator tells every event of the supervisor, in order with the
+	// program's own lines; tell also passes the events on, so that run can
+	// wait for the end of the supervisor's reaction to a fault.
+	out := observe.NewNarrator(w)
 	events := make(chan supervisor.Event, 256)
 	desk := supervisor.New("trading", supervisor.OneForAll, supervisor.Permanent,
-		supervisor.WithLogger(slog.New(slog.DiscardHandler)), // the handler says it all
-		supervisor.WithEventHandler(func(e supervisor.Event) {
-			out.Printf("  %v", e)
-			select {
-			case events <- e:
-			default:
-			}
-		}),
+		supervisor.WithLogger(slog.New(slog.DiscardHandler)), // the narrator says it all
+		supervisor.WithEventHandler(tell(out, events)),
 	)
 
 	// Each service's incarnations share one fault channel: whichever
@@ -95,6 +83,7 @@ func run(ctx context.Context, w io.Writer, pause time.Duration) error {
 	}
 
 	out.Printf("trading: a OneForAll supervisor over market-data, order-book and risk.")
+	out.Printf("Each indented line is the supervisor telling what it did.\n")
 	if err := desk.Start(ctx); err != nil {
 		return err
 	}
@@ -112,6 +101,7 @@ func run(ctx context.Context, w io.Writer, pause time.Duration) error {
 			if err := await(ctx, events, is(supervisor.EventChildRestarted, last)); err != nil {
 				return err
 			}
+			out.Flush()
 			if err := sleep(ctx, pause); err != nil {
 				return err
 			}
@@ -162,49 +152,4 @@ func send(ctx context.Context, ch chan<- error, err error) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// await returns once an event matches. The handler has printed it, and
-// every event before it, by then.
-func await(ctx context.Context, events <-chan supervisor.Event, match func(supervisor.Event) bool) error {
-	timeout := time.NewTimer(waitLimit)
-	defer timeout.Stop()
-	for {
-		select {
-		case e := <-events:
-			if match(e) {
-				return nil
-			}
-		case <-timeout.C:
-			return fmt.Errorf("the supervisor did not finish reacting within %v", waitLimit)
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-func is(kind supervisor.EventKind, child string) func(supervisor.Event) bool {
-	return func(e supervisor.Event) bool { return e.Kind == kind && e.Child == child }
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// table renders one line per child: name, state, automatic restarts.
-func table(children []supervisor.ChildInfo) string {
-	var buf bytes.Buffer
-	tw := tabwriter.NewWriter(&buf, 0, 0, 2, ' ', 0)
-	for _, c := range children {
-		fmt.Fprintf(tw, "  %s\t%v\trestarts=%d\n", c.Name, c.State, c.Restarts)
-	}
-	tw.Flush()
-	return buf.String()
 }

@@ -26,33 +26,38 @@ func TestRun(t *testing.T) {
 	// OneForAll: after each failure, the other two stop newest first, then
 	// all three start again in order. Nothing else happens in between.
 	for _, want := range []string{
-		`  trading/risk child_failed err=exposure 1.4M over the 1M limit: position out of date
-  trading/order-book child_stopped
-  trading/market-data child_stopped
-  trading/market-data child_restarted restarts=1
-  trading/order-book child_restarted restarts=1
-  trading/risk child_restarted restarts=1
-`,
-		`  trading/market-data child_failed restarts=1 err=feed gap: sequence 1041 followed by 1043
-  trading/risk child_stopped restarts=1
-  trading/order-book child_stopped restarts=1
-  trading/market-data child_restarted restarts=2
-  trading/order-book child_restarted restarts=2
-  trading/risk child_restarted restarts=2
-`,
+		`
+risk fails. OneForAll stops the others, newest first, then starts all three in order.
+  trading         risk failed: exposure 1.4M over the 1M limit: position out of date
+  trading         stopped order-book, market-data
+  trading         restarted market-data, order-book, risk
+
+market-data fails.`,
+		`
+market-data fails. The same again: no service keeps state built on the old feed.
+  trading         market-data failed: feed gap: sequence 1041 followed by 1043
+  trading         stopped risk, order-book
+  trading         restarted market-data, order-book, risk
+
+Restarts per service`,
 		// WhichChildren: all three restarted together, twice.
-		`  market-data  running  restarts=2
+		`
+  market-data  running  restarts=2
   order-book   running  restarts=2
   risk         running  restarts=2
 `,
-		"  trading supervisor_stopped\n",
+		"  trading         stopped risk, order-book, market-data\n  trading         stopped\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks\n%s", want)
 		}
 	}
-	if n := strings.Count(out, "child_failed"); n != len(faults) {
+	if n := strings.Count(out, " failed: "); n != len(faults) {
 		t.Errorf("%d failures, want %d", n, len(faults))
+	}
+	// Plain words only: no event in its key=value form.
+	if strings.Contains(out, "child_") || strings.Contains(out, "err=") {
+		t.Error("the output has raw events")
 	}
 	if t.Failed() {
 		t.Logf("output:\n%s", out)

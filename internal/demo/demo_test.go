@@ -1,7 +1,6 @@
 package demo_test
 
 import (
-	"bytes"
 	"errors"
 	"log/slog"
 	"math/rand/v2"
@@ -103,12 +102,16 @@ func TestTreeShape(t *testing.T) {
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("workers %v, want %v", got, want)
 	}
+	if a := tree.Actor("notifications/mailer"); a.Name() != "mailer" {
+		t.Errorf("Actor(notifications/mailer) = %v", a)
+	}
 	strategies := map[string]supervisor.Strategy{}
 	for _, c := range tree.Root.WhichChildren() {
 		strategies[c.Name] = c.Supervisor.Strategy()
 	}
 	wantStrategies := map[string]supervisor.Strategy{
 		"http-api": supervisor.OneForOne, "business-logic": supervisor.OneForAll, "data-layer": supervisor.RestForOne,
+		"notifications": supervisor.OneForOne,
 	}
 	for name, s := range wantStrategies {
 		if strategies[name] != s {
@@ -132,7 +135,7 @@ func TestInjectRestarts(t *testing.T) {
 			return e.Kind == supervisor.EventChildFailed && errors.Is(e.Err, demo.ErrInjected)
 		})
 		path := strings.TrimPrefix(failed.Supervisor, "microservice/") + "/" + failed.Child
-		if what != "crash "+path {
+		if what != "crash "+path && what != "poison for "+path {
 			t.Errorf("Inject said %q, but %s failed", what, path)
 		}
 		restarted := await(t, events, "restart of "+path, is(supervisor.EventChildRestarted, failed.Supervisor, failed.Child))
@@ -210,7 +213,7 @@ func TestEscalation(t *testing.T) {
 			break
 		}
 	}
-	await(t, events, "restart of data-layer", is(supervisor.EventChildRestarted, "microservice", "data-layer"))
+	await(t, events, "restart of notifications", is(supervisor.EventChildRestarted, "microservice", "notifications"))
 	for _, c := range tree.Root.WhichChildren() {
 		if c.Restarts != 1 || c.State != supervisor.ChildRunning {
 			t.Errorf("%s: %v with %d restarts, want running with 1", c.Name, c.State, c.Restarts)
@@ -221,52 +224,31 @@ func TestEscalation(t *testing.T) {
 	}
 }
 
-func TestPrinterMergesRuns(t *testing.T) {
-	var buf bytes.Buffer
-	p := demo.NewPrinter(&buf)
-	ev := func(sup string, kind supervisor.EventKind, child string, err error) {
-		p.Event(supervisor.Event{Supervisor: sup, Kind: kind, Child: child, Err: err})
-	}
-	const dl = "microservice/data-layer"
-	ev(dl, supervisor.EventChildFailed, "cache", demo.ErrInjected)
-	ev(dl, supervisor.EventChildStopped, "repository", nil)
-	ev(dl, supervisor.EventChildRestarted, "cache", nil)
-	ev(dl, supervisor.EventChildRestarted, "repository", nil)
-	p.Printf("done")
-	ev(dl, supervisor.EventSupervisorStopped, "", nil) // a sub-supervisor's routine event: left out
-	ev("microservice", supervisor.EventChildStopped, "data-layer", nil)
-	p.Flush()
-
-	want := "" +
-		"  data-layer      cache failed: injected fault\n" +
-		"  data-layer      stopped repository\n" +
-		"  data-layer      restarted cache, repository\n" +
-		"done\n" +
-		"  microservice    stopped data-layer\n"
-	if buf.String() != want {
-		t.Errorf("got\n%s\nwant\n%s", buf.String(), want)
-	}
-}
-
-func TestWriteTree(t *testing.T) {
+// TestActors: the actors hear of the workers' work, and poison makes one
+// fail and restart, its mailbox kept, the poison a dead letter.
+func TestActors(t *testing.T) {
 	tree, events := start(t)
-	tree.Worker("data-layer/cache").Crash(demo.ErrInjected)
-	await(t, events, "restart of repository", is(supervisor.EventChildRestarted, "microservice/data-layer", "repository"))
-
-	var buf bytes.Buffer
-	if err := demo.WriteTree(&buf, tree.Root); err != nil {
+	audit := tree.Actor("notifications/audit")
+	// A note of ours, then the poison: the mailbox is in order, so the
+	// note has been processed once audit fails on the poison.
+	if err := audit.Send(demo.Note{From: "test"}); err != nil {
 		t.Fatal(err)
 	}
-	out := buf.String()
-	for _, want := range []string{
-		"microservice  ", "├── http-api", "│   └── handler-2", "└── data-layer",
-		"    ├── cache", "restarts=1", "RestForOne",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("tree lacks %q:\n%s", want, out)
-		}
+	if err := tree.Poison("notifications/audit"); err != nil {
+		t.Fatal(err)
 	}
-	if n := strings.Count(out, "\n"); n != 12 {
-		t.Errorf("tree has %d lines, want 12:\n%s", n, out)
+	failed := await(t, events, "audit failing on poison", is(supervisor.EventChildFailed, "microservice/notifications", "audit"))
+	if !errors.Is(failed.Err, demo.ErrInjected) {
+		t.Errorf("audit failed with %v", failed.Err)
+	}
+	await(t, events, "restart of audit", is(supervisor.EventChildRestarted, "microservice/notifications", "audit"))
+	if st := audit.Stats(); st.DeadLetters == 0 || st.Processed == 0 {
+		t.Errorf("audit's stats %+v: want the note processed and the poison a dead letter", st)
+	}
+	if c := child(t, tree, "notifications/mailer"); c.Restarts != 0 || c.Kind != "actor" {
+		t.Errorf("mailer: %+v; want an actor untouched by audit's failure (OneForOne)", c)
+	}
+	if err := tree.Poison("notifications/nobody"); err == nil {
+		t.Error("poison for no actor: no error")
 	}
 }

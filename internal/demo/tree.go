@@ -3,12 +3,14 @@ package demo
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/airssys/rt/actor"
 	"github.com/airssys/rt/health"
 	"github.com/airssys/rt/supervisor"
 )
@@ -28,7 +30,8 @@ const (
 	UnhealthyThreshold = 3
 )
 
-// Tree is the microservice supervision tree and handles on its workers.
+// Tree is the microservice supervision tree and handles on its workers and
+// actors.
 type Tree struct {
 	// Root is the top-level supervisor, "microservice". Start it, Stop it,
 	// subscribe to it: sub-supervisors report their events to it.
@@ -36,42 +39,82 @@ type Tree struct {
 
 	workers []*Worker // in start order
 	byPath  map[string]*Worker
+	actors  map[string]actor.Ref[Note] // by path below the root
 }
 
+// Note is what the actors of the tree receive: news of a unit of work done
+// by a worker, or poison, which makes the actor fail (see [Tree.Poison]).
+type Note struct {
+	From   string // the worker's path below the root
+	Poison bool
+}
+
+// ActorNames are the actors of the notifications subsystem, in start order.
+var ActorNames = []string{"audit", "mailer"}
+
+// RootIntensity is the root's restart intensity unless opts set another:
+// the root does not give up short of a hundred escalations a second. If it
+// did, its actors would stop for good with it (the tree has ended), and
+// the demo would have no actors to show.
+var RootIntensity = supervisor.WithIntensity(1000, 10*time.Second)
+
 // Microservice builds the tree, not started. opts configure the root
-// supervisor only: the sub-supervisors use the root's logger and report
-// their events to its handlers, and each keeps the default restart
-// intensity (3 restarts in 5s) so that a worker that keeps crashing
-// escalates to the root.
+// supervisor only, after RootIntensity: the sub-supervisors use the root's
+// logger and report their events to its handlers, and each keeps the
+// default restart intensity (3 restarts in 5s) so that a worker that keeps
+// crashing escalates to the root.
 func Microservice(opts ...supervisor.Option) *Tree {
-	t := &Tree{byPath: make(map[string]*Worker)}
-	t.Root = supervisor.New("microservice", supervisor.OneForAll, supervisor.Permanent, opts...)
+	t := &Tree{byPath: make(map[string]*Worker), actors: make(map[string]actor.Ref[Note])}
+	t.Root = supervisor.New("microservice", supervisor.OneForAll, supervisor.Permanent,
+		append([]supervisor.Option{RootIntensity}, opts...)...)
+
+	// The actors come first, so that the workers can hold their Refs; they
+	// start last, as the root's last child.
+	notes := supervisor.New("notifications", supervisor.OneForOne, supervisor.Permanent)
+	for _, name := range ActorNames {
+		ref, err := actor.Spawn(notes, name, func() actor.Actor[Note] { return actor.Func[Note](receive) })
+		must(err)
+		t.actors["notifications/"+name] = ref
+	}
+	audit, mailer := t.actors["notifications/audit"], t.actors["notifications/mailer"]
 
 	// Request handlers are independent: one crashing must not disturb the
-	// others.
+	// others. Each tells audit of every request.
 	api := supervisor.New("http-api", supervisor.OneForOne, supervisor.Permanent)
 	handlers := make([]*Worker, 3)
 	for i := range handlers {
 		// The batch builder names its children prefix-0 .. prefix-(n-1).
-		handlers[i] = t.newWorker(api, "handler-"+strconv.Itoa(i))
+		handlers[i] = t.newWorker(api, "handler-"+strconv.Itoa(i), audit)
 	}
 	must(api.Children("handler", len(handlers)).
 		HealthCheckInterval(HealthInterval).UnhealthyThreshold(UnhealthyThreshold).
 		SpawnBatchWith(func(i int) supervisor.Child { return handlers[i].incarnate() }))
 
-	// Orders and payments share state that must agree: they restart together.
+	// Orders and payments share state that must agree: they restart
+	// together. The order service tells the mailer of every order.
 	logic := supervisor.New("business-logic", supervisor.OneForAll, supervisor.Permanent)
-	t.spawn(logic, "order-service", "payment-service")
+	t.spawn(logic, "order-service", mailer)
+	t.spawn(logic, "payment-service", actor.Ref[Note]{})
 
 	// Each stage depends on the ones started before it: the cache fronts the
 	// pool, the repository uses both.
 	data := supervisor.New("data-layer", supervisor.RestForOne, supervisor.Permanent)
-	t.spawn(data, "db-pool", "cache", "repository")
+	for _, name := range []string{"db-pool", "cache", "repository"} {
+		t.spawn(data, name, actor.Ref[Note]{})
+	}
 
-	for _, sub := range []*supervisor.Supervisor{api, logic, data} {
+	for _, sub := range []*supervisor.Supervisor{api, logic, data, notes} {
 		must(t.Root.AddSupervisor(sub))
 	}
 	return t
+}
+
+// receive is the actors' behaviour: take note, or fail on poison.
+func receive(_ *actor.Context[Note], n Note) error {
+	if n.Poison {
+		return ErrInjected
+	}
+	return nil
 }
 
 // must panics on errors that cannot happen: the tree is fixed, so an error
@@ -82,19 +125,18 @@ func must(err error) {
 	}
 }
 
-// spawn adds one worker per name under sup.
-func (t *Tree) spawn(sup *supervisor.Supervisor, names ...string) {
-	for _, name := range names {
-		w := t.newWorker(sup, name)
-		must(sup.Child(name).
-			HealthCheckInterval(HealthInterval).UnhealthyThreshold(UnhealthyThreshold).
-			SpawnFunc(w.incarnate))
-	}
+// spawn adds a worker called name under sup; it tells notify of its work
+// unless notify is the zero Ref.
+func (t *Tree) spawn(sup *supervisor.Supervisor, name string, notify actor.Ref[Note]) {
+	w := t.newWorker(sup, name, notify)
+	must(sup.Child(name).
+		HealthCheckInterval(HealthInterval).UnhealthyThreshold(UnhealthyThreshold).
+		SpawnFunc(w.incarnate))
 }
 
 // newWorker records the worker that will run as child name of sup.
-func (t *Tree) newWorker(sup *supervisor.Supervisor, name string) *Worker {
-	w := &Worker{path: sup.Name() + "/" + name, faults: make(chan error, 1)}
+func (t *Tree) newWorker(sup *supervisor.Supervisor, name string, notify actor.Ref[Note]) *Worker {
+	w := &Worker{path: sup.Name() + "/" + name, faults: make(chan error, 1), notify: notify}
 	t.workers = append(t.workers, w)
 	t.byPath[w.path] = w
 	return w
@@ -106,11 +148,35 @@ func (t *Tree) Workers() []*Worker { return append([]*Worker(nil), t.workers...)
 // Worker returns the worker at path, such as "data-layer/cache", or nil.
 func (t *Tree) Worker(path string) *Worker { return t.byPath[path] }
 
-// Inject crashes a worker chosen by rng and says what it did. The fault
-// reaches the worker's running incarnation, or its next one if it is
-// restarting; a worker that has a fault pending already is left alone.
+// Actor returns the Ref of the actor at path, such as
+// "notifications/audit", or the zero Ref.
+func (t *Tree) Actor(path string) actor.Ref[Note] { return t.actors[path] }
+
+// Poison sends the actor at path a message that makes it fail, as a bug
+// triggered by bad input would: the message goes to dead letters, and the
+// actor's supervisor restarts it.
+func (t *Tree) Poison(path string) error {
+	ref, ok := t.actors[path]
+	if !ok {
+		return fmt.Errorf("demo: no actor %s", path)
+	}
+	return ref.Send(Note{Poison: true})
+}
+
+// Inject makes a child chosen by rng fail and says what it did: a worker
+// crashes, or an actor gets poison. The fault reaches a worker's running
+// incarnation, or its next one if it is restarting; a worker that has a
+// fault pending already is left alone.
 func (t *Tree) Inject(rng *rand.Rand) string {
-	w := t.workers[rng.IntN(len(t.workers))]
+	i := rng.IntN(len(t.workers) + len(ActorNames))
+	if i >= len(t.workers) {
+		path := "notifications/" + ActorNames[i-len(t.workers)]
+		if err := t.Poison(path); err != nil {
+			return "poison for " + path + ": " + err.Error()
+		}
+		return "poison for " + path
+	}
+	w := t.workers[i]
 	if !w.Crash(ErrInjected) {
 		return w.Path() + " has a fault pending already"
 	}
@@ -124,6 +190,7 @@ type Worker struct {
 	path   string
 	faults chan error // capacity 1: a fault waits for an incarnation to take it
 	ops    atomic.Int64
+	notify actor.Ref[Note] // told of every unit of work, unless zero
 
 	mu     sync.Mutex
 	status health.Status
@@ -184,6 +251,11 @@ func (in incarnation) Serve(ctx context.Context) error {
 			return err
 		case <-tick.C:
 			in.w.ops.Add(1)
+			if in.w.notify != (actor.Ref[Note]{}) {
+				// Best effort: an actor that has stopped for good (the
+				// tree ended) refuses notes, and a demo has no use for them.
+				_ = in.w.notify.Send(Note{From: in.w.path})
+			}
 		}
 	}
 }
