@@ -216,3 +216,33 @@ func TestBrowser(t *testing.T) {
 		t.Log("updated docs/observer.png")
 	}
 }
+
+// TestRegressionCICannotSkipTheBrowser: .ci/run did not set CI, so a
+// machine without Chromium skipped the browser test and CI passed, and the
+// skip's pass could come back from the test cache. It must set CI before
+// it runs the tests, and run the README's test command as written there.
+func TestRegressionCICannotSkipTheBrowser(t *testing.T) {
+	script, err := os.ReadFile(filepath.Join("..", ".ci", "run"))
+	must(t, err)
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	must(t, err)
+	run := string(script)
+	setCI := strings.Index(run, "\nexport CI=1\n")
+	tests := strings.Index(run, "\ngo test ")
+	if setCI < 0 || tests < 0 || setCI > tests {
+		t.Errorf(".ci/run must export CI=1 before it runs go test")
+	}
+	// The README's first go test command is the one it offers for the
+	// whole suite.
+	for line := range strings.Lines(string(readme)) {
+		cmd, _, _ := strings.Cut(strings.TrimSpace(line), "#")
+		cmd = strings.TrimSpace(cmd)
+		if strings.HasPrefix(cmd, "go test ") {
+			if !strings.Contains(run, "\n"+cmd+"\n") {
+				t.Errorf("the README's %q is not what .ci/run runs", cmd)
+			}
+			return
+		}
+	}
+	t.Error("the README shows no go test command")
+}
