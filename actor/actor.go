@@ -43,6 +43,7 @@ type PostStopper[M any] interface {
 // Receive returns, except Self, which is a Ref and safe anywhere.
 type Context[M any] struct {
 	cell *cell[M]
+	inc  *incarnation[M] // the incarnation this Context belongs to (see Fail)
 	ctx  context.Context
 }
 

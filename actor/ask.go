@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 )
 
 // Reply is the answer slot of one Ask: the request message carries it, and
@@ -19,6 +20,10 @@ type Reply[R any] struct {
 // blocks, and Ask needs no goroutine while it waits.
 type replySlot[R any] struct {
 	ch chan replyResult[R]
+	// fwd, for a Reply decoded from another process, sends the answer
+	// back there (see ReplyPort); sent makes that happen at most once.
+	fwd  func(R, error)
+	sent atomic.Bool
 }
 
 type replyResult[R any] struct {
@@ -42,6 +47,12 @@ func (r Reply[R]) Fail(err error) {
 
 func (r Reply[R]) put(res replyResult[R]) {
 	if r.s == nil {
+		return
+	}
+	if r.s.fwd != nil {
+		if r.s.sent.CompareAndSwap(false, true) {
+			r.s.fwd(res.v, res.err)
+		}
 		return
 	}
 	select {

@@ -80,6 +80,7 @@ func (c *cell[M]) newChild() supervisor.Child {
 	}
 	inc := &incarnation[M]{actor: a, drainLeft: -1}
 	inc.cx.cell = c
+	inc.cx.inc = inc
 	_, pre := a.(PreStarter[M])
 	_, checker := a.(health.Checker)
 	switch {

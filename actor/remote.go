@@ -1,0 +1,169 @@
+package actor
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"weak"
+)
+
+// The seam for transports (the remote package): what an actor system needs
+// from the actor package to run some of its actors on other machines.
+// Nothing here is on the local Send path.
+
+// Fail makes this incarnation crash with err at its next turn, even if it
+// is idle, exactly as if Receive had returned err (a nil err becomes a
+// generic one). Unlike the rest of Context it is safe to call from any
+// goroutine at any time, so that something watching on the actor's behalf
+// (a network connection, a timer) can report a failure the actor cannot
+// see from Receive. It does nothing once the incarnation has ended.
+func (c *Context[M]) Fail(err error) { c.inc.Crash(err) }
+
+// Requeue puts msgs back at the head of the mailbox, in the order given,
+// ahead of everything queued. It is for actors that forward their messages
+// elsewhere (the remote package's children) and learn, as the incarnation
+// ends, that some were never handled there: called from PostStop, the next
+// incarnation receives them first, so nothing is lost or reordered. If the
+// actor has stopped for good the messages become dead letters. Calling it
+// from Receive would put msgs ahead of messages the activation already
+// holds; do not.
+func (c *Context[M]) Requeue(msgs ...M) {
+	cl := c.cell
+	cl.mu.Lock()
+	if !cl.stopped {
+		for i := len(msgs) - 1; i >= 0; i-- {
+			cl.q.pushFront(msgs[i])
+		}
+		ready := cl.inc != nil && len(msgs) > 0
+		cl.mu.Unlock()
+		if ready {
+			cl.schedule()
+		}
+		return
+	}
+	cl.mu.Unlock()
+	for _, m := range msgs {
+		cl.deadLetter(m, errQueuedAtStop)
+	}
+}
+
+// Record counts msg as a dead letter meant for target and hands it to the
+// subscribers: for transports, which know of messages that reached no actor
+// (bad bytes from the network, a node that went down) without holding a Ref
+// that could report them.
+func (d *DeadLetters) Record(target string, msg any, reason error) {
+	deadLetter(d, target, msg, reason)
+}
+
+// ReplyPort carries the answers of Asks between processes. A transport
+// installs one with SetReplyPort; from then on a Reply encodes (as text,
+// through encoding.TextMarshaler, which encoding/json and most codecs
+// honour) into a token the port issues, and decodes, in the other process,
+// into a Reply whose answer the port carries back. The answer value travels
+// as JSON; an error as its text.
+//
+// A user's codec carries a Reply field by calling its MarshalText and
+// UnmarshalText.
+type ReplyPort interface {
+	// ExportReply registers an answer slot and returns the token that
+	// stands for it on the wire. answer delivers the remote answer (JSON
+	// data, or an error); gone reports that nobody can receive it any more
+	// (the asker gave up and dropped the request), so the port may forget
+	// it.
+	ExportReply(answer func(data []byte, err error), gone func() bool) (token []byte, err error)
+	// ImportReply turns a token back into the function that sends the
+	// answer to the process that exported it.
+	ImportReply(token []byte) (answer func(data []byte, err error), err error)
+}
+
+var replyPort atomic.Pointer[ReplyPort]
+
+// SetReplyPort installs the process-wide ReplyPort (the remote package does
+// it when its first node starts). Until then encoding a Reply fails.
+func SetReplyPort(p ReplyPort) {
+	if p == nil {
+		replyPort.Store(nil)
+		return
+	}
+	replyPort.Store(&p)
+}
+
+var errNoReplyPort = errors.New("a Reply can only cross processes through a transport that carries answers (none is installed)")
+
+// MarshalText implements encoding.TextMarshaler: the token of a remote
+// answer slot (see ReplyPort). The zero Reply encodes as an empty token.
+func (r Reply[R]) MarshalText() ([]byte, error) {
+	if r.s == nil {
+		return []byte{}, nil
+	}
+	if r.s.fwd != nil {
+		return nil, errors.New("a Reply received from another process cannot be sent on")
+	}
+	p := replyPort.Load()
+	if p == nil {
+		return nil, errNoReplyPort
+	}
+	// The port holds the slot weakly: an Ask that gave up, and dropped the
+	// request, must not pin it in the port's table.
+	wp := weak.Make(r.s)
+	answer := func(data []byte, err error) {
+		s := wp.Value()
+		if s == nil {
+			return
+		}
+		if err != nil {
+			Reply[R]{s}.Fail(err)
+			return
+		}
+		var v R
+		if uerr := json.Unmarshal(data, &v); uerr != nil {
+			Reply[R]{s}.Fail(fmt.Errorf("decoding the answer: %w", uerr))
+			return
+		}
+		Reply[R]{s}.Send(v)
+	}
+	return (*p).ExportReply(answer, func() bool { return wp.Value() == nil })
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler: it makes the Reply
+// answer the remote asker the token stands for. An empty token gives the
+// zero Reply.
+func (r *Reply[R]) UnmarshalText(token []byte) error {
+	if len(token) == 0 {
+		*r = Reply[R]{}
+		return nil
+	}
+	p := replyPort.Load()
+	if p == nil {
+		return errNoReplyPort
+	}
+	answer, err := (*p).ImportReply(token)
+	if err != nil {
+		return err
+	}
+	s := &replySlot[R]{fwd: func(v R, err error) {
+		if err != nil {
+			answer(nil, err)
+			return
+		}
+		data, merr := json.Marshal(v)
+		if merr != nil {
+			answer(nil, fmt.Errorf("encoding the answer: %w", merr))
+			return
+		}
+		answer(data, nil)
+	}}
+	*r = Reply[R]{s}
+	return nil
+}
+
+// Node reports where the incarnation runs, for observers (the observe
+// package's Located): what the actor's own Node method says, for actors
+// that run elsewhere (the remote package's children), else "" (here).
+func (inc *incarnation[M]) Node() string {
+	if l, ok := inc.actor.(interface{ Node() string }); ok {
+		return l.Node()
+	}
+	return ""
+}

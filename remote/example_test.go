@@ -1,0 +1,80 @@
+package remote_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/airssys/rt/actor"
+	"github.com/airssys/rt/remote"
+)
+
+// Greet is the message of the example's kind: a request with a Reply.
+type Greet struct {
+	Name  string
+	Reply actor.Reply[string]
+}
+
+// A single machine: the node runs an embedded NATS server with no listener.
+// The child is declared under the System's root and placed with Local();
+// changing that to On("b") or Any() moves it to another machine without
+// touching the code that uses the Ref.
+func Example() {
+	ctx := context.Background()
+	sys := actor.NewSystem("app")
+	_ = sys.Start(ctx)
+	defer sys.Shutdown(ctx)
+
+	node, err := remote.Start(ctx, "a", sys)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer node.Close(ctx)
+
+	greeter := func() actor.Actor[Greet] {
+		return actor.Func[Greet](func(_ *actor.Context[Greet], m Greet) error {
+			m.Reply.Send("hello, " + m.Name)
+			return nil
+		})
+	}
+	if err := remote.Register(node, "greeter", greeter, remote.JSON[Greet]{}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	ref, err := remote.Spawn[Greet](sys.Root(), node, "greeter-1", "greeter", remote.Local())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	answer, err := actor.Ask(ctx, ref, func(r actor.Reply[string]) Greet { return Greet{Name: "world", Reply: r} })
+	fmt.Println(answer, err)
+	// Output: hello, world <nil>
+}
+
+// Lookup gives a Ref to an actor another node serves; here the node looks
+// up its own actor, which returns the local Ref.
+func ExampleLookup() {
+	ctx := context.Background()
+	sys := actor.NewSystem("app")
+	_ = sys.Start(ctx)
+	defer sys.Shutdown(ctx)
+	node, err := remote.Start(ctx, "a", sys)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer node.Close(ctx)
+
+	echo, _ := actor.SpawnIn(sys, "echo", func() actor.Actor[string] {
+		return actor.Func[string](func(_ *actor.Context[string], s string) error { return nil })
+	})
+	_ = remote.Expose(node, echo, remote.JSON[string]{})
+	ref, err := remote.Lookup(ctx, node, "a", "echo", remote.JSON[string]{})
+	fmt.Println(ref == echo, err)
+	if _, err := remote.Lookup(ctx, node, "b", "echo", remote.JSON[string]{}); err != nil {
+		fmt.Println("b:", err)
+	}
+	// Output:
+	// true <nil>
+	// b: remote: node "b": unknown node
+}

@@ -1,0 +1,127 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/airssys/rt/actor"
+)
+
+// onInbox dispatches what arrives on this node's inbox subject. NATS calls
+// it on one goroutine per subscription, in the order each publisher sent:
+// that is what keeps messages ordered per sender and target. Anything
+// slow (starting or stopping an actor) goes to a goroutine of its own.
+func (n *Node) onInbox(msg *nats.Msg) {
+	if len(msg.Data) == 0 {
+		n.malformed(errTruncated, msg.Data)
+		return
+	}
+	r := &reader{b: msg.Data[1:]}
+	switch msg.Data[0] {
+	case tSend:
+		n.onSend(r, msg.Data)
+	case tChild:
+		n.onChild(r, msg.Data)
+	case tAnswer:
+		n.onAnswer(r)
+	case tExit:
+		n.onExit(r)
+	case tAck:
+		n.onAck(r)
+	case tStopped:
+		n.onStopped(r)
+	case tSpawn:
+		n.onSpawn(msg, r)
+	case tStop:
+		n.onStop(msg, r)
+	case tLookup:
+		n.onLookup(msg, r)
+	case tPing:
+		_ = msg.Respond([]byte(n.id))
+	default:
+		n.malformed(fmt.Errorf("%w: unknown message type %d", ErrCodec, msg.Data[0]), msg.Data)
+	}
+}
+
+// malformed records bytes this node could not make sense of as a dead
+// letter (ErrCodec), with a copy of them.
+func (n *Node) malformed(err error, data []byte) {
+	if !errors.Is(err, ErrCodec) {
+		err = fmt.Errorf("%w: %w", ErrCodec, err)
+	}
+	n.deadLetter(n.name, append([]byte(nil), data...), err, "codec")
+}
+
+// deadLetter records msg in the System's dead letters and counts it by
+// reason.
+func (n *Node) deadLetter(target string, msg any, reason error, label string) {
+	n.stats.deadLetter(label)
+	n.sys.DeadLetters().Record(target, msg, reason)
+}
+
+// reasonLabel names a dead letter's reason for the metrics.
+func reasonLabel(err error) string {
+	switch {
+	case errors.Is(err, ErrCodec):
+		return "codec"
+	case errors.Is(err, ErrTooLarge):
+		return "too_large"
+	case errors.Is(err, ErrNodeDown):
+		return "node_down"
+	case errors.Is(err, ErrClosed):
+		return "closed"
+	case errors.Is(err, actor.ErrNotFound):
+		return "unknown_actor"
+	case errors.Is(err, ErrUnknownKind):
+		return "unknown_kind"
+	case errors.Is(err, actor.ErrMailboxFull):
+		return "mailbox_full"
+	case errors.Is(err, actor.ErrStopped):
+		return "stopped"
+	}
+	return "crash"
+}
+
+func respond(msg *nats.Msg, status byte, text string) {
+	var w writer
+	w.byte(status)
+	w.str(text)
+	_ = msg.Respond(w.b)
+}
+
+// request sends a request frame to node and returns the reply's status
+// and text. A node that does not answer within the window (or has no
+// subscriber) is down.
+func (n *Node) request(ctx context.Context, node string, frame []byte) (byte, *reader, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 2*n.window())
+		defer cancel()
+	}
+	reply, err := n.nc.RequestWithContext(ctx, n.inboxOf(node), frame)
+	switch {
+	case err == nil:
+	case errors.Is(err, nats.ErrNoResponders), errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+		return 0, nil, fmt.Errorf("remote: node %q: %w (%v)", node, ErrNodeDown, err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return 0, nil, fmt.Errorf("remote: node %q does not answer: %w: %w", node, ErrNodeDown, err)
+	case errors.Is(err, nats.ErrConnectionClosed):
+		return 0, nil, fmt.Errorf("remote: node %q: %w", n.name, ErrClosed)
+	default:
+		return 0, nil, fmt.Errorf("remote: node %q: %w", node, err)
+	}
+	r := &reader{b: reply.Data}
+	status := r.byte()
+	if r.err != nil {
+		return 0, nil, fmt.Errorf("remote: node %q: reply: %w", node, r.err)
+	}
+	return status, r, nil
+}
+
+// stopTimeout bounds how long an owner waits for a peer to stop one of its
+// children before it counts the peer as unreachable.
+func (n *Node) stopTimeout() time.Duration { return 2 * n.window() }

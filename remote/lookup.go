@@ -1,0 +1,368 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"sync"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/airssys/rt/actor"
+	"github.com/airssys/rt/supervisor"
+)
+
+// served is an actor this node delivers to by name for other nodes: one
+// given to Expose, or a child this node declared with Spec or Spawn.
+type served struct {
+	name     string
+	typeName string
+	ref      any // actor.Ref[M]
+	deliver  func(payload []byte)
+	watchers map[string]bool // nodes holding a Lookup ref to it
+	stop     func() bool     // cancels the Watch that unserves it
+}
+
+// Expose lets other nodes Lookup ref under its name, with codec for its
+// messages. Actors a node spawned from registered kinds (Spec, Spawn) are
+// served without it. A name is served once per node: ErrInvalid if taken.
+// The actor stops being served when it stops for good, and nodes holding a
+// Lookup ref to it see that ref stop too.
+func Expose[M any](n *Node, ref actor.Ref[M], codec Codec[M]) error {
+	switch {
+	case n == nil:
+		return fmt.Errorf("remote: expose: %w: nil Node", ErrInvalid)
+	case codec == nil:
+		return fmt.Errorf("remote: expose %q: %w: nil codec", ref.Name(), ErrInvalid)
+	case ref.Name() == "":
+		return fmt.Errorf("remote: expose: %w: zero Ref", ErrInvalid)
+	}
+	return serve(n, ref, codec)
+}
+
+func serve[M any](n *Node, ref actor.Ref[M], codec Codec[M]) error {
+	name := ref.Name()
+	s := &served{name: name, typeName: typeName[M](), ref: ref, watchers: map[string]bool{}}
+	s.deliver = func(payload []byte) {
+		msg, err := decode(n, codec, payload)
+		if err != nil {
+			n.deadLetter(name, append([]byte(nil), payload...), fmt.Errorf("remote: to %q: %w", name, err), "codec")
+			return
+		}
+		n.stats.received.Add(1)
+		n.stats.receivedBytes.Add(uint64(len(payload)))
+		if err := ref.SendContext(n.ctx, msg); err != nil {
+			switch {
+			case errors.Is(err, actor.ErrMailboxFull):
+				// Fail policy: the sender would keep the message, but the
+				// sender is on another node. It is a dead letter here.
+				n.deadLetter(name, msg, err, "mailbox_full")
+			case errors.Is(err, actor.ErrStopped):
+				n.stats.deadLetter("stopped") // Send recorded it already
+			default:
+				n.deadLetter(name, msg, err, reasonLabel(err))
+			}
+		}
+	}
+	n.mu.Lock()
+	if n.closing.Load() {
+		n.mu.Unlock()
+		return fmt.Errorf("remote: node %q: %w", n.name, ErrClosed)
+	}
+	if _, taken := n.served[name]; taken {
+		n.mu.Unlock()
+		return fmt.Errorf("remote: node %q: %w: an actor named %q is served already", n.name, ErrInvalid, name)
+	}
+	n.served[name] = s
+	n.mu.Unlock()
+	s.stop = ref.Watch(func(reason error) { n.unserve(s, reason) })
+	return nil
+}
+
+// unserve forgets s and tells the nodes watching it that it stopped.
+func (n *Node) unserve(s *served, reason error) {
+	n.mu.Lock()
+	if n.served[s.name] == s {
+		delete(n.served, s.name)
+	}
+	watchers := make([]string, 0, len(s.watchers))
+	for w := range s.watchers {
+		watchers = append(watchers, w)
+	}
+	s.watchers = nil
+	n.mu.Unlock()
+	text := ""
+	if reason != nil {
+		text = reason.Error()
+	}
+	for _, w := range watchers {
+		var f writer
+		f.byte(tStopped)
+		f.str(n.name)
+		f.str(s.name)
+		f.b = append(f.b, text...)
+		_ = n.nc.Publish(n.inboxOf(w), f.b)
+	}
+}
+
+func typeName[M any]() string { return reflect.TypeFor[M]().String() }
+
+// onSend delivers a message to a served actor.
+func (n *Node) onSend(r *reader, raw []byte) {
+	name := r.str()
+	payload := r.rest()
+	if r.err != nil {
+		n.malformed(r.err, raw)
+		return
+	}
+	n.mu.Lock()
+	s := n.served[name]
+	n.mu.Unlock()
+	if s == nil {
+		n.deadLetter(name, append([]byte(nil), payload...),
+			fmt.Errorf("remote: node %q: actor %q: %w", n.name, name, actor.ErrNotFound), "unknown_actor")
+		return
+	}
+	s.deliver(payload)
+}
+
+// onLookup answers a peer that looks up a served actor, and remembers it
+// as a watcher.
+func (n *Node) onLookup(msg *nats.Msg, r *reader) {
+	name, tn, watcher := r.str(), r.str(), r.str()
+	if r.err != nil {
+		n.malformed(r.err, msg.Data)
+		return
+	}
+	n.mu.Lock()
+	s := n.served[name]
+	switch {
+	case s == nil:
+		n.mu.Unlock()
+		respond(msg, stNotFound, "")
+		return
+	case s.typeName != tn:
+		n.mu.Unlock()
+		respond(msg, stWrongType, s.typeName)
+		return
+	}
+	if watcher != n.name && validName(watcher) {
+		s.watchers[watcher] = true
+	}
+	n.mu.Unlock()
+	respond(msg, stOK, "")
+}
+
+// onStopped stops the Lookup ref of an actor that stopped for good.
+func (n *Node) onStopped(r *reader) {
+	node, name := r.str(), r.str()
+	text := string(r.rest())
+	if r.err != nil {
+		n.malformed(r.err, nil)
+		return
+	}
+	key := node + "\x00" + name
+	n.mu.Lock()
+	p := n.lookups[key]
+	delete(n.lookups, key)
+	n.mu.Unlock()
+	if p != nil {
+		p.stop(fmt.Errorf("remote: actor %q stopped %w", name, &RemoteError{Node: node, Text: text}))
+	}
+}
+
+// proxyEntry is the local stand-in of an actor on another node: the cell
+// behind the actor.Ref that Lookup returns. Its actor encodes each message
+// and publishes it to the node; the stand-in stops for good when the
+// remote actor does, or when its node goes down.
+type proxyEntry struct {
+	node, name, typeName string
+	ref                  any // actor.Ref[M]
+
+	mu      sync.Mutex
+	fail    func(error) // the stand-in's Context.Fail, once started
+	stopped error       // set when asked to stop before it started
+}
+
+func (p *proxyEntry) stop(cause error) {
+	p.mu.Lock()
+	fail := p.fail
+	if fail == nil && p.stopped == nil {
+		p.stopped = cause
+	}
+	p.mu.Unlock()
+	if fail != nil {
+		fail(cause)
+	}
+}
+
+type proxy[M any] struct {
+	n     *Node
+	e     *proxyEntry
+	codec Codec[M]
+}
+
+func (p *proxy[M]) PreStart(cx *actor.Context[M]) error {
+	p.e.mu.Lock()
+	defer p.e.mu.Unlock()
+	if p.e.stopped != nil {
+		return p.e.stopped
+	}
+	p.e.fail = cx.Fail
+	return nil
+}
+
+func (p *proxy[M]) Receive(_ *actor.Context[M], msg M) error {
+	sendNamed(p.n, p.e.node, p.e.name, p.codec, msg)
+	return nil
+}
+
+// sendNamed encodes msg and publishes it to the actor name on node. What
+// cannot go is a dead letter here, and Asks inside it fail at once.
+func sendNamed[M any](n *Node, node, name string, codec Codec[M], msg M) {
+	data, ids, err := encode(n, node, codec, msg)
+	if err == nil {
+		var w writer
+		w.b = make([]byte, 0, len(name)+len(data)+4)
+		w.byte(tSend)
+		w.str(name)
+		w.b = append(w.b, data...)
+		switch {
+		case len(w.b) > n.maxPay:
+			err = fmt.Errorf("remote: to %q on node %q: %d bytes over max_payload %d: %w", name, node, len(w.b), n.maxPay, ErrTooLarge)
+		default:
+			if perr := n.nc.Publish(n.inboxOf(node), w.b); perr != nil {
+				err = fmt.Errorf("remote: to %q on node %q: %w: %w", name, node, ErrClosed, perr)
+			}
+		}
+		if err == nil {
+			n.stats.sent.Add(1)
+			n.stats.sentBytes.Add(uint64(len(data)))
+			return
+		}
+	} else {
+		err = fmt.Errorf("remote: to %q on node %q: %w", name, node, err)
+	}
+	n.deadLetter(name, msg, err, reasonLabel(err))
+	failIDs(ids, err)
+}
+
+var lookupSeq struct {
+	mu sync.Mutex
+	n  uint64
+}
+
+// Lookup returns a Ref to the actor name served by node: the same
+// actor.Ref[M] type as a local one, whose Send encodes with codec and
+// publishes over NATS. Ask works through it (the request's Reply answers
+// over NATS); Done closes, and Err says why, when the remote actor stops
+// for good or its node goes down (wrapping ErrNodeDown): Lookup again once
+// it is back. Messages are sent in order, at most once; what cannot be
+// delivered is a dead letter on the side that finds out.
+//
+// It fails with ErrUnknownNode if node was never a member, ErrNodeDown if it
+// is down, actor.ErrNotFound if node serves no such actor, actor.ErrWrongType
+// if that actor takes another message type. For this node's own name it
+// returns the local Ref. Looking up the same actor twice gives the same Ref.
+func Lookup[M any](ctx context.Context, n *Node, node, name string, codec Codec[M]) (actor.Ref[M], error) {
+	var zero actor.Ref[M]
+	switch {
+	case n == nil:
+		return zero, fmt.Errorf("remote: lookup %q: %w: nil Node", name, ErrInvalid)
+	case codec == nil:
+		return zero, fmt.Errorf("remote: lookup %q: %w: nil codec", name, ErrInvalid)
+	case name == "":
+		return zero, fmt.Errorf("remote: lookup: %w: empty name", ErrInvalid)
+	case ctx == nil:
+		return zero, fmt.Errorf("remote: lookup %q: %w: nil context", name, ErrInvalid)
+	case n.closing.Load():
+		return zero, fmt.Errorf("remote: node %q: %w", n.name, ErrClosed)
+	}
+	tn := typeName[M]()
+	if node == n.name {
+		n.mu.Lock()
+		s := n.served[name]
+		n.mu.Unlock()
+		if s != nil {
+			if ref, ok := s.ref.(actor.Ref[M]); ok {
+				return ref, nil
+			}
+			return zero, fmt.Errorf("remote: actor %q takes %s, not %s: %w", name, s.typeName, tn, actor.ErrWrongType)
+		}
+		return actor.Lookup[M](n.sys, name)
+	}
+	if err := n.checkNode(node); err != nil {
+		return zero, err
+	}
+	key := node + "\x00" + name
+	if ref, ok, err := n.cachedLookup(key, tn); ok {
+		r, _ := ref.(actor.Ref[M])
+		return r, err
+	}
+	var w writer
+	w.byte(tLookup)
+	w.str(name)
+	w.str(tn)
+	w.str(n.name)
+	status, r, err := n.request(ctx, node, w.b)
+	if err != nil {
+		return zero, fmt.Errorf("remote: lookup %q: %w", name, err)
+	}
+	switch status {
+	case stOK:
+	case stNotFound:
+		return zero, fmt.Errorf("remote: node %q: actor %q: %w", node, name, actor.ErrNotFound)
+	case stWrongType:
+		return zero, fmt.Errorf("remote: node %q: actor %q takes %s, not %s: %w", node, name, r.str(), tn, actor.ErrWrongType)
+	default:
+		return zero, fmt.Errorf("remote: lookup %q on node %q: %w", name, node, &RemoteError{Node: node, Text: r.str()})
+	}
+	e := &proxyEntry{node: node, name: name, typeName: tn}
+	lookupSeq.mu.Lock()
+	lookupSeq.n++
+	seq := lookupSeq.n
+	lookupSeq.mu.Unlock()
+	ref, err := actor.Spawn(n.proxies, "lookup:"+node+":"+name+"#"+strconv.FormatUint(seq, 10),
+		func() actor.Actor[M] { return &proxy[M]{n: n, e: e, codec: codec} },
+		actor.WithRestart(supervisor.Temporary), actor.WithSystem(n.proxySys))
+	if err != nil {
+		return zero, fmt.Errorf("remote: lookup %q: %w", name, err)
+	}
+	e.ref = ref
+	n.mu.Lock()
+	if other := n.lookups[key]; other != nil {
+		n.mu.Unlock()
+		e.stop(fmt.Errorf("remote: lookup %q: %w (a duplicate)", name, supervisor.ErrShutdown))
+		r, _ := other.ref.(actor.Ref[M])
+		if other.typeName != tn {
+			return zero, fmt.Errorf("remote: actor %q takes %s, not %s: %w", name, other.typeName, tn, actor.ErrWrongType)
+		}
+		return r, nil
+	}
+	n.lookups[key] = e
+	m := n.members[node]
+	up := m != nil && m.info.Up
+	if !up { // went down while we asked
+		delete(n.lookups, key)
+	}
+	n.mu.Unlock()
+	if !up {
+		e.stop(fmt.Errorf("remote: node %q: %w", node, ErrNodeDown))
+	}
+	return ref, nil
+}
+
+func (n *Node) cachedLookup(key, tn string) (any, bool, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	e := n.lookups[key]
+	if e == nil {
+		return nil, false, nil
+	}
+	if e.typeName != tn {
+		return nil, true, fmt.Errorf("remote: actor %q takes %s, not %s: %w", e.name, e.typeName, tn, actor.ErrWrongType)
+	}
+	return e.ref, true, nil
+}

@@ -1,0 +1,260 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// Failure detection. Every node publishes a heartbeat on the cluster's
+// heartbeat subject each interval, and hears everyone else's. A peer not
+// heard from for interval*misses is declared down, once, with NodeDown;
+// heard from again, it is up again (NodeUp). A heartbeat with a new id
+// under a known name is a restarted node: the old one is down. Close
+// publishes a last heartbeat that says "leaving", which peers treat as
+// down at once.
+//
+// NATS itself notices a silent link only after about a minute, which is
+// why this is ours.
+
+var (
+	errMissed = fmt.Errorf("%w: missed heartbeats", ErrNodeDown)
+	errLeft   = fmt.Errorf("%w: left the cluster", ErrNodeDown)
+	errReborn = fmt.Errorf("%w: restarted", ErrNodeDown)
+)
+
+func (n *Node) heartbeat(leaving bool) {
+	n.mu.Lock()
+	kinds := make([]string, 0, len(n.kinds))
+	for k := range n.kinds {
+		kinds = append(kinds, k)
+	}
+	n.mu.Unlock()
+	sort.Strings(kinds)
+	var w writer
+	w.str(n.name)
+	w.str(n.id)
+	if leaving {
+		w.byte(1)
+	} else {
+		w.byte(0)
+	}
+	w.uint(uint64(len(kinds)))
+	for _, k := range kinds {
+		w.str(k)
+	}
+	if err := n.nc.Publish(n.prefix+"hb", w.b); err == nil {
+		n.stats.heartbeatsSent.Add(1)
+	}
+}
+
+func (n *Node) heartbeatLoop() {
+	defer n.loops.Done()
+	t := time.NewTicker(n.interval)
+	defer t.Stop()
+	pingNext := 0
+	for {
+		select {
+		case <-n.stop:
+			return
+		case now := <-t.C:
+			n.heartbeat(false)
+			n.checkMembers(now)
+			sweepPending(n)
+			n.flushAcks()
+			pingNext = n.pingOne(pingNext)
+		}
+	}
+}
+
+// onHeartbeat handles a peer's heartbeat (and our own, which it ignores).
+func (n *Node) onHeartbeat(msg *nats.Msg) {
+	r := reader{b: msg.Data}
+	name, id, leaving := r.str(), r.str(), r.byte() == 1
+	k := r.uint()
+	if r.err != nil || k > 1<<16 {
+		n.stats.deadLetter("codec")
+		n.log.Warn("malformed heartbeat", "err", r.err)
+		return
+	}
+	kinds := make(map[string]bool, k)
+	list := make([]string, 0, k)
+	for range k {
+		s := r.str()
+		kinds[s] = true
+		list = append(list, s)
+	}
+	if r.err != nil || !validName(name) {
+		n.stats.deadLetter("codec")
+		n.log.Warn("malformed heartbeat", "err", r.err)
+		return
+	}
+	if name == n.name {
+		if id != n.id {
+			n.log.Error("another live node has this node's name", "other_id", id)
+		}
+		return
+	}
+	n.stats.heartbeatsReceived.Add(1)
+	now := time.Now()
+	var down []string
+	n.mu.Lock()
+	m := n.members[name]
+	switch {
+	case m == nil:
+		if leaving {
+			n.mu.Unlock()
+			return
+		}
+		m = &member{info: NodeInfo{Name: name}}
+		n.members[name] = m
+	case m.id != id && m.info.Up:
+		// A new incarnation of the node: the old one is gone.
+		m.info.Up = false
+		n.emitLocked(NodeEvent{Kind: NodeDown, Node: name, Time: now, Reason: errReborn})
+		down = append(down, name)
+	}
+	if leaving {
+		if m.id == id && m.info.Up {
+			m.info.Up = false
+			n.emitLocked(NodeEvent{Kind: NodeDown, Node: name, Time: now, Reason: errLeft})
+			down = append(down, name)
+		}
+		n.mu.Unlock()
+		n.afterDown(down)
+		return
+	}
+	m.id = id
+	m.kinds = kinds
+	m.info.Kinds = list
+	m.info.LastHeartbeat = now
+	if !m.info.Up {
+		m.info.Up = true
+		n.emitLocked(NodeEvent{Kind: NodeUp, Node: name, Time: now})
+	}
+	n.mu.Unlock()
+	n.afterDown(down)
+}
+
+// checkMembers declares down the peers silent for the window.
+func (n *Node) checkMembers(now time.Time) {
+	var down []string
+	n.mu.Lock()
+	for name, m := range n.members {
+		if m.info.Up && now.Sub(m.info.LastHeartbeat) > n.window() {
+			m.info.Up = false
+			n.emitLocked(NodeEvent{Kind: NodeDown, Node: name, Time: now, Reason: errMissed})
+			down = append(down, name)
+		}
+	}
+	n.mu.Unlock()
+	n.afterDown(down)
+}
+
+// afterDown does what a node going down calls for: this node's children
+// there exit, Asks waiting on it fail, Lookup refs to it stop, and what it
+// owned here is fenced (stopped).
+func (n *Node) afterDown(nodes []string) {
+	for _, name := range nodes {
+		cause := fmt.Errorf("remote: node %q: %w", name, ErrNodeDown)
+		n.mu.Lock()
+		var kids []ownerChild
+		for _, c := range n.children {
+			if c.where() == name {
+				kids = append(kids, c)
+			}
+		}
+		var proxies []*proxyEntry
+		for key, p := range n.lookups {
+			if p.node == name {
+				proxies = append(proxies, p)
+				delete(n.lookups, key)
+			}
+		}
+		var fenced []*hosted
+		for _, h := range n.hosted {
+			if h.owner == name {
+				fenced = append(fenced, h)
+			}
+		}
+		for _, s := range n.served {
+			delete(s.watchers, name)
+		}
+		n.mu.Unlock()
+		for _, c := range kids {
+			c.nodeDown(name)
+		}
+		failPending(n, name, cause)
+		for _, p := range proxies {
+			p.stop(cause)
+		}
+		for _, h := range fenced {
+			n.log.Warn("fencing: the owner is down, stopping its child", "child", h.name, "owner", h.owner)
+			n.stats.fenced.Add(1)
+			go h.terminate()
+		}
+	}
+}
+
+// memberState returns whether node is known and up, and the kinds it has.
+func (n *Node) memberState(node string) (known, up bool) {
+	if node == n.name {
+		return true, !n.closing.Load()
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	m := n.members[node]
+	if m == nil {
+		return false, false
+	}
+	return true, m.info.Up
+}
+
+// checkNode returns nil if node is a live member, else an error wrapping
+// ErrUnknownNode or ErrNodeDown.
+func (n *Node) checkNode(node string) error {
+	known, up := n.memberState(node)
+	switch {
+	case !known:
+		return fmt.Errorf("remote: node %q: %w", node, ErrUnknownNode)
+	case !up:
+		return fmt.Errorf("remote: node %q: %w", node, ErrNodeDown)
+	}
+	return nil
+}
+
+// pingOne measures the round trip to one live peer, in turn, without
+// holding up the heartbeat loop.
+func (n *Node) pingOne(next int) int {
+	peers := n.Nodes()
+	if len(peers) == 0 {
+		return 0
+	}
+	peer := peers[next%len(peers)].Name
+	n.loops.Add(1)
+	go func() {
+		defer n.loops.Done()
+		ctx, cancel := context.WithTimeout(n.ctx, n.interval)
+		defer cancel()
+		start := time.Now()
+		_, err := n.nc.RequestWithContext(ctx, n.inboxOf(peer), []byte{tPing})
+		if err != nil {
+			if !errors.Is(err, context.Canceled) {
+				n.stats.pingFailures.Add(1)
+			}
+			return
+		}
+		rtt := time.Since(start)
+		n.stats.observeRTT(rtt)
+		n.mu.Lock()
+		if m := n.members[peer]; m != nil {
+			m.info.RTT = rtt
+		}
+		n.mu.Unlock()
+	}()
+	return next + 1
+}
