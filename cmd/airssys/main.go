@@ -4,6 +4,7 @@
 //	                            faults and serve its live view on 127.0.0.1
 //	airssys tree [flags] URL    print the tree of a service that serves the
 //	                            observe HTTP API at URL
+//	airssys run [flags] FILE    run a supervision tree of OS processes from YAML
 //	airssys help [COMMAND]      show the help, or a command's
 //	airssys version             print the version (also --version)
 //
@@ -41,6 +42,7 @@ Usage:
                               and serve its live view on 127.0.0.1
   airssys tree [flags] URL    print the supervision tree of a service that serves
                               the observe HTTP API at URL
+  airssys run [flags] FILE    run a supervision tree of OS processes from a YAML file
   airssys help [COMMAND]      show this help, or a command's
   airssys version             print the version (also --version)
 
@@ -65,6 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runDemo(ctx, rest, stdout, stderr)
 	case "tree":
 		return runTree(ctx, rest, stdout, stderr)
+	case "run":
+		return runRun(ctx, rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		return runHelp(ctx, rest, stdout, stderr)
 	case "version", "-version", "--version":

@@ -1,0 +1,332 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// airssysRun is the airssys binary running a tree, its stderr collected.
+type airssysRun struct {
+	t     *testing.T
+	cmd   *exec.Cmd
+	mu    sync.Mutex
+	lines []string
+	wake  chan struct{}
+	done  chan struct{} // stderr reached EOF
+}
+
+func startRun(t *testing.T, bin string, args ...string) *airssysRun {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"run"}, args...)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &airssysRun{t: t, cmd: cmd, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(r.done)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			r.mu.Lock()
+			r.lines = append(r.lines, sc.Text())
+			r.mu.Unlock()
+			select {
+			case r.wake <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-r.done
+			_ = cmd.Wait()
+		}
+	})
+	return r
+}
+
+// await waits for the n-th line (from 1) that matches re and returns its
+// submatches.
+func (r *airssysRun) await(re string, n int) []string {
+	r.t.Helper()
+	rx := regexp.MustCompile(re)
+	deadline := time.After(30 * time.Second)
+	closed := false
+	for {
+		r.mu.Lock()
+		seen := 0
+		for _, l := range r.lines {
+			if m := rx.FindStringSubmatch(l); m != nil {
+				if seen++; seen == n {
+					r.mu.Unlock()
+					return m
+				}
+			}
+		}
+		r.mu.Unlock()
+		if closed {
+			r.t.Fatalf("airssys ended without a line matching %q (#%d):\n%s", re, n, r.output())
+		}
+		select {
+		case <-r.wake:
+		case <-r.done:
+			closed = true // look once more: the last lines are in
+		case <-deadline:
+			r.t.Fatalf("no line matching %q (#%d) in:\n%s", re, n, r.output())
+		}
+	}
+}
+
+func (r *airssysRun) count(re string) int {
+	rx := regexp.MustCompile(re)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, l := range r.lines {
+		if rx.MatchString(l) {
+			n++
+		}
+	}
+	return n
+}
+
+func (r *airssysRun) output() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return strings.Join(r.lines, "\n")
+}
+
+// wait waits for airssys to exit and returns its exit status.
+func (r *airssysRun) wait() int {
+	r.t.Helper()
+	<-r.done
+	err := r.cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	} else if err != nil {
+		r.t.Fatal(err)
+	}
+	return 0
+}
+
+func (r *airssysRun) signal(sig syscall.Signal) {
+	if err := r.cmd.Process.Signal(sig); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// pidOf waits for the n-th "pid N" line of child path and returns N.
+func (r *airssysRun) pidOf(path string, n int) int {
+	r.t.Helper()
+	m := r.await(`msg="pid (\d+)" child=`+regexp.QuoteMeta(path)+` `, n)
+	pid, _ := strconv.Atoi(m[1])
+	return pid
+}
+
+func gone(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	return i > 0 && len(b) > i+2 && (b[i+2] == 'Z' || b[i+2] == 'X')
+}
+
+func awaitGone(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !gone(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d still runs", pid)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// child is a YAML entry running a shell that prints its pid, then sleeps
+// (exec: the pid stays the sleeper's).
+func child(name string, extra ...string) string {
+	s := fmt.Sprintf("  - name: %s\n    command: [sh, -c, 'echo \"pid $$\"; exec sleep 1000']\n    shutdown: 2s\n", name)
+	for _, e := range extra {
+		s += "    " + e + "\n"
+	}
+	return s
+}
+
+// indent moves YAML lines four columns right.
+func indent(s string) string {
+	lines := strings.SplitAfter(s, "\n")
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = "    " + l
+		}
+	}
+	return strings.Join(lines, "")
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRunEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "airssys")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+
+	t.Run("KilledChildIsRestartedAndObserved", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "tree.yaml")
+		writeFile(t, file, "name: web\nchildren:\n"+child("a")+child("b"))
+		r := startRun(t, bin, "--observe", "127.0.0.1:0", file)
+		a := r.pidOf("web/a", 1)
+		b := r.pidOf("web/b", 1)
+		if err := syscall.Kill(a, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		r.await(`msg=child_failed supervisor=web child=a .*killed by signal SIGKILL`, 1)
+		r.await(`msg=child_restarted supervisor=web child=a`, 1)
+		if a2 := r.pidOf("web/a", 2); a2 == a || gone(a2) {
+			t.Fatalf("a: pid %d after %d", a2, a)
+		}
+		if r.count(`msg="pid \d+" child=web/b `) != 1 || gone(b) {
+			t.Fatal("b was restarted or stopped by a's crash (one_for_one)")
+		}
+		url := r.await(`msg="live view" url=(\S+)`, 1)[1]
+		for _, path := range []string{"/metrics", "/api/tree"} {
+			resp, err := http.Get(url + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || !strings.Contains(string(body), "web") {
+				t.Fatalf("GET %s: %d %.200s", path, resp.StatusCode, body)
+			}
+		}
+		r.signal(syscall.SIGTERM)
+		if code := r.wait(); code != 0 {
+			t.Fatalf("exit %d after SIGTERM", code)
+		}
+	})
+
+	t.Run("SIGTERMStopsInReverseOrder", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "tree.yaml")
+		writeFile(t, file, "name: web\nchildren:\n"+child("a")+
+			"  - name: inner\n    strategy: one_for_all\n    children:\n"+
+			indent(child("b")+child("c"))+child("d"))
+		r := startRun(t, bin, file)
+		var pids []int
+		for _, p := range []string{"web/a", "web/inner/b", "web/inner/c", "web/d"} {
+			pids = append(pids, r.pidOf(p, 1))
+		}
+		r.await(`msg="tree started"`, 1)
+		r.signal(syscall.SIGTERM)
+		if code := r.wait(); code != 0 {
+			t.Fatalf("exit %d after SIGTERM:\n%s", code, r.output())
+		}
+		var order []string
+		rx := regexp.MustCompile(`msg=child_stopped supervisor=(\S+) child=(\S+)`)
+		for _, l := range strings.Split(r.output(), "\n") {
+			if m := rx.FindStringSubmatch(l); m != nil {
+				order = append(order, m[1]+"/"+m[2])
+			}
+		}
+		want := "web/d web/inner/c web/inner/b web/inner web/a"
+		if got := strings.Join(order, " "); got != want {
+			t.Fatalf("stop order %q, want %q", got, want)
+		}
+		for _, pid := range pids {
+			awaitGone(t, pid)
+		}
+	})
+
+	t.Run("SIGHUPAddsRemovesAndKeeps", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "tree.yaml")
+		writeFile(t, file, "name: web\nchildren:\n"+child("a")+child("b")+child("c"))
+		r := startRun(t, bin, file)
+		a, b, c := r.pidOf("web/a", 1), r.pidOf("web/b", 1), r.pidOf("web/c", 1)
+		r.await(`msg="tree started"`, 1)
+		// b removed, c changed, d added; a unchanged.
+		writeFile(t, file, "name: web\nchildren:\n"+child("a")+child("c", "restart: transient")+child("d"))
+		r.signal(syscall.SIGHUP)
+		r.await(`msg="reload: applied"`, 1)
+		d := r.pidOf("web/d", 1)
+		c2 := r.pidOf("web/c", 2)
+		awaitGone(t, b)
+		awaitGone(t, c)
+		if gone(a) || gone(d) || gone(c2) || r.count(`msg="pid \d+" child=web/a `) != 1 {
+			t.Fatalf("a (unchanged) restarted or d/c not running:\n%s", r.output())
+		}
+		// A file that does not validate changes nothing.
+		writeFile(t, file, "name: web\nchildren:\n  - name: a\n    command: 7\n")
+		r.signal(syscall.SIGHUP)
+		r.await(`msg="reload: the file does not validate; nothing changed".*tree.yaml:4: children\[0\].command`, 1)
+		if gone(a) || gone(d) || gone(c2) {
+			t.Fatal("an invalid reload stopped children")
+		}
+		r.signal(syscall.SIGINT)
+		if code := r.wait(); code != 0 {
+			t.Fatalf("exit %d after SIGINT", code)
+		}
+		for _, pid := range []int{a, d, c2} {
+			awaitGone(t, pid)
+		}
+	})
+
+	t.Run("MalformedFileExits2NamingTheLine", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "bad.yaml")
+		writeFile(t, file, "name: web\nchildren:\n  - name: a\n    command: [sh]\n    shutdown: soon\n")
+		r := startRun(t, bin, file)
+		if code := r.wait(); code != 2 {
+			t.Fatalf("exit %d, want 2", code)
+		}
+		if want := file + `:5: children[0].shutdown: want a positive duration, brutal_kill or infinity, not "soon"`; !strings.Contains(r.output(), want) {
+			t.Fatalf("stderr %q does not say %q", r.output(), want)
+		}
+	})
+
+	t.Run("TreeGivingUpExits1", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "tree.yaml")
+		writeFile(t, file, "name: web\nintensity: {max_restarts: 1, period: 1m}\nchildren:\n"+
+			"  - name: crasher\n    command: [sh, -c, 'exit 3']\n")
+		r := startRun(t, bin, file)
+		if code := r.wait(); code != 1 {
+			t.Fatalf("exit %d, want 1:\n%s", code, r.output())
+		}
+		r.await(`the tree gave up.*restart intensity exceeded`, 1)
+	})
+
+	t.Run("DyingAirssysTakesItsChildren", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "tree.yaml")
+		writeFile(t, file, "name: web\nchildren:\n"+child("a"))
+		r := startRun(t, bin, file)
+		a := r.pidOf("web/a", 1)
+		r.signal(syscall.SIGKILL)
+		r.wait()
+		awaitGone(t, a)
+	})
+}
