@@ -3,7 +3,6 @@ package actor
 import (
 	"context"
 	"fmt"
-	"runtime/debug"
 	"sync/atomic"
 
 	"github.com/airssys/rt/health"
@@ -100,7 +99,7 @@ func (c *cell[M]) newChild() supervisor.Child {
 func (c *cell[M]) make() (a Actor[M], err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = &supervisor.PanicError{Value: v, Stack: debug.Stack()}
+			err = supervisor.NewPanicError(v)
 		}
 	}()
 	a = c.factory()
@@ -170,7 +169,7 @@ func afterFunc(ctx context.Context, f func()) (stop func() bool) {
 func (inc *incarnation[M]) preStart() (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = &supervisor.PanicError{Value: v, Stack: debug.Stack()}
+			err = supervisor.NewPanicError(v)
 		}
 	}()
 	return inc.actor.(PreStarter[M]).PreStart(&inc.cx)
@@ -245,7 +244,7 @@ func (inc *incarnation[M]) postStop(err error) error {
 	perr := func() (perr error) {
 		defer func() {
 			if v := recover(); v != nil {
-				perr = &supervisor.PanicError{Value: v, Stack: debug.Stack()}
+				perr = supervisor.NewPanicError(v)
 			}
 		}()
 		ps.PostStop(&inc.cx)
@@ -265,7 +264,7 @@ func (inc *incarnation[M]) postStop(err error) error {
 func (inc *incarnation[M]) receive(msg M) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = &supervisor.PanicError{Value: v, Stack: debug.Stack()}
+			err = supervisor.NewPanicError(v)
 		}
 	}()
 	return inc.actor.Receive(&inc.cx, msg)

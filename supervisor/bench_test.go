@@ -31,14 +31,18 @@ func reportLatencies(b *testing.B, samples []time.Duration) {
 // restartee signals ready each time an incarnation serves, and fails when
 // told to.
 type restartee struct {
-	ready chan struct{}
-	fail  chan struct{}
+	ready  chan struct{}
+	fail   chan struct{}
+	panics bool // fail by panicking rather than returning the error
 }
 
 func (r *restartee) Serve(ctx context.Context) error {
 	r.ready <- struct{}{}
 	select {
 	case <-r.fail:
+		if r.panics {
+			panic(errBench)
+		}
 		return errBench
 	case <-ctx.Done():
 		return nil
@@ -47,14 +51,19 @@ func (r *restartee) Serve(ctx context.Context) error {
 
 // BenchmarkRestartLatency: from a child's failure to its restarted
 // incarnation serving again, under OneForOne.
-func BenchmarkRestartLatency(b *testing.B) { benchRestartLatency(b, false) }
+func BenchmarkRestartLatency(b *testing.B) { benchRestartLatency(b, false, false) }
 
 // BenchmarkRestartLatencySubscribed is BenchmarkRestartLatency with an
 // event subscriber attached: the cost of observing every restart.
-func BenchmarkRestartLatencySubscribed(b *testing.B) { benchRestartLatency(b, true) }
+func BenchmarkRestartLatencySubscribed(b *testing.B) { benchRestartLatency(b, true, false) }
 
-func benchRestartLatency(b *testing.B, subscribed bool) {
-	rt := &restartee{ready: make(chan struct{}), fail: make(chan struct{})}
+// BenchmarkRestartLatencyPanic is BenchmarkRestartLatency with a child
+// that fails by panicking, as a Go program's bugs do: the cost of
+// recovering and recording the panic's stack.
+func BenchmarkRestartLatencyPanic(b *testing.B) { benchRestartLatency(b, false, true) }
+
+func benchRestartLatency(b *testing.B, subscribed, panics bool) {
+	rt := &restartee{ready: make(chan struct{}), fail: make(chan struct{}), panics: panics}
 	s := New("bench", OneForOne, Permanent, quiet, WithIntensity(1<<30, time.Millisecond))
 	if subscribed {
 		var seen int

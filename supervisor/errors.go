@@ -3,6 +3,8 @@ package supervisor
 import (
 	"errors"
 	"fmt"
+	"runtime"
+	"strings"
 )
 
 // Sentinel errors, matched with errors.Is. Errors returned by this package
@@ -43,13 +45,43 @@ var (
 )
 
 // PanicError is the failure of a child that panicked, in Serve, Start,
-// New or CheckHealth.
+// New, Launch, Kill or CheckHealth (and, through [NewPanicError], in an
+// actor's Receive and hooks).
+//
+// The stack is recorded as program counters when the panic is recovered,
+// and turned into text only when someone looks: [PanicError.Stack] for
+// the whole of it, [PanicError.Origin] and [PanicError.At] for the
+// function and line that panicked, as the child_failed log line and
+// [Event.String] show it. (Stack used to be a []byte field filled by
+// debug.Stack at every recover, which cost tens of microseconds per crash
+// whether or not anyone read it.)
 type PanicError struct {
-	Value any    // the value passed to panic
-	Stack []byte // the goroutine's stack at the panic
+	Value any // the value passed to panic
+
+	pcs [maxPanicDepth]uintptr // pcs[:n]: from the deferred function that recovered on
+	n   int32
 }
 
-// Error describes the panic value; the stack is kept for logs, not printed.
+// maxPanicDepth bounds the frames a PanicError records: the panic site is
+// at the top, which is what a reader needs; deeper frames are cut.
+const maxPanicDepth = 32
+
+// NewPanicError returns the failure for v, a value just recovered, with
+// the stack of the panic. Call it from the deferred function that called
+// recover, as the supervisor does, so that the stack it records is the
+// panicking goroutine's: packages that run children's code on goroutines
+// of their own (the actor package) build the same error this way.
+func NewPanicError(v any) *PanicError {
+	// One allocation, and the program counters go straight into it: this
+	// runs on top of the panicking goroutine's stack, which is often a
+	// small one, and a buffer of its own there would make it grow (a copy
+	// of the whole stack, which costs more than the rest of a restart).
+	e := &PanicError{Value: v}
+	e.n = int32(runtime.Callers(2, e.pcs[:])) // from the caller of NewPanicError on
+	return e
+}
+
+// Error describes the panic value; the stack is kept for Stack and Origin.
 func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
 
 // Unwrap returns the panic value when it is an error, so errors.Is sees it.
@@ -58,4 +90,87 @@ func (e *PanicError) Unwrap() error {
 		return err
 	}
 	return nil
+}
+
+// Frames returns the stack of the panic, innermost first: from the frame
+// that called panic (or, for a runtime error, the runtime's frames that
+// raised it) to the goroutine's start. It is empty for a PanicError made
+// without NewPanicError.
+func (e *PanicError) Frames() []runtime.Frame {
+	if e.n == 0 {
+		return nil
+	}
+	frames := make([]runtime.Frame, 0, e.n)
+	it := runtime.CallersFrames(e.pcs[:e.n])
+	for {
+		f, more := it.Next()
+		frames = append(frames, f)
+		if !more {
+			break
+		}
+	}
+	// The frames up to runtime.gopanic are the recovery's, not the panic's.
+	for i := len(frames) - 1; i >= 0; i-- {
+		if frames[i].Function == "runtime.gopanic" {
+			return frames[i+1:]
+		}
+	}
+	return frames
+}
+
+// Origin returns the frame the panic came from: the first of Frames that
+// is neither the runtime's nor this module's plumbing between a child and
+// its code (a ChildFunc, an actor's Func). ok is false when no stack was
+// recorded.
+func (e *PanicError) Origin() (f runtime.Frame, ok bool) {
+	frames := e.Frames()
+	first := -1
+	for i, fr := range frames {
+		if strings.HasPrefix(fr.Function, "runtime.") {
+			continue
+		}
+		if first < 0 {
+			first = i
+		}
+		if !isPlumbing(fr) {
+			return fr, true
+		}
+	}
+	if first >= 0 {
+		return frames[first], true
+	}
+	return runtime.Frame{}, false
+}
+
+// isPlumbing tells the supervisor's and actor's own frames (not their
+// tests') from the code they call.
+func isPlumbing(f runtime.Frame) bool {
+	if strings.HasSuffix(f.File, "_test.go") {
+		return false
+	}
+	return strings.HasPrefix(f.Function, "github.com/airssys/rt/supervisor.") ||
+		strings.HasPrefix(f.Function, "github.com/airssys/rt/actor.")
+}
+
+// At names where the panic came from, "pkg.(*T).Method (file.go:42)",
+// or returns "" when no stack was recorded.
+func (e *PanicError) At() string {
+	f, ok := e.Origin()
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf("%s (%s:%d)", f.Function, f.File, f.Line)
+}
+
+// Stack formats the stack of the panic as Go prints a goroutine's
+// traceback: a function per line, its file and line indented below.
+func (e *PanicError) Stack() string {
+	var b strings.Builder
+	for _, f := range e.Frames() {
+		fmt.Fprintf(&b, "%s(...)\n\t%s:%d\n", f.Function, f.File, f.Line)
+	}
+	if e.n == maxPanicDepth {
+		b.WriteString("...additional frames elided...\n")
+	}
+	return b.String()
 }

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -97,8 +98,20 @@ func (e Event) String() string {
 	}
 	if e.Err != nil {
 		s += " err=" + e.Err.Error()
+		if at := panicAt(e.Err); at != "" {
+			s += " at " + at
+		}
 	}
 	return s
+}
+
+// panicAt names where a panic behind err came from, or returns "".
+func panicAt(err error) string {
+	var pe *PanicError
+	if !errors.As(err, &pe) {
+		return ""
+	}
+	return pe.At()
 }
 
 func (e Event) log(l *slog.Logger) {
@@ -106,7 +119,7 @@ func (e Event) log(l *slog.Logger) {
 	if !l.Enabled(context.Background(), lvl) {
 		return
 	}
-	attrs := make([]slog.Attr, 0, 6)
+	attrs := make([]slog.Attr, 0, 8)
 	attrs = append(attrs, slog.String("supervisor", e.Supervisor))
 	if e.Child != "" {
 		attrs = append(attrs, slog.String("child", e.Child))
@@ -120,6 +133,13 @@ func (e Event) log(l *slog.Logger) {
 	}
 	if e.Err != nil {
 		attrs = append(attrs, slog.String("error", e.Err.Error()))
+		// A panic is a bug: say where it happened, and show the stack.
+		var pe *PanicError
+		if errors.As(e.Err, &pe) {
+			if at := pe.At(); at != "" {
+				attrs = append(attrs, slog.String("at", at), slog.String("stack", pe.Stack()))
+			}
+		}
 	}
 	l.LogAttrs(context.Background(), lvl, e.Kind.String(), attrs...)
 }

@@ -3,7 +3,6 @@ package supervisor
 import (
 	"context"
 	"fmt"
-	"runtime/debug"
 	"time"
 
 	"github.com/airssys/rt/health"
@@ -136,7 +135,7 @@ func (r *run) onHealth(chk *healthCheck, st health.Status) {
 func safeCheck(ck health.Checker, ctx context.Context) (st health.Status) {
 	defer func() {
 		if v := recover(); v != nil {
-			st = health.Unhealthy(fmt.Sprintf("health check panicked: %v\n%s", v, debug.Stack()))
+			st = health.Unhealthy(fmt.Sprintf("health check panicked: %v\n%s", v, NewPanicError(v).Stack()))
 		}
 	}()
 	return ck.CheckHealth(ctx)

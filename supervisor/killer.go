@@ -6,7 +6,6 @@ package supervisor
 
 import (
 	"fmt"
-	"runtime/debug"
 	"time"
 )
 
@@ -46,7 +45,7 @@ const KillTimeout = 5 * time.Second
 func callKill(k Killer) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = &PanicError{Value: v, Stack: debug.Stack()}
+			err = NewPanicError(v)
 		}
 	}()
 	k.Kill()

@@ -192,7 +192,7 @@ func TestExitReasons(t *testing.T) {
 				}
 				if tc.name == "panic" {
 					var pe *PanicError
-					if !errors.As(ci.LastErr, &pe) || pe.Value != "oops" || !strings.Contains(string(pe.Stack), "rigWorker") {
+					if !errors.As(ci.LastErr, &pe) || pe.Value != "oops" || !strings.Contains(pe.Stack(), "rigWorker") {
 						t.Fatalf("LastErr = %#v", ci.LastErr)
 					}
 				}

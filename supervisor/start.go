@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"runtime/debug"
 	"time"
 
 	"github.com/airssys/rt/health"
@@ -152,7 +151,7 @@ func (r *run) resetTimer(d time.Duration) *time.Timer {
 func callNew(newFn func() Child) (c Child, err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = &PanicError{Value: v, Stack: debug.Stack()}
+			err = NewPanicError(v)
 		}
 	}()
 	c = newFn()
@@ -192,7 +191,7 @@ func checkHealthPolicy(p HealthPolicy, c Child) error {
 func callLaunch(l Launcher, ctx context.Context, exit func(error)) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = &PanicError{Value: v, Stack: debug.Stack()}
+			err = NewPanicError(v)
 		}
 	}()
 	l.Launch(ctx, exit)
@@ -220,7 +219,7 @@ func (inc *incarnation) serve(r *run) {
 	var err error
 	defer func() {
 		if v := recover(); v != nil {
-			err = &PanicError{Value: v, Stack: debug.Stack()}
+			err = NewPanicError(v)
 		}
 		inc.exit(r, err)
 	}()
@@ -249,7 +248,7 @@ var testHookAfterStart func()
 func safeStart(st Starter, ctx context.Context) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = &PanicError{Value: v, Stack: debug.Stack()}
+			err = NewPanicError(v)
 		}
 	}()
 	return st.Start(ctx)

@@ -1,0 +1,45 @@
+package actor
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/airssys/rt/supervisor"
+)
+
+// receivePanics panics in Receive, a named function so the origin can be
+// checked.
+type receivePanics struct{}
+
+func (receivePanics) Receive(*Context[int], int) error { panic("in Receive") }
+
+// An actor's panic carries the same cheap stack as a plain child's: its
+// origin is the actor's own code, not the actor package's plumbing.
+func TestPanicInReceiveNamesItsOrigin(t *testing.T) {
+	failed := make(chan supervisor.Event, 1)
+	sup := newSup(t, supervisor.OneForOne, supervisor.WithEventHandler(func(e supervisor.Event) {
+		if e.Kind == supervisor.EventChildFailed {
+			select {
+			case failed <- e:
+			default:
+			}
+		}
+	}))
+	ref, err := Spawn(sup, "a", func() Actor[int] { return receivePanics{} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = ref.Send(1)
+	e := <-failed
+	var pe *supervisor.PanicError
+	if !errors.As(e.Err, &pe) || pe.Value != "in Receive" {
+		t.Fatalf("failure %v", e.Err)
+	}
+	if f, ok := pe.Origin(); !ok || !strings.HasSuffix(f.Function, "receivePanics.Receive") || !strings.HasSuffix(f.File, "panic_test.go") {
+		t.Fatalf("origin %+v", f)
+	}
+	if !strings.Contains(e.String(), "receivePanics.Receive (") {
+		t.Fatalf("event text %q", e.String())
+	}
+}
