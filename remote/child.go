@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"sort"
 	"strconv"
 	"sync"
@@ -284,7 +283,7 @@ func (a *hostActor[M]) Receive(cx *actor.Context[M], msg M) (err error) {
 	}
 	defer func() {
 		if v := recover(); v != nil {
-			err = &supervisor.PanicError{Value: v, Stack: debug.Stack()}
+			err = supervisor.NewPanicError(v)
 		}
 		if err != nil && !errors.Is(err, supervisor.ErrShutdown) {
 			h.mu.Lock()
