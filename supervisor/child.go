@@ -214,7 +214,15 @@ type Spec struct {
 	// failure while the supervisor runs), or the tree it belongs to has
 	// ended for good (its top-level supervisor ended, or an ancestor spec
 	// was disposed). reason is the error of the last incarnation, or nil.
-	// It is called from the supervisor's goroutine and must not block.
+	// It never runs while the supervisor's control goroutine waits for it,
+	// so it may call the supervisor (WhichChildren, StartChild, Stop): a
+	// removal by the API (DeleteChild, TerminateChild of a Temporary child,
+	// a failed StartChild) runs it on the caller's goroutine before the
+	// call returns; one the supervisor decides (a Temporary exit, a
+	// temporary bystander) on a goroutine of the supervisor's, one hook at
+	// a time, which Stop and Serve wait for; the end of a tree once the
+	// supervisor has ended (calls then get an ended supervisor's answers).
+	// It should not block for long.
 	// Actors use it to close their mailbox; plain workers rarely need it.
 	Dispose func(reason error)
 

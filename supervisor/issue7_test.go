@@ -514,3 +514,91 @@ func TestRegressionSupervisorCyclesAreInvalid(t *testing.T) {
 		t.Fatal("a cycle of supervisors hung")
 	}
 }
+
+// Issue 7, item 4: a Dispose hook that called its own running supervisor
+// deadlocked: hooks ran on the control goroutine, which alone answers.
+func TestRegressionDisposeHookCallsItsRunningSupervisor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig()
+		var s *Supervisor
+		s = New("root", OneForAll, Permanent, quiet)
+		var mu sync.Mutex
+		var seen []string
+		hook := func(name string, call func()) func(error) {
+			return func(error) {
+				call()
+				mu.Lock()
+				seen = append(seen, name)
+				mu.Unlock()
+			}
+		}
+		took := func() []string {
+			mu.Lock()
+			defer mu.Unlock()
+			out := seen
+			seen = nil
+			return out
+		}
+		// A Temporary child exiting on its own: the hook reads the tree and
+		// adds a child.
+		temp := r.spec("temp", Temporary)
+		temp.Dispose = hook("temp", func() {
+			if n := len(s.WhichChildren()); n != 2 {
+				t.Errorf("temp's hook saw %d children", n)
+			}
+			if err := s.StartChild(r.spec("late", Permanent)); err != nil {
+				t.Errorf("StartChild from a hook: %v", err)
+			}
+		})
+		// A temporary bystander of a group restart.
+		by := r.spec("by", Temporary)
+		by.Dispose = hook("by", func() { _ = s.CountChildren() })
+		// DeleteChild: the hook has run when DeleteChild returns.
+		del := r.spec("del", Permanent)
+		del.Dispose = hook("del", func() { _ = s.WhichChildren() })
+		if err := s.StartChildren(r.spec("p", Permanent), temp, by, del); err != nil {
+			t.Fatal(err)
+		}
+		mustStart(t, s)
+		r.j.take()
+
+		if err := s.TerminateChild("del"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteChild("del"); err != nil {
+			t.Fatal(err)
+		}
+		if got := took(); len(got) != 1 || got[0] != "del" {
+			t.Fatalf("after DeleteChild: hooks run %v", got)
+		}
+
+		r.crash("temp", nil) // a normal exit: removed, nothing restarted
+		synctest.Wait()
+		if got := took(); len(got) != 1 || got[0] != "temp" {
+			t.Fatalf("after temp's exit: hooks run %v", got)
+		}
+		r.j.take()
+		if ci := childInfo(t, s, "late"); ci.State != ChildRunning {
+			t.Fatalf("late: %+v", ci)
+		}
+
+		r.crash("p", errBoom) // OneForAll: by is a temporary bystander
+		synctest.Wait()
+		if got := took(); len(got) != 1 || got[0] != "by" {
+			t.Fatalf("after the group restart: hooks run %v", got)
+		}
+
+		// A hook may even stop its supervisor.
+		last := r.spec("last", Temporary)
+		stopped := make(chan error, 1)
+		last.Dispose = func(error) { stopped <- s.Stop() }
+		if err := s.StartChild(last); err != nil {
+			t.Fatal(err)
+		}
+		r.crash("last", nil)
+		if err := <-stopped; err != nil {
+			t.Fatalf("Stop from a hook: %v", err)
+		}
+		mustStop(t, s)
+	})
+}

@@ -57,6 +57,7 @@ func (c *call) answer(rep reply) {
 }
 
 type reply struct {
+	gone   []*child // removed by the call: the caller runs their Dispose hooks
 	err    error
 	infos  []ChildInfo
 	counts ChildCounts
@@ -78,6 +79,7 @@ type run struct {
 	jobs      map[*restartJob]struct{}  // pending restarts, to stop their timers at the end
 	checks    map[*healthCheck]struct{} // health checks whose goroutine still runs
 	lingering map[*child]*incarnation   // BrutalKill'd incarnations that may still run (killer.go)
+	gone      []*child                  // removed specs whose Dispose hooks are still to run
 	ending    bool
 	finalErr  error
 	startedAt time.Time
@@ -170,7 +172,9 @@ func (r *run) finish(err error) {
 		}
 	}
 	s.mu.Unlock()
-	disposeEach(gone)
+	gone = append(r.gone, gone...)
+	r.gone = nil
+	disposeEach(gone) // the supervisor has ended: hooks that call it get offline answers
 	for _, answer := range answers {
 		answer()
 	}
@@ -196,7 +200,14 @@ func (r *run) handle(m msg) {
 	case opStop:
 		r.shutdown(nil)
 	default:
-		m.call.answer(r.call(m.call))
+		rep := r.call(m.call)
+		rep.gone, r.gone = r.gone, nil // the caller disposes them before returning
+		m.call.answer(rep)
+		return
+	}
+	if len(r.gone) > 0 {
+		r.s.disposals.add(r.gone)
+		r.gone = r.gone[:0:0]
 	}
 }
 
@@ -284,7 +295,7 @@ func (r *run) startChildren(specs []Spec) error {
 				}
 				r.f.remove(cs[j])
 				r.emit(Event{Kind: EventChildRemoved, Child: cs[j].spec.Name})
-				dispose(cs[j])
+				r.gone = append(r.gone, cs[j])
 			}
 			return err
 		}
@@ -296,5 +307,5 @@ func (r *run) startChildren(specs []Spec) error {
 func (r *run) remove(c *child) {
 	r.f.remove(c)
 	r.emit(Event{Kind: EventChildRemoved, Child: c.spec.Name, Restarts: c.restarts})
-	dispose(c)
+	r.gone = append(r.gone, c) // disposed off this goroutine (dispose.go)
 }

@@ -32,9 +32,10 @@ type Supervisor struct {
 	path   string
 	owner  *Supervisor // the parent whose spec holds this supervisor; guarded by owners
 
-	events dispatcher
-	subs   atomic.Pointer[[]*subscriber] // copy-on-write: emit reads without a lock
-	subMu  sync.Mutex
+	events    dispatcher
+	disposals disposer                      // Dispose hooks of specs the supervisor removed on its own
+	subs      atomic.Pointer[[]*subscriber] // copy-on-write: emit reads without a lock
+	subMu     sync.Mutex
 }
 
 type subscriber struct {
@@ -260,18 +261,19 @@ func (s *Supervisor) Stop() error {
 	return s.Err()
 }
 
-// drainEvents waits until the events of this tree have been delivered, so
-// that no goroutine of the library outlives Stop or Serve. It is not done
+// drainEvents waits until the events of this tree have been delivered, and
+// its Dispose hooks have run, so that no goroutine of the library outlives
+// Stop or Serve. It is not done
 // by the run itself: a handler that calls Stop, on this supervisor or on
 // any other of the tree, would then wait for its own delivery.
 func (s *Supervisor) drainEvents() {
-	if onDeliverer() {
-		return
-	}
-	s.events.drain()
-	if subs := s.subs.Load(); subs != nil {
-		for _, sub := range *subs {
-			sub.events.drain()
+	s.disposals.drain()
+	if !onDeliverer() {
+		s.events.drain()
+		if subs := s.subs.Load(); subs != nil {
+			for _, sub := range *subs {
+				sub.events.drain()
+			}
 		}
 	}
 	s.mu.Lock()
@@ -291,7 +293,8 @@ func (s *Supervisor) drainEvents() {
 
 // Done is closed when the current (or next) run of the supervisor ends:
 // every child has stopped. Events of its last moments may still be in
-// delivery to handlers; Stop and Serve also wait for those.
+// delivery to handlers, and Dispose hooks of children it removed on its
+// own may still run; Stop and Serve also wait for those.
 func (s *Supervisor) Done() <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -351,6 +354,8 @@ func (s *Supervisor) request(c *call) reply {
 		return reply{err: fmt.Errorf("supervisor %s: %w", s.name, ErrStopped)}
 	}
 	c.done.Wait()
+	disposeEach(c.rep.gone)
+	c.rep.gone = nil
 	return c.rep
 }
 
