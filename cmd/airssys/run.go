@@ -99,7 +99,7 @@ func (r *runner) main(ctx context.Context, conf *treeConf, addr string) int {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			r.logger.Error("--observe", "error", err)
-			return exitUsage
+			return exitFailure
 		}
 		if obs, err = observe.New(root); err != nil {
 			ln.Close()

@@ -180,6 +180,11 @@ func indent(s string) string {
 	return strings.Join(lines, "")
 }
 
+// stopper is a YAML entry whose shell says goodbye on SIGTERM.
+func stopper(name string) string {
+	return fmt.Sprintf("  - name: %s\n    command: [sh, -c, 'trap \"echo stopping %s; exit 0\" TERM; echo \"pid $$\"; while :; do sleep 0.05; done']\n", name, name)
+}
+
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
@@ -235,9 +240,9 @@ func TestRunEndToEnd(t *testing.T) {
 
 	t.Run("SIGTERMStopsInReverseOrder", func(t *testing.T) {
 		file := filepath.Join(t.TempDir(), "tree.yaml")
-		writeFile(t, file, "name: web\nchildren:\n"+child("a")+
+		writeFile(t, file, "name: web\nchildren:\n"+stopper("a")+
 			"  - name: inner\n    strategy: one_for_all\n    children:\n"+
-			indent(child("b")+child("c"))+child("d"))
+			indent(stopper("b")+stopper("c"))+stopper("d"))
 		r := startRun(t, bin, file)
 		var pids []int
 		for _, p := range []string{"web/a", "web/inner/b", "web/inner/c", "web/d"} {
@@ -248,20 +253,37 @@ func TestRunEndToEnd(t *testing.T) {
 		if code := r.wait(); code != 0 {
 			t.Fatalf("exit %d after SIGTERM:\n%s", code, r.output())
 		}
+		// Each child logs its goodbye before it is reaped, and the next
+		// one is signalled only after that: the log order is the stop order.
 		var order []string
-		rx := regexp.MustCompile(`msg=child_stopped supervisor=(\S+) child=(\S+)`)
+		rx := regexp.MustCompile(`msg="stopping (\w+)"`)
 		for _, l := range strings.Split(r.output(), "\n") {
 			if m := rx.FindStringSubmatch(l); m != nil {
-				order = append(order, m[1]+"/"+m[2])
+				order = append(order, m[1])
 			}
 		}
-		want := "web/d web/inner/c web/inner/b web/inner web/a"
-		if got := strings.Join(order, " "); got != want {
-			t.Fatalf("stop order %q, want %q", got, want)
+		if got := strings.Join(order, " "); got != "d c b a" {
+			t.Fatalf("stop order %q, want %q:\n%s", got, "d c b a", r.output())
 		}
 		for _, pid := range pids {
 			awaitGone(t, pid)
 		}
+	})
+
+	t.Run("StartFailureExits1", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "tree.yaml")
+		writeFile(t, file, "name: web\nchildren:\n"+child("a")+
+			child("never", "ready: {exec: [sh, -c, 'exit 1'], timeout: 200ms}")+child("c"))
+		r := startRun(t, bin, file)
+		a := r.pidOf("web/a", 1)
+		if code := r.wait(); code != 1 {
+			t.Fatalf("exit %d, want 1:\n%s", code, r.output())
+		}
+		r.await(`starting the tree.*never.*not ready`, 1)
+		if r.count(`child=web/c `) != 0 {
+			t.Fatal("a child after the one that failed to start was started")
+		}
+		awaitGone(t, a)
 	})
 
 	t.Run("SIGHUPAddsRemovesAndKeeps", func(t *testing.T) {
