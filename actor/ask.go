@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
+	"strings"
 	"sync/atomic"
 )
 
@@ -17,14 +19,26 @@ type Reply[R any] struct {
 }
 
 // replySlot holds one answer: a 1-buffered channel, so answering never
-// blocks, and Ask needs no goroutine while it waits.
+// blocks, and Ask needs no goroutine while it waits. Its first field is
+// the askHeader through which a lost request fails it (see lostReplies).
 type replySlot[R any] struct {
+	askHeader
 	ch chan replyResult[R]
 	// fwd, for a Reply decoded from another process, sends the answer
 	// back there (see ReplyPort); sent makes that happen at most once.
 	fwd  func(R, error)
 	sent atomic.Bool
 }
+
+// askHeader is the part of a replySlot that does not depend on R, so that
+// code that finds a Reply[R] of unknown R in a message can still fail it.
+type askHeader struct {
+	slot interface{ lose(reason error) } // the replySlot itself
+}
+
+// lose answers with the reason the request will never be handled, unless
+// an answer came first.
+func (s *replySlot[R]) lose(reason error) { Reply[R]{s}.put(replyResult[R]{err: &lostError{reason}}) }
 
 type replyResult[R any] struct {
 	v   R
@@ -62,18 +76,31 @@ func (r Reply[R]) put(res replyResult[R]) {
 }
 
 // Ask sends the request that build makes around a fresh Reply and waits for
-// the answer, for ctx, or for the target to stop for good, whichever comes
+// the answer, for ctx, or for the request to be lost, whichever comes
 // first:
 //
 //	balance, err := actor.Ask(ctx, account, func(r actor.Reply[int]) Msg { return Balance{Reply: r} })
 //
 // If ctx is done already Ask returns its error without sending. If the send
 // fails (ErrMailboxFull, ErrStopped, or ctx expiring while a Block mailbox
-// is full) Ask returns that error at once. If the target stops for good
-// before answering, Ask returns an error wrapping ErrStopped without waiting
-// for ctx. When ctx ends first the error wraps ctx.Err(). A request whose
-// Receive crashes is a dead letter, and Ask then waits for ctx: always give
-// it a deadline. Waiting costs no goroutine.
+// is full) Ask returns that error at once. Like Erlang's gen_server:call
+// when the callee dies, Ask also returns at once, with an error wrapping
+// the cause, when the request is lost: the Receive handling it crashes
+// before answering (the crash error: the panic's *supervisor.PanicError, or
+// the error Receive returned), or it becomes a dead letter (dropped by a
+// full DropNewest or DropOldest mailbox: ErrMailboxFull; still queued when
+// the target stopped for good: ErrStopped). If the target stops for good
+// before answering, the error wraps ErrStopped. When ctx ends first the
+// error wraps ctx.Err().
+//
+// An actor may keep a Reply and answer later, from another message or
+// another actor: Ask waits for that. So still give ctx a deadline when the
+// actor could forget to answer. Waiting costs no goroutine.
+//
+// The Reply is found in a lost request through struct fields, pointers,
+// interfaces, arrays and slices (a few levels deep), which covers request
+// types as they are written; one kept in a map, a channel or a closure is
+// not found, and Ask then waits for its ctx.
 func Ask[M, R any](ctx context.Context, to Ref[M], build func(Reply[R]) M) (R, error) {
 	var zero R
 	if to.c == nil {
@@ -89,23 +116,36 @@ func Ask[M, R any](ctx context.Context, to Ref[M], build func(Reply[R]) M) (R, e
 		return zero, fmt.Errorf("actor %q: ask: %w", to.c.name, err)
 	}
 	s := &replySlot[R]{ch: make(chan replyResult[R], 1)}
+	s.slot = s
+	asksWaiting.Add(1)
+	defer asksWaiting.Add(-1)
 	if err := to.SendContext(ctx, build(Reply[R]{s})); err != nil {
 		return zero, err
 	}
 	select {
 	case res := <-s.ch:
-		return res.v, res.err
+		return res.get(to.c.name)
 	case <-ctx.Done():
 		if res, ok := s.answered(); ok {
-			return res.v, res.err
+			return res.get(to.c.name)
 		}
 		return zero, fmt.Errorf("actor %q: ask: %w", to.c.name, ctx.Err())
 	case <-to.Done():
-		if res, ok := s.answered(); ok { // answered, then stopped
-			return res.v, res.err
+		if res, ok := s.answered(); ok { // answered (or lost), then stopped
+			return res.get(to.c.name)
 		}
 		return zero, fmt.Errorf("ask: %w", to.Err())
 	}
+}
+
+// get returns the answer as Ask does: a lost request's reason wrapped
+// with the actor's name.
+func (res replyResult[R]) get(name string) (R, error) {
+	if lost, ok := res.err.(*lostError); ok {
+		var zero R
+		return zero, fmt.Errorf("actor %q: ask: request lost: %w", name, lost.reason)
+	}
+	return res.v, res.err
 }
 
 func (s *replySlot[R]) answered() (replyResult[R], bool) {
@@ -114,5 +154,65 @@ func (s *replySlot[R]) answered() (replyResult[R], bool) {
 		return res, true
 	default:
 		return replyResult[R]{}, false
+	}
+}
+
+// lostError is the answer a lost request gives its Ask (see lostReplies).
+type lostError struct{ reason error }
+
+func (e *lostError) Error() string { return "request lost: " + e.reason.Error() }
+func (e *lostError) Unwrap() error { return e.reason }
+
+// asksWaiting counts the Asks waiting anywhere in the process. While it is
+// zero a dead letter costs one atomic load more than before, and nothing
+// looks into it for a Reply; the plain Send path does not look at it.
+var asksWaiting atomic.Int64
+
+// lostReplies fails every unanswered Reply carried by msg, a request that
+// will never be handled, with reason. It runs on the dead-letter path only,
+// and only while an Ask waits, so the reflection it needs never touches
+// message delivery.
+func lostReplies(msg any, reason error) {
+	budget := lostWalkBudget
+	walkReplies(reflect.ValueOf(msg), reason, 0, &budget)
+}
+
+const (
+	lostWalkDepth  = 8   // levels of nesting followed into a message
+	lostWalkBudget = 256 // values looked at per message, at most
+)
+
+var actorPkg = reflect.TypeFor[askHeader]().PkgPath()
+
+func walkReplies(v reflect.Value, reason error, depth int, budget *int) {
+	if depth > lostWalkDepth || *budget <= 0 || !v.IsValid() {
+		return
+	}
+	*budget--
+	switch v.Kind() {
+	case reflect.Struct:
+		t := v.Type()
+		if t.PkgPath() == actorPkg && strings.HasPrefix(t.Name(), "Reply[") {
+			// A Reply[R] is struct{ s *replySlot[R] }, whose first field is
+			// an askHeader: the pointer is read without exporting the
+			// field, which reflection would refuse.
+			if p := v.Field(0).UnsafePointer(); p != nil {
+				if h := (*askHeader)(p); h.slot != nil {
+					h.slot.lose(reason)
+				}
+			}
+			return
+		}
+		for i := range v.NumField() {
+			walkReplies(v.Field(i), reason, depth+1, budget)
+		}
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			walkReplies(v.Elem(), reason, depth+1, budget)
+		}
+	case reflect.Array, reflect.Slice:
+		for i := 0; i < v.Len() && *budget > 0; i++ {
+			walkReplies(v.Index(i), reason, depth+1, budget)
+		}
 	}
 }

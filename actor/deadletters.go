@@ -91,6 +91,9 @@ func (d *DeadLetters) Subscribe(fn func(DeadLetter)) (cancel func()) {
 // only when someone listens.
 func deadLetter[M any](d *DeadLetters, target string, msg M, reason error) {
 	d.count.Add(1)
+	if asksWaiting.Load() != 0 {
+		lostReplies(msg, reason) // an Ask may wait for this request
+	}
 	subs := d.subs.Load()
 	if subs == nil || len(*subs) == 0 {
 		return

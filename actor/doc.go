@@ -92,9 +92,18 @@
 // # Request and reply
 //
 // Ask sends a request carrying a Reply and waits for the answer, for its
-// ctx, or for the target to stop for good, with no goroutine per pending
+// ctx, or for the request to be lost, with no goroutine per pending
 // request. The actor answers with Reply.Send or Reply.Fail, at once or
-// later, from any goroutine.
+// later, from any goroutine, or hands the Reply on to another actor.
+//
+// A lost request fails its Ask at once, as Erlang's gen_server:call fails
+// when the callee dies: when the Receive handling it crashes before
+// answering (the error wraps the crash), when it is dropped by a full
+// mailbox (ErrMailboxFull), when it is still queued as the target stops
+// for good, or the target stops holding it (ErrStopped). Only a request
+// that is kept unanswered by a running actor waits for ctx. Finding the
+// Reply in a lost request takes reflection, on the dead-letter path only
+// and only while some Ask waits: delivery never pays for it.
 //
 // # Systems
 //

@@ -108,6 +108,30 @@ func ExampleAsk() {
 	// Output: 42 <nil>
 }
 
+// Ask fails at once when the request is lost, here because the actor
+// crashes on it, instead of waiting for its deadline: the error wraps the
+// crash, and the supervisor restarts the actor as usual.
+func ExampleAsk_crash() {
+	sup := supervisor.New("bank", supervisor.OneForOne, supervisor.Permanent, supervisor.WithLogger(quiet))
+	_ = sup.Start(context.Background())
+	defer sup.Stop()
+	errNoLedger := errors.New("ledger unavailable")
+	acct, _ := actor.Spawn(sup, "acct", func() actor.Actor[AccountMsg] {
+		return actor.Func[AccountMsg](func(_ *actor.Context[AccountMsg], m AccountMsg) error {
+			return errNoLedger // a crash, before any answer
+		})
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	_, err := actor.Ask(ctx, acct, func(r actor.Reply[int]) AccountMsg { return Balance{Reply: r} })
+	fmt.Println(err)
+	fmt.Println(errors.Is(err, errNoLedger), errors.Is(err, context.DeadlineExceeded))
+	// Output:
+	// actor "acct": ask: request lost: ledger unavailable
+	// true false
+}
+
 // A System registers actors by name and collects their dead letters.
 func ExampleSystem() {
 	sys := actor.NewSystem("app", actor.WithSystemLogger(quiet))
