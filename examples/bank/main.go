@@ -59,9 +59,10 @@ func main() {
 }
 
 // askLimit bounds a client's wait for an answer. A request whose handler
-// crashes gets no answer, so the deadline is the client's only news of it:
-// short, so that the program shows it quickly, yet ample for an answer,
-// which takes microseconds.
+// crashes does not need it: Ask fails at once with the crash, as
+// gen_server:call does. The deadline is for an answer that never comes
+// from a running actor: short, so that the program would show it quickly,
+// yet ample for an answer, which takes microseconds.
 const askLimit = 500 * time.Millisecond
 
 // Refusals, which accounts answers with Reply.Fail: errors for the
@@ -357,7 +358,7 @@ func (b *bank) story(ctx context.Context) error {
 	if err := b.aftermath(ctx, 2); err != nil {
 		return err
 	}
-	p("  No answer, so the client looks: did the money move?")
+	p("  Ask failed at once with the crash, so the client looks: did the money move?")
 	bal, err := b.balances(ctx)
 	if err != nil {
 		return err

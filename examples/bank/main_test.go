@@ -43,14 +43,14 @@ func TestRun(t *testing.T) {
   accounts had applied that transfer; rebuilt from the journal, it has not:
   balances: alice=70 bob=55 carol=45
 `,
-		// accounts fails: no answer, both restart, the half-done transfer
-		// is gone, and the retry goes through.
-		`  transfer 5 bob→alice       no answer within 500ms
+		// accounts fails: Ask fails at once with the crash, both restart,
+		// the half-done transfer is gone, and the retry goes through.
+		`  transfer 5 bob→alice       failed: actor "accounts": ask: request lost: panic: bug between the debit and the credit
   bank            accounts failed: panic: bug between the debit and the credit
   bank            stopped ledger
   bank            restarted ledger, accounts
   dead letter to accounts: transfer 5 bob→alice (panic: bug between the debit and the credit)
-  No answer, so the client looks: did the money move?
+  Ask failed at once with the crash, so the client looks: did the money move?
   balances: alice=70 bob=55 carol=45
   It did not: the half-done transfer died with the incarnation. The client retries.
   transfer 5 bob→alice       ok, journal entry 6
