@@ -185,6 +185,20 @@ func TestBrowser(t *testing.T) {
 	}
 	t.Logf("crash seen on the page after %v", time.Since(start).Round(time.Millisecond))
 
+	// A child's name opens its detail.
+	must(t, chromedp.Do(bctx,
+		chromedp.Click(chromedp.CSS(`li[data-path="microservice/data-layer/repository"] .name`)),
+		chromedp.WaitVisible(chromedp.CSS(`#detail[open]`)),
+	))
+	if title, facts := text(`#detail-title`), text(`#detail-facts`); title != "microservice/data-layer/repository" ||
+		!strings.Contains(facts, "connection reset by peer") {
+		t.Errorf("detail of repository: %q, %q", title, facts)
+	}
+	must(t, chromedp.Do(bctx,
+		chromedp.Click(chromedp.CSS(`#detail-close`)),
+		chromedp.WaitNotPresent(chromedp.CSS(`#detail[open]`)),
+	))
+
 	// Filtering by name hides the rest of the tree.
 	must(t, chromedp.Do(bctx,
 		chromedp.SendKeys(chromedp.CSS(`#filter`), "cache"),

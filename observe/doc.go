@@ -47,6 +47,9 @@
 //	GET  /api/tree           the Snapshot as JSON; ?filter=NAME keeps children whose
 //	                         name contains NAME (case-insensitive) and their supervisors;
 //	                         ?max_children=N lists at most N children per supervisor
+//	GET  /api/child          ChildDetail of ?path=SUPERVISOR/CHILD: the child as in the
+//	                         tree, and, when its last failure was a panic, where it
+//	                         panicked and the stack (formatted only on this request)
 //	GET  /api/events         server-sent events, one EventRecord per event (see below)
 //	GET  /api/config         Config: whether fault injection is enabled
 //	GET  /metrics            Prometheus exposition of Collector (or of WithGatherer's)

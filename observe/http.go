@@ -63,6 +63,7 @@ func (o *Observer) routes() *http.ServeMux {
 		http.StripPrefix("/static", files).ServeHTTP(w, r)
 	})
 	mux.HandleFunc("/api/tree", o.serveTree)
+	mux.HandleFunc("/api/child", o.serveChild)
 	mux.HandleFunc("/api/events", o.serveEvents)
 	mux.HandleFunc("/api/config", o.serveConfig)
 	mux.HandleFunc("/api/children/{action}", o.serveFault)

@@ -322,3 +322,49 @@ func TestRegressionOfferedActionsAreAccepted(t *testing.T) {
 	restarted()
 	expect("root/actors/counter", "terminate", "crash")
 }
+
+func TestChildDetail(t *testing.T) {
+	tt := startTree(t)
+	_, srv := newObserver(t, tt.root)
+	restarted := waitEvent(t, tt.root, isKind(supervisor.EventChildRestarted, "db"))
+	tt.dbFail <- errBoom
+	restarted()
+
+	status, _, doc := call(t, "GET", srv.URL+"/api/child?path=root/db", "", "")
+	if status != http.StatusOK || doc["path"] != "root/db" || doc["kind"] != "worker" ||
+		doc["last_error"] != "boom" || doc["restarts"] != 1.0 || doc["panic"] != nil {
+		t.Errorf("root/db: %d %v", status, doc)
+	}
+	// A sub-supervisor's detail leaves its subtree to /api/tree.
+	if status, _, doc := call(t, "GET", srv.URL+"/api/child?path=root/api", "", ""); status != http.StatusOK ||
+		doc["kind"] != "supervisor" || doc["supervisor"] != nil {
+		t.Errorf("root/api: %d %v", status, doc)
+	}
+	if status, _, doc := call(t, "GET", srv.URL+"/api/child?path=root/actors/counter", "", ""); status != http.StatusOK ||
+		doc["kind"] != "actor" || doc["actor"] == nil {
+		t.Errorf("root/actors/counter: %d %v", status, doc)
+	}
+	for _, c := range []struct {
+		query  string
+		status int
+		msg    string
+	}{
+		{"", http.StatusBadRequest, "want SUPERVISOR/CHILD"},
+		{"?path=root", http.StatusBadRequest, "want SUPERVISOR/CHILD"},
+		{"?path=root/", http.StatusBadRequest, "want SUPERVISOR/CHILD"},
+		{"?path=/db", http.StatusBadRequest, "want SUPERVISOR/CHILD"},
+		{"?path=root/db&x=1", http.StatusBadRequest, "unknown parameter"},
+		{"?path=%zz", http.StatusBadRequest, "query"},
+		{"?path=root/nobody", http.StatusNotFound, "has no child nobody"},
+		{"?path=elsewhere/db", http.StatusNotFound, "no supervisor elsewhere"},
+		{"?path=root/api/nobody", http.StatusNotFound, "has no child nobody"},
+	} {
+		status, _, doc := call(t, "GET", srv.URL+"/api/child"+c.query, "", "")
+		if msg, _ := doc["error"].(string); status != c.status || !strings.Contains(msg, c.msg) {
+			t.Errorf("/api/child%s: %d %v; want %d %q", c.query, status, doc, c.status, c.msg)
+		}
+	}
+	if status, _, _ := call(t, "POST", srv.URL+"/api/child?path=root/db", "", ""); status != http.StatusMethodNotAllowed {
+		t.Errorf("POST: %d", status)
+	}
+}

@@ -135,7 +135,7 @@ func TestInjectRestarts(t *testing.T) {
 			return e.Kind == supervisor.EventChildFailed && errors.Is(e.Err, demo.ErrInjected)
 		})
 		path := strings.TrimPrefix(failed.Supervisor, "microservice/") + "/" + failed.Child
-		if what != "crash "+path && what != "poison for "+path {
+		if what != "crash "+path && what != "poison for "+path && what != "panic in "+path {
 			t.Errorf("Inject said %q, but %s failed", what, path)
 		}
 		restarted := await(t, events, "restart of "+path, is(supervisor.EventChildRestarted, failed.Supervisor, failed.Child))
@@ -251,4 +251,19 @@ func TestActors(t *testing.T) {
 	if err := tree.Poison("notifications/nobody"); err == nil {
 		t.Error("poison for no actor: no error")
 	}
+}
+
+// TestPanic: a worker told to panic fails with a *supervisor.PanicError,
+// and is restarted like any failed worker.
+func TestPanic(t *testing.T) {
+	tree, events := start(t)
+	if !tree.Worker("data-layer/cache").Panic(demo.ErrInjected) {
+		t.Fatal("a fault was pending")
+	}
+	e := await(t, events, "cache failing", is(supervisor.EventChildFailed, "microservice/data-layer", "cache"))
+	var p *supervisor.PanicError
+	if !errors.As(e.Err, &p) || !errors.Is(e.Err, demo.ErrInjected) {
+		t.Errorf("cache failed with %#v, want a PanicError of ErrInjected", e.Err)
+	}
+	await(t, events, "restart of repository", is(supervisor.EventChildRestarted, "microservice/data-layer", "repository"))
 }

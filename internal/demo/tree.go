@@ -164,7 +164,7 @@ func (t *Tree) Poison(path string) error {
 }
 
 // Inject makes a child chosen by rng fail and says what it did: a worker
-// crashes, or an actor gets poison. The fault reaches a worker's running
+// crashes (returns an error, or panics), or an actor gets poison. The fault reaches a worker's running
 // incarnation, or its next one if it is restarting; a worker that has a
 // fault pending already is left alone.
 func (t *Tree) Inject(rng *rand.Rand) string {
@@ -177,6 +177,12 @@ func (t *Tree) Inject(rng *rand.Rand) string {
 		return "poison for " + path
 	}
 	w := t.workers[i]
+	if rng.IntN(3) == 0 {
+		if !w.Panic(ErrInjected) {
+			return w.Path() + " has a fault pending already"
+		}
+		return "panic in " + w.Path()
+	}
 	if !w.Crash(ErrInjected) {
 		return w.Path() + " has a fault pending already"
 	}
@@ -210,6 +216,17 @@ func (w *Worker) Crash(err error) bool {
 		return false
 	}
 }
+
+// Panic makes the running incarnation panic with v, or the next one if
+// none is running: a bug rather than an error returned, which the
+// supervisor recovers as a *supervisor.PanicError with the stack. It
+// reports false, and does nothing, when a fault is pending already.
+func (w *Worker) Panic(v any) bool { return w.Crash(panicking{v}) }
+
+// panicking is a fault that the incarnation raises as a panic.
+type panicking struct{ v any }
+
+func (p panicking) Error() string { return fmt.Sprint("panic: ", p.v) }
 
 // SetHealth sets what the running incarnation reports to its supervisor's
 // health checks. It lasts until the incarnation ends: a restart brings a
@@ -248,6 +265,9 @@ func (in incarnation) Serve(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case err := <-in.w.faults:
+			if p, ok := err.(panicking); ok {
+				panic(p.v)
+			}
 			return err
 		case <-tick.C:
 			in.w.ops.Add(1)

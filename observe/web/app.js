@@ -309,6 +309,45 @@
     });
   }
 
+  // --- child detail -------------------------------------------------------
+
+  // showDetail opens the detail of the child at path: what the tree shows,
+  // plus, when its last failure was a panic, where it panicked and the
+  // stack, which only /api/child formats.
+  async function showDetail(path) {
+    let d;
+    try {
+      const res = await fetch("api/child?" + new URLSearchParams({ path }), { cache: "no-store" });
+      d = await res.json();
+      if (!res.ok) throw new Error(d.error || res.statusText);
+    } catch (err) {
+      toast(`detail of ${path}: ${err.message}`);
+      return;
+    }
+    $("detail-title").textContent = d.path;
+    const facts = $("detail-facts");
+    facts.replaceChildren();
+    const rows = [["kind", d.kind], ["state", d.state], ["restarts", String(d.restarts)],
+      ["health", d.health.state + (d.health.reason ? ": " + d.health.reason : "")],
+      ["policies", d.restart_policy + ", " + d.shutdown_policy], ["last error", d.last_error || "none"]];
+    if (d.node) rows.push(["node", d.node]);
+    for (const [k, v] of rows) facts.append(el("dt", "", k), el("dd", "", v));
+    $("detail-panic").hidden = !d.panic;
+    $("detail-at").textContent = d.panic ? d.panic.at || "(unknown)" : "";
+    $("detail-stack").textContent = d.panic ? d.panic.stack : "";
+    const dlg = $("detail");
+    if (!dlg.open) dlg.showModal();
+  }
+
+  treeEl.addEventListener("click", (ev) => {
+    const target = ev.target.closest(".child .name, .row .err");
+    if (!target || (target.classList.contains("err") && !target.textContent)) return;
+    const li = target.closest("li[data-path]");
+    if (!li || li.dataset.path.indexOf("/") < 0) return; // the root is no child
+    ev.preventDefault(); // a click in a <summary> must not fold it
+    showDetail(li.dataset.path);
+  });
+
   // --- fault injection ----------------------------------------------------
 
   async function inject(action, supervisor, child) {
