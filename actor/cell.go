@@ -13,33 +13,40 @@ import (
 // cell is an actor across its incarnations: the identity a Ref points to,
 // the mailbox that survives restarts, and the record of its end. The
 // incarnations (one per start by the supervisor) come and go; the cell
-// stays until the actor stops for good. Every idle actor carries one, so
-// its fields are packed to keep it in the 176-byte size class.
+// stays until the actor stops for good.
+//
+// Its fields are ordered for a busy actor: what every sender to an
+// unbounded mailbox touches comes first, what the activation writes for
+// every message comes last, and the rest lies between, so that the two
+// ends never share a cache line and senders do not slow the actor down
+// (nor it them) by writing next to what the other reads.
 type cell[M any] struct {
+	// Senders' end.
+	state    atomic.Uint32 // stActive | stHasInc | stClosed; see scheduler.go
+	capacity int32         // 0: unbounded
+	// The unbounded mailbox's queue, senders' side (see inbox in
+	// mailbox.go): slots claimed, and a recent segment where senders
+	// look for theirs.
+	tail atomic.Uint64
+	last atomic.Pointer[segment[M]]
+	name string
+
 	// Fixed by the Spec.
-	name       string
 	sys        *System
 	factory    func() Actor[M]
-	capacity   int32 // 0: unbounded
 	throughput int32 // messages per turn before yielding
-
-	// status says whether an activation goroutine owns the cell; see
-	// scheduler.go. It is apart from mu so that a sender to a busy actor
-	// only reads it.
-	status atomic.Uint32
 	// ctxUsed: an incarnation has asked for its context, so it may see
 	// the cancellation before the stop request arrives (see turns).
 	ctxUsed atomic.Bool
-
-	policy uint8 // an Overflow
-	drain  bool  // handle what is queued when asked to stop
+	policy  uint8 // an Overflow
+	drain   bool  // handle what is queued when asked to stop
 
 	// Guarded by mu.
 	stopped    bool // for good
 	launched   bool // some incarnation has been launched
 	registered bool // holds its name in sys
 	mu         sync.Mutex
-	q          ring[M]
+	q          ring[M]         // a bounded mailbox; an unbounded one's messages put back at its head
 	inc        *incarnation[M] // the incarnation that receives; nil between incarnations
 	room       chan struct{}   // closed when Block senders may retry; nil when none waits
 	done       chan struct{}   // made on demand: most actors are never watched
@@ -49,13 +56,19 @@ type cell[M any] struct {
 	lastErr error
 
 	logger atomic.Pointer[slog.Logger] // derived on first use
+	dead   atomic.Uint64
+
+	// The activation's end.
 	// tally packs two counters into one word, so that handling a message
 	// costs one atomic add: the messages processed (high bits), and the
 	// messages the activation has taken out of the mailbox in its batch
 	// and not yet begun to deliver (low handBits bits), which anyone
 	// asking still counts as queued.
 	tally atomic.Uint64
-	dead  atomic.Uint64
+	// The unbounded mailbox's queue, consumer's side: slots taken (written
+	// under mu only), and the segment they are taken from.
+	head  atomic.Uint64
+	first atomic.Pointer[segment[M]]
 }
 
 // closedChan is the Done channel of actors that stopped before anyone asked.
@@ -137,7 +150,7 @@ func (c *cell[M]) dispose(reason error) {
 		cause = reason
 	}
 	c.stopLocked(cause)
-	queued := c.q.takeAll()
+	queued := c.takeAllLocked()
 	watchers := c.watchers
 	c.watchers = nil
 	registered := c.registered
@@ -163,6 +176,7 @@ func (c *cell[M]) dispose(reason error) {
 // end). c.mu is held.
 func (c *cell[M]) stopLocked(cause error) {
 	c.stopped = true
+	c.state.Or(stClosed)
 	c.lastErr = &stopError{name: c.name, cause: cause}
 	if c.done == nil {
 		c.done = closedChan
@@ -233,7 +247,7 @@ func (e *stopError) Unwrap() []error {
 func (c *cell[M]) mailboxLen() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.q.len() + c.inHand()
+	return c.queuedLocked() + c.inHand()
 }
 
 // watcher is one Watch registration, in the cell's list.

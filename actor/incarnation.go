@@ -202,8 +202,9 @@ func (inc *incarnation[M]) Launch(ctx context.Context, exit func(error)) {
 		inc.rareLocked().retiring = prev // stopped, not yet ended
 	}
 	c.inc = inc
+	c.state.Or(stHasInc)
 	c.launched = true
-	runnable := c.q.len() > 0 || inc.ctl.Load() != 0 || inc.rare != nil
+	runnable := c.hasQueuedLocked() || inc.ctl.Load() != 0 || inc.rare != nil
 	c.mu.Unlock()
 	if runnable {
 		c.schedule()

@@ -1,9 +1,12 @@
 package actor
 
 import (
+	"context"
 	"fmt"
 	"math"
+	"runtime"
 	"strconv"
+	"sync/atomic"
 )
 
 // Overflow is what a bounded mailbox does with a message that finds it full.
@@ -87,6 +90,135 @@ func (m Mailbox) String() string {
 	}
 	return "Bounded(" + strconv.Itoa(m.capacity) + ", " + m.policy.String() + ")"
 }
+
+// send queues msg under the mailbox's policy; ctx bounds a Block wait.
+func (c *cell[M]) send(ctx context.Context, msg M) error {
+	if c.capacity == 0 {
+		return c.sendUnbounded(msg)
+	}
+	c.mu.Lock()
+	for {
+		if c.stopped {
+			c.mu.Unlock()
+			c.deadLetter(msg, errSentAfterStop)
+			return fmt.Errorf("actor %q: send: %w", c.name, ErrStopped)
+		}
+		if c.q.len() < int(c.capacity) {
+			c.q.push(msg, int(c.capacity))
+			ready := c.inc != nil
+			deep := c.q.len() > yieldAbove
+			c.mu.Unlock()
+			if ready {
+				c.schedule()
+				if deep {
+					runtime.Gosched() // see yieldAbove
+				}
+			}
+			return nil
+		}
+		switch Overflow(c.policy) {
+		case Fail:
+			c.mu.Unlock()
+			return fmt.Errorf("actor %q: send: %w", c.name, ErrMailboxFull)
+		case DropNewest:
+			c.mu.Unlock()
+			c.deadLetter(msg, errDroppedNewest)
+			return nil
+		case DropOldest:
+			old, _ := c.q.pop()
+			c.q.push(msg, int(c.capacity))
+			ready := c.inc != nil
+			c.mu.Unlock()
+			c.deadLetter(old, errDroppedOldest)
+			if ready {
+				c.schedule()
+			}
+			return nil
+		}
+		// Block: wait for the activation to take a message (or for the
+		// actor to stop for good), then try again.
+		if c.room == nil {
+			c.room = make(chan struct{})
+		}
+		room := c.room
+		c.mu.Unlock()
+		var done <-chan struct{}
+		if ctx != nil {
+			done = ctx.Done()
+		}
+		select {
+		case <-room:
+		case <-done:
+			return fmt.Errorf("actor %q: send: %w", c.name, ctx.Err())
+		}
+		c.mu.Lock()
+	}
+}
+
+// sendUnbounded queues msg in the lock-free inbox: senders take no lock
+// and never wait on one another. The stop is checked before and after:
+// a message that lands after dispose took what was queued is found by its
+// own sender and goes to dead letters, as if it had been queued at the stop.
+func (c *cell[M]) sendUnbounded(msg M) error {
+	if c.state.Load()&stClosed != 0 {
+		c.deadLetter(msg, errSentAfterStop)
+		return fmt.Errorf("actor %q: send: %w", c.name, ErrStopped)
+	}
+	n := c.inPush(msg)
+	st := c.state.Load()
+	switch {
+	case st&stClosed != 0:
+		c.mu.Lock()
+		queued := c.takeAllLocked()
+		c.mu.Unlock()
+		for _, m := range queued {
+			c.deadLetter(m, errQueuedAtStop)
+		}
+	case st&stHasInc == 0:
+		// Between incarnations: the message waits for the next one.
+	case st&stActive == 0:
+		if c.activate() {
+			go c.run()
+		}
+	case n > yieldAbove && n&(yieldEvery-1) == 0:
+		// The actor falls behind its senders: now and then, give it the
+		// processor rather than grow the backlog (see yieldAbove).
+		// Nothing blocks.
+		runtime.Gosched()
+	}
+	return nil
+}
+
+// queuedLocked is how many messages wait in the mailbox; c.mu is held.
+func (c *cell[M]) queuedLocked() int { return c.q.len() + c.inLen() }
+
+// popLocked moves up to len(dst) of the oldest messages into dst: first
+// those put back at the head, then the inbox's. c.mu is held.
+func (c *cell[M]) popLocked(dst []M) int {
+	n := c.q.popInto(dst)
+	if n < len(dst) && c.capacity == 0 {
+		n += c.inPopInto(dst[n:])
+	}
+	return n
+}
+
+// takeAllLocked empties the mailbox and returns its messages in order;
+// c.mu is held. Messages whose senders are still writing them stay: those
+// senders see the stop and take them.
+func (c *cell[M]) takeAllLocked() []M {
+	out := c.q.takeAll()
+	var buf [batchMax]M
+	for {
+		n := c.inPopInto(buf[:])
+		if n == 0 {
+			return out
+		}
+		out = append(out, buf[:n]...)
+	}
+}
+
+// hasQueuedLocked reports whether a message is there to take; c.mu is held.
+func (c *cell[M]) hasQueuedLocked() bool { return c.q.len() > 0 || c.inReady() }
 
 // ring is a FIFO queue in a circular buffer. It allocates nothing until the
 // first message, so an actor that was never sent anything costs no buffer,
@@ -208,4 +340,131 @@ func (r *ring[M]) takeAll() []M {
 	}
 	r.buf, r.head, r.peak = nil, 0, 0
 	return out
+}
+
+// The queue of an unbounded mailbox (the inbox) is lock-free for senders,
+// who never wait on one another nor on the actor: no lock handoff, no
+// convoy behind a sender the OS preempted while holding a lock. A sender
+// claims a slot with one atomic add on c.tail, writes its message there
+// and marks the slot full; the activation (the one consumer, under c.mu)
+// takes full slots in order, a batch at a time. Slots live in a chain of
+// segments that are never reused, so that no sender can write into a slot
+// the consumer is reading: a consumed segment is garbage once the consumer
+// (c.first) and the senders' hint (c.last) have moved past it.
+//
+// Segment sizes follow the traffic: the first holds one message (an actor
+// sent a single message keeps 64 bytes for it), each next one doubles up
+// to segSteady, and past that up to segMax only while a backlog builds, so
+// that an actor idle after a burst keeps at most one large segment and an
+// actor in steady traffic allocates once per segSteady messages.
+type segment[M any] struct {
+	start uint64 // index of slots[0]
+	next  atomic.Pointer[segment[M]]
+	slots []slot[M]
+}
+
+type slot[M any] struct {
+	full atomic.Uint32
+	v    M
+}
+
+const (
+	segFirst  = 1    // slots of the first segment
+	segSteady = 64   // doubling stops here while the backlog is short
+	segMax    = 1024 // and here when it is long
+)
+
+func newSegment[M any](start uint64, size int) *segment[M] {
+	return &segment[M]{start: start, slots: make([]slot[M], size)}
+}
+
+// inLen is how many messages the inbox holds: claimed by senders, not yet
+// taken by the consumer. A send under way counts from the moment it
+// claims its slot.
+func (c *cell[M]) inLen() int { return int(c.tail.Load() - c.head.Load()) }
+
+// inPush queues m in the inbox and returns the new length. It never
+// blocks, and allocates only when it opens a segment.
+func (c *cell[M]) inPush(m M) int {
+	s := c.last.Load() // before the claim: s.start is at most our index
+	if s == nil {
+		c.first.CompareAndSwap(nil, newSegment[M](0, segFirst))
+		c.last.CompareAndSwap(nil, c.first.Load())
+		s = c.last.Load()
+	}
+	i := c.tail.Add(1) - 1
+	for i >= s.start+uint64(len(s.slots)) {
+		n := s.next.Load()
+		if n == nil {
+			n = newSegment[M](s.start+uint64(len(s.slots)), c.nextSegSize(len(s.slots)))
+			if !s.next.CompareAndSwap(nil, n) {
+				n = s.next.Load()
+			}
+		}
+		c.last.CompareAndSwap(s, n)
+		s = n
+	}
+	sl := &s.slots[i-s.start]
+	sl.v = m
+	sl.full.Store(1)
+	return int(i + 1 - c.head.Load())
+}
+
+// nextSegSize is the size of the segment after one of size prev.
+func (c *cell[M]) nextSegSize(prev int) int {
+	limit := segSteady
+	if c.inLen() > segSteady {
+		limit = segMax
+	}
+	return max(segFirst, min(2*prev, limit))
+}
+
+// inReady reports whether the inbox's oldest message is there to take
+// (its sender has finished writing it).
+func (c *cell[M]) inReady() bool {
+	s := c.first.Load()
+	if s == nil {
+		return false
+	}
+	h := c.head.Load()
+	if h >= s.start+uint64(len(s.slots)) {
+		if s = s.next.Load(); s == nil {
+			return false
+		}
+	}
+	return s.slots[h-s.start].full.Load() != 0
+}
+
+// inPopInto moves up to len(dst) of the inbox's oldest messages into dst,
+// stopping at a slot whose sender has not finished, and returns how many.
+// c.mu is held: there is one consumer at a time.
+func (c *cell[M]) inPopInto(dst []M) int {
+	s := c.first.Load()
+	if s == nil {
+		return 0
+	}
+	var zero M
+	h := c.head.Load()
+	n := 0
+	for n < len(dst) {
+		if h >= s.start+uint64(len(s.slots)) {
+			next := s.next.Load()
+			if next == nil {
+				break // its sender is opening it
+			}
+			s = next
+			c.first.Store(s)
+			continue
+		}
+		sl := &s.slots[h-s.start]
+		if sl.full.Load() == 0 {
+			break // claimed, not yet written
+		}
+		dst[n] = sl.v
+		sl.v = zero // let the message be collected once handled
+		h++
+		n++
+	}
+	c.head.Store(h)
+	return n
 }

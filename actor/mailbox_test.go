@@ -3,6 +3,9 @@ package actor
 import (
 	"context"
 	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -505,4 +508,167 @@ func TestDeepMailboxSendersStillDeliverEverything(t *testing.T) {
 		}()
 	}
 	<-done
+}
+
+// The unbounded mailbox's lock-free queue, alone: messages come out in
+// order, in batches, across segments of every size, and its length is
+// exact at every step.
+func TestInboxOrderAndLength(t *testing.T) {
+	var c cell[int]
+	if c.inReady() || c.inPopInto(make([]int, 4)) != 0 || c.inLen() != 0 {
+		t.Fatal("a fresh inbox is not empty")
+	}
+	next, want := 0, 0
+	buf := make([]int, batchMax)
+	for _, burst := range []int{1, 2, 3, 70, 5000, 1, 300} {
+		for range burst {
+			c.inPush(next)
+			next++
+		}
+		if got := c.inLen(); got != next-want {
+			t.Fatalf("inLen %d, want %d", got, next-want)
+		}
+		for c.inReady() {
+			n := c.inPopInto(buf)
+			for _, m := range buf[:n] {
+				if m != want {
+					t.Fatalf("got %d, want %d", m, want)
+				}
+				want++
+			}
+		}
+		if want != next || c.inLen() != 0 {
+			t.Fatalf("took %d of %d, inLen %d", want, next, c.inLen())
+		}
+	}
+	for s := c.first.Load(); s != nil; s = s.next.Load() {
+		if len(s.slots) > segMax {
+			t.Fatalf("segment of %d slots", len(s.slots))
+		}
+	}
+}
+
+// Concurrent senders to the lock-free queue: each sender's messages come
+// out in its order, none is lost or repeated, and the consumer taking
+// batches meanwhile sees a length that never goes below what it has yet
+// to take.
+func TestInboxConcurrentSenders(t *testing.T) {
+	var c cell[[2]int]
+	const senders, each = 4, 20000
+	var wg sync.WaitGroup
+	for p := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				c.inPush([2]int{p, i})
+			}
+		}()
+	}
+	var next [senders]int
+	buf := make([][2]int, batchMax)
+	for taken := 0; taken < senders*each; {
+		c.mu.Lock()
+		n := c.inPopInto(buf)
+		c.mu.Unlock()
+		for _, m := range buf[:n] {
+			if m[1] != next[m[0]] {
+				t.Fatalf("sender %d: got %d, want %d", m[0], m[1], next[m[0]])
+			}
+			next[m[0]]++
+		}
+		taken += n
+		if n == 0 {
+			runtime.Gosched()
+		}
+	}
+	wg.Wait()
+	if c.inLen() != 0 || c.inReady() {
+		t.Fatalf("inLen %d after taking everything", c.inLen())
+	}
+}
+
+// MailboxLen is exact with concurrent senders to a busy actor: once every
+// Send has returned, it counts every message queued.
+func TestMailboxLenExactWithConcurrentSenders(t *testing.T) {
+	sup := newSup(t, supervisor.OneForOne)
+	const senders, each = 4, 2500
+	first, release, done := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	n := 0
+	ref, err := Spawn(sup, "a", func() Actor[int] {
+		return Func[int](func(_ *Context[int], m int) error {
+			if m == -1 {
+				close(first)
+				<-release
+			}
+			if n++; n == senders*each+1 {
+				close(done)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = ref.Send(-1)
+	<-first
+	var wg sync.WaitGroup
+	for range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				_ = ref.Send(i)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := ref.Stats().MailboxLen; n != senders*each {
+		t.Fatalf("MailboxLen %d, want %d", n, senders*each)
+	}
+	close(release)
+	<-done
+	if n := ref.Stats().MailboxLen; n != 0 {
+		t.Fatalf("MailboxLen %d once all are handled", n)
+	}
+}
+
+// Senders racing with the actor's stop for good: every message sent is
+// either handled or a dead letter, never lost in the lock-free queue
+// between dispose's last look and the sender's push.
+func TestSendRacingStopLosesNothing(t *testing.T) {
+	for range 20 {
+		sys := NewSystem("sys", WithSystemLogger(quiet))
+		var handled atomic.Int64
+		ref, err := SpawnIn(sys, "a", func() Actor[int] {
+			return Func[int](func(*Context[int], int) error { handled.Add(1); return nil })
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sys.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		const senders, each = 4, 500
+		var wg sync.WaitGroup
+		for range senders {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range each {
+					_ = ref.Send(i)
+				}
+			}()
+		}
+		if err := sys.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
+		// Dead letters are counted before Send returns, and by dispose
+		// before Shutdown does.
+		dead := int64(sys.DeadLetters().Count())
+		if got := handled.Load() + dead; got != senders*each {
+			t.Fatalf("handled %d + dead letters %d = %d, want %d", handled.Load(), dead, got, senders*each)
+		}
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 )
 
 // Ref is the address of an actor: a pointer-sized value, comparable, safe
@@ -46,69 +45,6 @@ func (r Ref[M]) SendContext(ctx context.Context, msg M) error {
 		}
 	}
 	return r.c.send(ctx, msg)
-}
-
-func (c *cell[M]) send(ctx context.Context, msg M) error {
-	c.mu.Lock()
-	for {
-		if c.stopped {
-			c.mu.Unlock()
-			c.deadLetter(msg, errSentAfterStop)
-			return fmt.Errorf("actor %q: send: %w", c.name, ErrStopped)
-		}
-		if c.capacity == 0 || c.q.len() < int(c.capacity) {
-			c.q.push(msg, int(c.capacity))
-			ready := c.inc != nil
-			deep := c.q.len() > yieldAbove
-			c.mu.Unlock()
-			if ready {
-				c.schedule()
-				if deep {
-					// The actor falls behind its senders: give it the
-					// processor rather than grow the backlog (see
-					// yieldAbove). Nothing blocks.
-					runtime.Gosched()
-				}
-			}
-			return nil
-		}
-		switch Overflow(c.policy) {
-		case Fail:
-			c.mu.Unlock()
-			return fmt.Errorf("actor %q: send: %w", c.name, ErrMailboxFull)
-		case DropNewest:
-			c.mu.Unlock()
-			c.deadLetter(msg, errDroppedNewest)
-			return nil
-		case DropOldest:
-			old, _ := c.q.pop()
-			c.q.push(msg, int(c.capacity))
-			ready := c.inc != nil
-			c.mu.Unlock()
-			c.deadLetter(old, errDroppedOldest)
-			if ready {
-				c.schedule()
-			}
-			return nil
-		}
-		// Block: wait for the activation to take a message (or for the
-		// actor to stop for good), then try again.
-		if c.room == nil {
-			c.room = make(chan struct{})
-		}
-		room := c.room
-		c.mu.Unlock()
-		var done <-chan struct{}
-		if ctx != nil {
-			done = ctx.Done()
-		}
-		select {
-		case <-room:
-		case <-done:
-			return fmt.Errorf("actor %q: send: %w", c.name, ctx.Err())
-		}
-		c.mu.Lock()
-	}
 }
 
 // Name returns the actor's name ("" for the zero Ref).
@@ -218,7 +154,7 @@ func (r Ref[M]) Stats() Stats {
 	}
 	c.mu.Lock()
 	st := Stats{
-		Name: c.name, MailboxLen: c.q.len() + c.inHand(), Running: c.inc != nil, Stopped: c.stopped,
+		Name: c.name, MailboxLen: c.queuedLocked() + c.inHand(), Running: c.inc != nil, Stopped: c.stopped,
 	}
 	c.mu.Unlock()
 	st.Processed = c.processed()

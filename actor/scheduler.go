@@ -28,9 +28,11 @@ import (
 // serve actors elsewhere, and it would outlive the trees that used it.
 // Goroutines come from the runtime's own free list, which is cheap.
 
+// Bits of cell.state, one word so that a sender reads one.
 const (
-	idle uint32 = iota
-	active
+	stActive uint32 = 1 << iota // an activation goroutine owns the cell
+	stHasInc                    // an incarnation is launched (cell.inc != nil)
+	stClosed                    // stopped for good (cell.stopped)
 )
 
 const (
@@ -40,14 +42,26 @@ const (
 	defaultThroughput = 64
 )
 
-// yieldAbove is the mailbox depth beyond which a sender yields its
-// processor after queueing (a running actor only; Erlang similarly charges
-// senders to a long queue). Producers that outrun a consumer on the same
-// processors would otherwise build a backlog of millions, whose memory
-// (fresh pages, cache misses) costs more than the messages themselves;
-// yielding keeps the backlog near this depth. Nothing blocks, and actors
-// that keep up never see it.
+// yieldAbove is the mailbox depth beyond which senders yield their
+// processor now and then after queueing (to a running actor only; Erlang
+// similarly charges senders to a long queue). Producers that outrun a
+// consumer on the same processors would otherwise build a backlog of
+// millions, whose memory (fresh pages, cache misses) costs more than the
+// messages themselves. Nothing blocks, and actors that keep up never see
+// it.
+//
+// Only one send in yieldEvery yields: runtime.Gosched puts the goroutine
+// on the global run queue under the scheduler's lock, and four producers
+// yielding on every send above the mark spent most of their time
+// contending for that lock (runtime.lock2 and goschedImpl on top of the
+// fan-in profile, 2-4 M msg/s against 8-12 M without the yield on the same
+// machine), while one in 16 still holds the backlog to about 1 M messages
+// in a 10 M-message fan-in, which no yield at all lets grow to the
+// whole run.
 var yieldAbove = 4096
+
+// yieldEvery: see yieldAbove; a power of two.
+const yieldEvery = 16
 
 // lingerYields is how many times an activation yields while its mailbox is
 // empty before it gives its goroutine up. Measured in BenchmarkPingPong:
@@ -62,15 +76,28 @@ const (
 
 // schedule makes sure an activation will look at the cell soon.
 func (c *cell[M]) schedule() {
-	if c.status.Load() == idle && c.status.CompareAndSwap(idle, active) {
+	if c.activate() {
 		go c.run()
+	}
+}
+
+// activate takes the cell for a new activation, unless one owns it.
+func (c *cell[M]) activate() bool {
+	for {
+		st := c.state.Load()
+		if st&stActive != 0 {
+			return false
+		}
+		if c.state.CompareAndSwap(st, st|stActive) {
+			return true
+		}
 	}
 }
 
 // runHere is schedule for callers that are on a goroutine of their own
 // already (a context.AfterFunc): the activation runs on it.
 func (c *cell[M]) runHere() {
-	if c.status.Load() == idle && c.status.CompareAndSwap(idle, active) {
+	if c.activate() {
 		c.run()
 	}
 }
@@ -79,8 +106,8 @@ func (c *cell[M]) runHere() {
 func (c *cell[M]) run() {
 	for {
 		c.turns()
-		c.status.Store(idle)
-		if !c.runnable() || !c.status.CompareAndSwap(idle, active) {
+		c.state.And(^stActive)
+		if !c.runnable() || !c.activate() {
 			return
 		}
 	}
@@ -90,7 +117,7 @@ func (c *cell[M]) run() {
 func (c *cell[M]) runnable() bool {
 	c.mu.Lock()
 	inc := c.inc
-	ok := inc != nil && (c.q.len() > 0 || inc.ctl.Load() != 0 || inc.rare != nil && inc.rare.retiring != nil)
+	ok := inc != nil && (c.hasQueuedLocked() || inc.ctl.Load() != 0 || inc.rare != nil && inc.rare.retiring != nil)
 	c.mu.Unlock()
 	return ok
 }
@@ -167,7 +194,7 @@ func (c *cell[M]) turnLoop(buf []M) {
 			if ctl != 0 {
 				k = 1 // draining: one at a time, counted
 			}
-			held = buf[:c.q.popInto(buf[:k])]
+			held = buf[:c.popLocked(buf[:k])]
 			if len(held) == 0 {
 				if yields < lingerYields {
 					c.mu.Unlock()
@@ -232,9 +259,9 @@ func (inc *incarnation[M]) drainOne(c *cell[M], ctl uint32) bool {
 		return false
 	}
 	if inc.drainLeft < 0 {
-		inc.drainLeft = int32(c.q.len())
+		inc.drainLeft = int32(c.queuedLocked())
 	}
-	inc.drainLeft = min(inc.drainLeft, int32(c.q.len())) // DropOldest may have taken some
+	inc.drainLeft = min(inc.drainLeft, int32(c.queuedLocked())) // DropOldest may have taken some
 	if inc.drainLeft == 0 {
 		return false
 	}
@@ -297,6 +324,7 @@ func (c *cell[M]) end(inc *incarnation[M], err error, stopped bool) {
 	c.mu.Lock()
 	if c.inc == inc {
 		c.inc = nil
+		c.state.And(^stHasInc)
 		if stopped || isNormal(err) {
 			c.noteEnd(nil)
 		} else {
