@@ -139,7 +139,7 @@ func (p *Process) launch(ctx context.Context) error {
 	}
 	cmd.Stdout, cmd.Stderr = outW, errW
 	p.mu.Lock()
-	err = cmd.Start()
+	release, err := startCmd(cmd)
 	outW.Close()
 	errW.Close()
 	if err != nil {
@@ -154,7 +154,7 @@ func (p *Process) launch(ctx context.Context) error {
 	pumps.Add(2)
 	go p.pump(outR, "stdout", pumps)
 	go p.pump(errR, "stderr", pumps)
-	go p.reap(outR, errR, pumps)
+	go p.reap(outR, errR, pumps, release)
 	p.stopAfter = context.AfterFunc(ctx, p.stop)
 	return nil
 }
@@ -171,8 +171,9 @@ func (p *Process) stop() {
 // reap waits for the leader to exit, kills what is left of its group while
 // the zombie leader still holds the group's id, reaps it, and waits (a
 // little) for the output to drain.
-func (p *Process) reap(outR, errR *os.File, pumps *sync.WaitGroup) {
+func (p *Process) reap(outR, errR *os.File, pumps *sync.WaitGroup, release func()) {
 	var err error
+	defer release() // after the reap: the spawner thread may end
 	if canPeek {
 		peekExit(p.pid)
 		p.mu.Lock()

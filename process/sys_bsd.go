@@ -2,7 +2,10 @@
 
 package process
 
-import "syscall"
+import (
+	"os/exec"
+	"syscall"
+)
 
 // canPeek: without waitid's WNOWAIT here, the group is killed just after
 // the leader is reaped.
@@ -14,3 +17,6 @@ const canPeek = false
 func sysProcAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }
 
 func peekExit(int) {}
+
+// startCmd starts cmd; without Pdeathsig any thread will do.
+func startCmd(cmd *exec.Cmd) (release func(), err error) { return func() {}, cmd.Start() }
