@@ -237,6 +237,12 @@ func specSupervisor(spec Spec) *Supervisor { return spec.sup }
 // as ErrInvalidSpec naming the child: by Spawn, which has the value, or
 // else by the first start (New has not run before), which then fails. A
 // Timeout or threshold without an Interval is ErrInvalidSpec as well.
+//
+// A check slower than Timeout counts as unhealthy, and its ctx is
+// cancelled. One that ignores its ctx keeps running, but never alongside
+// another: while it runs, the checks that fall due are not started and
+// each counts as unhealthy (reported like any result), so a hung check
+// costs one goroutine, not one per Interval.
 type HealthPolicy struct {
 	Interval           time.Duration // how often CheckHealth is called; 0 disables
 	Timeout            time.Duration // a slower check counts as unhealthy; 0: 5s

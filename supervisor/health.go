@@ -13,7 +13,8 @@ var healthyStatus = health.Healthy()
 // healthPoll is a child's health-check state, owned by the loop.
 type healthPoll struct {
 	timer     *time.Timer  // next check, or the timeout of the one in flight
-	inflight  *healthCheck // nil when no check is running
+	inflight  *healthCheck // the check being decided; nil when none
+	running   *healthCheck // a check whose CheckHealth has not returned, decided or not
 	unhealthy int          // consecutive unhealthy results
 	status    health.Status
 }
@@ -66,7 +67,10 @@ func (r *run) stopPolling(c *child) {
 }
 
 // checkHealth calls CheckHealth on a goroutine of its own, bounded by the
-// policy's timeout, so a hung check cannot stall the supervisor.
+// policy's timeout, so a hung check cannot stall the supervisor. A check
+// that ignores its ctx and outlives its timeout is not joined by another:
+// while it runs, each check due is not started and counts as unhealthy, so
+// a child has at most one CheckHealth running at a time.
 func (r *run) checkHealth(inc *incarnation) {
 	c := inc.c
 	if c.inc != inc || c.poll == nil || c.poll.inflight != nil {
@@ -76,8 +80,22 @@ func (r *run) checkHealth(inc *incarnation) {
 	if timeout == 0 {
 		timeout = DefaultHealthTimeout
 	}
+	if prev := c.poll.running; prev != nil {
+		select { // has its goroutine ended?
+		case <-prev.done:
+			c.poll.running = nil
+		default:
+		}
+	}
+	if c.poll.running != nil {
+		skipped := &healthCheck{inc: inc}
+		c.poll.inflight = skipped
+		r.onHealth(skipped, health.Unhealthy(fmt.Sprintf(
+			"health check not started: the previous one, timed out after %v, is still running", timeout)))
+		return
+	}
 	chk := &healthCheck{inc: inc, done: make(chan struct{}), deadline: time.Now().Add(timeout)}
-	c.poll.inflight = chk
+	c.poll.inflight, c.poll.running = chk, chk
 	r.checks[chk] = struct{}{}
 	in := r.in
 	hctx, cancel := context.WithTimeout(&inc.incCtx, timeout)

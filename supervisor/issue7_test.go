@@ -602,3 +602,68 @@ func TestRegressionDisposeHookCallsItsRunningSupervisor(t *testing.T) {
 		mustStop(t, s)
 	})
 }
+
+// stuckCheck's CheckHealth ignores its ctx for an hour; it counts how many
+// calls run at once.
+type stuckCheck struct {
+	mu       sync.Mutex
+	now, max int
+}
+
+func (s *stuckCheck) Serve(ctx context.Context) error { <-ctx.Done(); return nil }
+func (s *stuckCheck) CheckHealth(context.Context) health.Status {
+	s.mu.Lock()
+	s.now++
+	s.max = max(s.max, s.now)
+	s.mu.Unlock()
+	time.Sleep(time.Hour)
+	s.mu.Lock()
+	s.now--
+	s.mu.Unlock()
+	return health.Healthy()
+}
+
+// Issue 7, item 7b: a health check that ignored its ctx leaked a goroutine
+// per interval: the next check started while the previous one still ran.
+func TestRegressionHungHealthCheckIsNotJoinedByAnother(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var ev eventLog
+		w := &stuckCheck{}
+		s := New("root", OneForOne, Permanent, quiet, WithEventHandler(ev.handler))
+		err := s.Child("w").HealthCheckInterval(time.Second).HealthCheckTimeout(100 * time.Millisecond).
+			UnhealthyThreshold(100).Spawn(w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustStart(t, s)
+		time.Sleep(30 * time.Second)
+		synctest.Wait()
+		w.mu.Lock()
+		most := w.max
+		w.mu.Unlock()
+		if most != 1 {
+			t.Fatalf("%d checks ran at once", most)
+		}
+		ci := childInfo(t, s, "w")
+		if ci.Health.State != health.StateUnhealthy || !strings.Contains(ci.Health.Reason, "still running") {
+			t.Fatalf("health %v", ci.Health)
+		}
+		if ci.Restarts != 0 {
+			t.Fatalf("restarted below the threshold: %+v", ci)
+		}
+		mustStop(t, s)            // reports the hung check as abandoned
+		time.Sleep(2 * time.Hour) // let it return before the bubble ends
+		// Once it has returned, checks start again (a new run of the tree).
+		mustStart(t, s)
+		time.Sleep(time.Second + time.Millisecond)
+		synctest.Wait()
+		w.mu.Lock()
+		now := w.now
+		w.mu.Unlock()
+		if now != 1 {
+			t.Fatalf("%d checks running after the hung one returned", now)
+		}
+		mustStop(t, s)
+		time.Sleep(2 * time.Hour)
+	})
+}
