@@ -101,7 +101,7 @@ type supEvents struct {
 func newSup(t *testing.T, strategy supervisor.Strategy, opts ...supervisor.Option) (*supervisor.Supervisor, *supEvents) {
 	t.Helper()
 	ev := &supEvents{ch: make(chan supervisor.Event, 1024)}
-	opts = append(opts, supervisor.WithEventHandler(func(e supervisor.Event) {
+	opts = append(opts, supervisor.WithLogger(quiet), supervisor.WithEventHandler(func(e supervisor.Event) {
 		select {
 		case ev.ch <- e:
 		default:

@@ -22,14 +22,15 @@ func Example() {
 	ctx := context.Background()
 	sys := actor.NewSystem("app")
 	_ = sys.Start(ctx)
-	defer sys.Shutdown(ctx)
-
 	node, err := remote.Start(ctx, "a", sys)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
+	// The tree first, then the node: its children need the node to stop
+	// their remote incarnations in order.
 	defer node.Close(ctx)
+	defer sys.Shutdown(ctx)
 
 	greeter := func() actor.Actor[Greet] {
 		return actor.Func[Greet](func(_ *actor.Context[Greet], m Greet) error {
@@ -57,13 +58,13 @@ func ExampleLookup() {
 	ctx := context.Background()
 	sys := actor.NewSystem("app")
 	_ = sys.Start(ctx)
-	defer sys.Shutdown(ctx)
 	node, err := remote.Start(ctx, "a", sys)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	defer node.Close(ctx)
+	defer sys.Shutdown(ctx)
 
 	echo, _ := actor.SpawnIn(sys, "echo", func() actor.Actor[string] {
 		return actor.Func[string](func(_ *actor.Context[string], s string) error { return nil })

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -103,9 +105,18 @@ func (cl *cluster) waitMembers(t *testing.T) {
 	})
 }
 
+// quiet discards logs: failure tests make the runtime complain, as it
+// should. Set REMOTE_TEST_LOGS=1 to see them.
+var quiet = func() *slog.Logger {
+	if os.Getenv("REMOTE_TEST_LOGS") != "" {
+		return slog.Default()
+	}
+	return slog.New(slog.DiscardHandler)
+}()
+
 func startSystem(t *testing.T, name string) *actor.System {
 	t.Helper()
-	sys := actor.NewSystem(name)
+	sys := actor.NewSystem(name, actor.WithSystemLogger(quiet))
 	if err := sys.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -123,6 +134,9 @@ func startNode(t *testing.T, name string, sys *actor.System, opts ...remote.Opti
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
+		// The tree first, so that remote children stop in order while
+		// the node can still reach their nodes.
+		_ = sys.Shutdown(ctx)
 		if err := n.Close(ctx); err != nil {
 			t.Errorf("close %s: %v", name, err)
 		}

@@ -203,7 +203,7 @@ func (n *Node) afterDown(nodes []string) {
 // memberState returns whether node is known and up, and the kinds it has.
 func (n *Node) memberState(node string) (known, up bool) {
 	if node == n.name {
-		return true, !n.closing.Load()
+		return true, true
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -219,6 +219,8 @@ func (n *Node) memberState(node string) (known, up bool) {
 func (n *Node) checkNode(node string) error {
 	known, up := n.memberState(node)
 	switch {
+	case n.closing.Load():
+		return fmt.Errorf("remote: node %q: %w", n.name, ErrClosed)
 	case !known:
 		return fmt.Errorf("remote: node %q: %w", node, ErrUnknownNode)
 	case !up:

@@ -273,20 +273,30 @@ func (n *Node) connect(ctx context.Context, cfg *config) error {
 }
 
 // checkName asks whoever holds the name's inbox to answer: a live node of
-// that name makes this Start fail.
+// that name makes this Start fail. No subscriber means the name is free.
+// A subscriber that does not answer is either a node that just left (its
+// interest still in flight between servers) or one that is as good as
+// down: asking again for up to the heartbeat window tells them apart.
 func (n *Node) checkName(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, n.window())
 	defer cancel()
-	msg, err := n.nc.RequestWithContext(ctx, n.inboxSj, []byte{tPing})
-	switch {
-	case err == nil:
-		return fmt.Errorf("%w: a live node %q answers (id %s)", ErrNameTaken, n.name, msg.Data)
-	case errors.Is(err, nats.ErrNoResponders):
-		return nil
-	case errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("%w: node %q is subscribed but does not answer", ErrNameTaken, n.name)
+	for {
+		actx, acancel := context.WithTimeout(ctx, n.interval)
+		msg, err := n.nc.RequestWithContext(actx, n.inboxSj, []byte{tPing})
+		acancel()
+		switch {
+		case err == nil:
+			return fmt.Errorf("%w: a live node %q answers (id %s)", ErrNameTaken, n.name, msg.Data)
+		case errors.Is(err, nats.ErrNoResponders):
+			return nil
+		case !errors.Is(err, context.DeadlineExceeded):
+			return fmt.Errorf("checking the name: %w", err)
+		case ctx.Err() != nil:
+			// Silent for the whole window: whoever it was is down.
+			n.log.Warn("a subscriber of this node's name did not answer for the heartbeat window; taking the name")
+			return nil
+		}
 	}
-	return fmt.Errorf("checking the name: %w", err)
 }
 
 func (n *Node) subscribe() error {
