@@ -53,11 +53,15 @@ func browserTree(t *testing.T) *demo.Tree {
 	return tree
 }
 
-// browserFaults gives the tree a restarted worker and a degraded one.
+// browserFaults gives the tree a restarted worker, one that panicked, and a
+// degraded one.
 func browserFaults(t *testing.T, tree *demo.Tree) {
 	t.Helper()
 	restarted := waitEvent(t, tree.Root, isKind(supervisor.EventChildRestarted, "repository"))
 	tree.Worker("data-layer/repository").Crash(errors.New("connection reset by peer"))
+	restarted()
+	restarted = waitEvent(t, tree.Root, isKind(supervisor.EventChildRestarted, "handler-2"))
+	tree.Worker("http-api/handler-2").Panic("session cache: no entry for user 42")
 	restarted()
 	degraded := waitEvent(t, tree.Root, func(e supervisor.Event) bool {
 		return e.Kind == supervisor.EventHealthChanged && e.Child == "payment-service"
@@ -194,21 +198,36 @@ func TestBrowser(t *testing.T) {
 		!strings.Contains(facts, "connection reset by peer") {
 		t.Errorf("detail of repository: %q, %q", title, facts)
 	}
+	if hidden, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`document.getElementById("detail-panic").hidden`)); err != nil || !hidden {
+		t.Errorf("repository returned an error, but its detail shows a panic (%v)", err)
+	}
+	must(t, chromedp.Do(bctx,
+		chromedp.Click(chromedp.CSS(`#detail-close`)),
+		chromedp.WaitNotPresent(chromedp.CSS(`#detail[open]`)),
+	))
+	// One that panicked: where, and the stack.
+	must(t, chromedp.Do(bctx,
+		chromedp.Click(chromedp.CSS(`li[data-path="microservice/http-api/handler-2"] .err`)),
+		chromedp.WaitVisible(chromedp.CSS(`#detail-stack`)),
+	))
+	if at, stack := text(`#detail-at`), text(`#detail-stack`); !strings.Contains(at, "internal/demo") ||
+		!strings.Contains(stack, "internal/demo/tree.go:") {
+		t.Errorf("detail of handler-2: panicked at %q, stack:\n%s", at, stack)
+	}
 	must(t, chromedp.Do(bctx,
 		chromedp.Click(chromedp.CSS(`#detail-close`)),
 		chromedp.WaitNotPresent(chromedp.CSS(`#detail[open]`)),
 	))
 
-	// Filtering by name hides the rest of the tree.
-	must(t, chromedp.Do(bctx,
-		chromedp.SendKeys(chromedp.CSS(`#filter`), "cache"),
-		chromedp.WaitNotPresent(chromedp.CSS(`li[data-path="microservice/http-api/handler-0"]`)),
-	))
-	shown, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](
-		`[...document.querySelectorAll("#tree li.child[data-path]")].map(li => li.dataset.path)`))
-	must(t, err)
-	if !slices.Equal(shown, []string{"microservice/data-layer/cache"}) {
-		t.Errorf("filter cache shows %q", shown)
+	// Filtering by name hides the rest of the tree. The page filters as
+	// the user types (after a pause), so a slow machine may first show
+	// the match for "c": wait for the one for "cache".
+	must(t, chromedp.Do(bctx, chromedp.SendKeys(chromedp.CSS(`#filter`), "cache")))
+	const shownJS = `[...document.querySelectorAll("#tree li.child[data-path]")].map(li => li.dataset.path)`
+	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](shownJS+`.join() === "microservice/data-layer/cache"`,
+		chromedp.WithPollingTimeout(5*time.Second))); err != nil {
+		shown, _ := chromedp.Run(bctx, chromedp.Evaluate[[]string](shownJS))
+		t.Errorf("filter cache shows %q (%v)", shown, err)
 	}
 
 	// The screenshot, of the whole tree again.

@@ -1,6 +1,7 @@
 package observe
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -366,5 +367,46 @@ func TestChildDetail(t *testing.T) {
 	}
 	if status, _, _ := call(t, "POST", srv.URL+"/api/child?path=root/db", "", ""); status != http.StatusMethodNotAllowed {
 		t.Errorf("POST: %d", status)
+	}
+}
+
+// TestChildDetailPanic: a child whose last failure was a panic shows where
+// it panicked and the stack, which snapshots leave out.
+func TestChildDetailPanic(t *testing.T) {
+	root := supervisor.New("root", supervisor.OneForOne, supervisor.Permanent, quiet)
+	boom := make(chan struct{}, 1)
+	boom <- struct{}{}
+	must(t, root.Child("parser").SpawnFunc(func() supervisor.Child {
+		return supervisor.ChildFunc(func(ctx context.Context) error {
+			select {
+			case <-boom: // the first incarnation panics
+				var m map[string]int
+				m["line"]++ // assignment to entry in nil map
+			case <-ctx.Done():
+			}
+			return nil
+		})
+	}))
+	restarted := waitEvent(t, root, isKind(supervisor.EventChildRestarted, "parser"))
+	must(t, root.Start(context.Background()))
+	t.Cleanup(func() { _ = root.Stop() })
+	restarted()
+	_, srv := newObserver(t, root)
+
+	res, err := http.Get(srv.URL + "/api/child?path=root/parser")
+	must(t, err)
+	defer res.Body.Close()
+	var d ChildDetail
+	must(t, json.NewDecoder(res.Body).Decode(&d))
+	if d.Panic == nil {
+		t.Fatalf("no panic in %+v", d)
+	}
+	if !strings.Contains(d.Panic.Value, "assignment to entry in nil map") ||
+		!strings.Contains(d.Panic.At, "TestChildDetailPanic") || !strings.Contains(d.Panic.At, "http_test.go:") ||
+		!strings.Contains(d.Panic.Stack, "http_test.go:") {
+		t.Errorf("panic detail: %+v", d.Panic)
+	}
+	if s := TakeSnapshot(root).Root.Children[0]; s.LastError != d.Panic.Value {
+		t.Errorf("the snapshot says %q, the detail %q", s.LastError, d.Panic.Value)
 	}
 }
