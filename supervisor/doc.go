@@ -40,6 +40,26 @@
 // and before its supervisor ends. So two incarnations of a child never
 // run at once, and no child outlives its supervisor, without a report.
 //
+// # Trees
+//
+// A supervisor added to another ([Supervisor.AddSupervisor]) belongs to
+// that parent alone until its spec is deleted: adding it anywhere else,
+// adding one that runs on its own, or adding an ancestor (a cycle) fails
+// and changes nothing. Its parent starts it (its start is not bounded
+// unless the spec sets a StartTimeout: OTP waits as long as a supervisor
+// takes), restarts it, and stops it; Serve on it returns
+// [ErrAlreadyStarted]. Names are path elements ("root/web/db", see
+// [PathSeparator]): empty names and names containing "/" are
+// [ErrInvalidSpec], for children and supervisors alike.
+//
+// # Health
+//
+// A child whose New returns a health.Checker can be polled ([HealthPolicy]);
+// configuring checks on one that is not is [ErrInvalidSpec]. At the
+// unhealthy threshold the child is restarted as if it had failed, with an
+// error wrapping [ErrUnhealthy]. A check that ignores its context is never
+// joined by another: the checks that fall due meanwhile count as unhealthy.
+//
 // # One goroutine owns the state
 //
 // While a supervisor runs, one control goroutine owns all its state and
@@ -48,7 +68,9 @@
 // lock guards supervisor state; callers talk to that goroutine by message.
 // A child that needs no goroutine of its own (an actor, which runs only
 // when it has messages) implements [Launcher], and a spec can learn when
-// it is gone for good through [Spec].Dispose.
+// it is gone for good through [Spec].Dispose. Dispose hooks never run
+// while the control goroutine waits for them, so a hook may call its
+// supervisor.
 //
 // # Observing
 //

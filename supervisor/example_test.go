@@ -182,3 +182,42 @@ func ExampleKiller() {
 	// job child_started
 	// job child_stopped
 }
+
+// A supervisor belongs to one parent, and names are path elements: the
+// mistakes come back as errors to match, and change nothing.
+func ExampleErrInvalidSpec() {
+	root := supervisor.New("root", supervisor.OneForOne, supervisor.Permanent, quiet)
+	web := supervisor.New("web", supervisor.OneForOne, supervisor.Permanent)
+	other := supervisor.New("other", supervisor.OneForOne, supervisor.Permanent, quiet)
+
+	fmt.Println(root.AddSupervisor(web))
+	fmt.Println(errors.Is(other.AddSupervisor(web), supervisor.ErrAlreadyPresent)) // web is root's
+	fmt.Println(errors.Is(web.AddSupervisor(root), supervisor.ErrInvalidSpec))     // a cycle
+	fmt.Println(errors.Is(root.SpawnChild("db/primary", supervisor.ChildFunc(func(ctx context.Context) error {
+		<-ctx.Done()
+		return nil
+	})), supervisor.ErrInvalidSpec)) // "/" separates path elements
+	// Output:
+	// <nil>
+	// true
+	// true
+	// true
+}
+
+// A restart caused by health checks carries ErrUnhealthy.
+func ExampleErrUnhealthy() {
+	sup := supervisor.New("root", supervisor.OneForOne, supervisor.Permanent, quiet,
+		supervisor.WithIntensity(0, time.Minute)) // the first restart is one too many
+	_ = sup.Child("db").HealthCheckInterval(10 * time.Millisecond).UnhealthyThreshold(1).
+		SpawnFunc(func() supervisor.Child { return sickDB{} })
+	err := sup.Serve(context.Background()) // until it gives up
+	fmt.Println(errors.Is(err, supervisor.ErrUnhealthy))
+	// Output: true
+}
+
+type sickDB struct{}
+
+func (sickDB) Serve(ctx context.Context) error { <-ctx.Done(); return nil }
+func (sickDB) CheckHealth(context.Context) health.Status {
+	return health.Unhealthy("replica lag 40s")
+}
