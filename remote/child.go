@@ -128,12 +128,13 @@ const ackEvery = 64
 func hostIncarnation[M any](n *Node, k *kind, owner, name, incID string, factory func() actor.Actor[M], codec Codec[M], opts []actor.Option) (*hosted, error) {
 	h := &hosted{n: n, incID: incID, owner: owner, name: name,
 		hostName: "hosted:" + owner + ":" + name + "#" + incID}
+	carry := carriesReply[M]()
 	newActor := func() actor.Actor[M] { return &hostActor[M]{inner: factory(), h: h} }
 	all := append(append([]actor.Option(nil), opts...),
 		actor.WithSystem(n.hostSys), actor.WithRestart(supervisor.Temporary), actor.WithMailbox(actor.Unbounded()))
 	spec, ref := actor.Spec(h.hostName, newActor, all...)
 	h.deliver = func(seq uint64, payload []byte) {
-		msg, err := decode(n, codec, payload)
+		msg, err := decode(n, codec, payload, carry)
 		if err != nil {
 			h.mu.Lock()
 			if len(h.seqs) == 0 && seq > h.begun {
@@ -424,6 +425,7 @@ type childShared[M any] struct {
 	kind  string
 	where Placement
 	codec Codec[M]
+	carry bool // M can hold a Reply
 
 	mu     sync.Mutex
 	last   string // the node of the latest incarnation
@@ -450,10 +452,12 @@ type exitNote struct {
 // The actor's cell (mailbox, Ref) is the declaring side's, so it survives
 // restarts and moves.
 type forwarder[M any] struct {
-	sh    *childShared[M]
-	cx    *actor.Context[M]
-	incID string
-	node  string
+	sh      *childShared[M]
+	cx      *actor.Context[M]
+	incID   string
+	node    string
+	subject string // the node's inbox
+	buf     []byte // the frame under construction (Receive only)
 
 	mu      sync.Mutex
 	seq     uint64
@@ -471,7 +475,7 @@ func (f *forwarder[M]) PreStart(cx *actor.Context[M]) error {
 	if err != nil {
 		return err
 	}
-	f.cx, f.node = cx, node
+	f.cx, f.node, f.subject = cx, node, n.inboxOf(node)
 	f.incID = n.id + "-" + strconv.FormatUint(n.seq.Add(1), 10)
 	n.mu.Lock()
 	if n.closing.Load() {
@@ -528,7 +532,7 @@ func (f *forwarder[M]) forget() {
 
 func (f *forwarder[M]) Receive(_ *actor.Context[M], msg M) error {
 	n := f.sh.n
-	data, ids, err := encode(n, f.node, f.sh.codec, msg)
+	data, ids, err := encode(n, f.node, f.sh.codec, msg, f.sh.carry)
 	if err == nil && len(data)+len(f.incID)+24 > n.maxPay {
 		err = fmt.Errorf("%d bytes over max_payload %d: %w", len(data), n.maxPay, ErrTooLarge)
 	}
@@ -543,13 +547,13 @@ func (f *forwarder[M]) Receive(_ *actor.Context[M], msg M) error {
 	seq := f.seq
 	f.flights = append(f.flights, flight[M]{seq: seq, msg: msg, asks: ids})
 	f.mu.Unlock()
-	var w writer
-	w.b = make([]byte, 0, len(f.incID)+len(data)+16)
+	w := writer{b: f.buf[:0]} // Publish copies it: one buffer serves every message
 	w.byte(tChild)
 	w.str(f.incID)
 	w.uint(seq)
 	w.b = append(w.b, data...)
-	if n.nc.Publish(n.inboxOf(f.node), w.b) == nil {
+	f.buf = w.b
+	if n.nc.Publish(f.subject, w.b) == nil {
 		n.stats.sent.Add(1)
 		n.stats.sentBytes.Add(uint64(len(data)))
 	}
@@ -811,7 +815,7 @@ func newSpec[M any](n *Node, name, kindName string, where Placement, opts []acto
 		spec, ref := actor.Spec(name, func() actor.Actor[M] { return failing[M]{err} }, opts...)
 		return spec, ref, err
 	}
-	sh := &childShared[M]{n: n, name: name, kind: kindName, where: where, codec: codec}
+	sh := &childShared[M]{n: n, name: name, kind: kindName, where: where, codec: codec, carry: carriesReply[M]()}
 	spec, ref := actor.Spec(name, func() actor.Actor[M] { return &forwarder[M]{sh: sh} }, opts...)
 	if name != "" {
 		if serr := serve(n, ref, codec); serr != nil {

@@ -45,8 +45,9 @@ func Expose[M any](n *Node, ref actor.Ref[M], codec Codec[M]) error {
 func serve[M any](n *Node, ref actor.Ref[M], codec Codec[M]) error {
 	name := ref.Name()
 	s := &served{name: name, typeName: typeName[M](), ref: ref, watchers: map[string]bool{}}
+	carry := carriesReply[M]()
 	s.deliver = func(payload []byte) {
-		msg, err := decode(n, codec, payload)
+		msg, err := decode(n, codec, payload, carry)
 		if err != nil {
 			n.deadLetter(name, append([]byte(nil), payload...), fmt.Errorf("remote: to %q: %w", name, err), "codec")
 			return
@@ -199,9 +200,12 @@ func (p *proxyEntry) stop(cause error) {
 }
 
 type proxy[M any] struct {
-	n     *Node
-	e     *proxyEntry
-	codec Codec[M]
+	n       *Node
+	e       *proxyEntry
+	codec   Codec[M]
+	carry   bool   // M can hold a Reply
+	subject string // the node's inbox
+	buf     []byte // the frame under construction (Receive only)
 }
 
 func (p *proxy[M]) PreStart(cx *actor.Context[M]) error {
@@ -215,17 +219,18 @@ func (p *proxy[M]) PreStart(cx *actor.Context[M]) error {
 }
 
 func (p *proxy[M]) Receive(_ *actor.Context[M], msg M) error {
-	sendNamed(p.n, p.e.node, p.e.name, p.codec, msg)
+	p.buf = sendNamed(p.n, p.e.node, p.subject, p.e.name, p.codec, p.carry, msg, p.buf)
 	return nil
 }
 
-// sendNamed encodes msg and publishes it to the actor name on node. What
-// cannot go is a dead letter here, and Asks inside it fail at once.
-func sendNamed[M any](n *Node, node, name string, codec Codec[M], msg M) {
-	data, ids, err := encode(n, node, codec, msg)
+// sendNamed encodes msg and publishes it to the actor name on node, in a
+// frame built in buf (which it returns for the next message: Publish copies
+// it). What cannot go is a dead letter here, and Asks inside it fail at
+// once.
+func sendNamed[M any](n *Node, node, subject, name string, codec Codec[M], carry bool, msg M, buf []byte) []byte {
+	data, ids, err := encode(n, node, codec, msg, carry)
 	if err == nil {
-		var w writer
-		w.b = make([]byte, 0, len(name)+len(data)+4)
+		w := writer{b: buf[:0]}
 		w.byte(tSend)
 		w.str(name)
 		w.b = append(w.b, data...)
@@ -233,20 +238,22 @@ func sendNamed[M any](n *Node, node, name string, codec Codec[M], msg M) {
 		case len(w.b) > n.maxPay:
 			err = fmt.Errorf("remote: to %q on node %q: %d bytes over max_payload %d: %w", name, node, len(w.b), n.maxPay, ErrTooLarge)
 		default:
-			if perr := n.nc.Publish(n.inboxOf(node), w.b); perr != nil {
+			if perr := n.nc.Publish(subject, w.b); perr != nil {
 				err = fmt.Errorf("remote: to %q on node %q: %w: %w", name, node, ErrClosed, perr)
 			}
 		}
+		buf = w.b
 		if err == nil {
 			n.stats.sent.Add(1)
 			n.stats.sentBytes.Add(uint64(len(data)))
-			return
+			return buf
 		}
 	} else {
 		err = fmt.Errorf("remote: to %q on node %q: %w", name, node, err)
 	}
 	n.deadLetter(name, msg, err, reasonLabel(err))
 	failIDs(ids, err)
+	return buf
 }
 
 var lookupSeq struct {
@@ -325,7 +332,9 @@ func Lookup[M any](ctx context.Context, n *Node, node, name string, codec Codec[
 	seq := lookupSeq.n
 	lookupSeq.mu.Unlock()
 	ref, err := actor.Spawn(n.proxies, "lookup:"+node+":"+name+"#"+strconv.FormatUint(seq, 10),
-		func() actor.Actor[M] { return &proxy[M]{n: n, e: e, codec: codec} },
+		func() actor.Actor[M] {
+			return &proxy[M]{n: n, e: e, codec: codec, carry: carriesReply[M](), subject: n.inboxOf(node)}
+		},
 		actor.WithRestart(supervisor.Temporary), actor.WithSystem(n.proxySys))
 	if err != nil {
 		return zero, fmt.Errorf("remote: lookup %q: %w", name, err)

@@ -3,9 +3,11 @@ package remote
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/airssys/rt/actor"
 )
@@ -29,7 +31,7 @@ import (
 
 var (
 	bindMu sync.Mutex
-	bound  *binding
+	bound  atomic.Pointer[binding]
 
 	portOnce sync.Once
 
@@ -55,13 +57,17 @@ func installPort() { portOnce.Do(func() { actor.SetReplyPort(port{}) }) }
 
 // encode runs codec.Encode with the binding that lets Replies inside msg
 // register, and returns the ids of those it registered, also on failure
-// (the caller fails them).
-func encode[M any](n *Node, target string, codec Codec[M], msg M) (data []byte, ids []uint64, err error) {
+// (the caller fails them). Message types that cannot hold a Reply (see
+// carriesReply) are encoded without the binding, concurrently.
+func encode[M any](n *Node, target string, codec Codec[M], msg M, carry bool) (data []byte, ids []uint64, err error) {
+	if !carry {
+		return encodePlain(codec, msg)
+	}
 	bindMu.Lock()
 	b := binding{n: n, target: target}
-	bound = &b
+	bound.Store(&b)
 	defer func() {
-		bound = nil
+		bound.Store(nil)
 		bindMu.Unlock()
 		if v := recover(); v != nil {
 			err = fmt.Errorf("%w: encode panicked: %v", ErrCodec, v)
@@ -75,14 +81,32 @@ func encode[M any](n *Node, target string, codec Codec[M], msg M) (data []byte, 
 	return data, nil, nil
 }
 
-// decode runs codec.Decode with the binding that lets Replies inside the
-// message answer through n. A panicking codec is a decode error.
-func decode[M any](n *Node, codec Codec[M], data []byte) (msg M, err error) {
-	bindMu.Lock()
-	bound = &binding{n: n}
+func encodePlain[M any](codec Codec[M], msg M) (data []byte, _ []uint64, err error) {
 	defer func() {
-		bound = nil
-		bindMu.Unlock()
+		if v := recover(); v != nil {
+			err = fmt.Errorf("%w: encode panicked: %v", ErrCodec, v)
+		}
+	}()
+	data, err = codec.Encode(msg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: encode: %w", ErrCodec, err)
+	}
+	return data, nil, nil
+}
+
+// decode runs codec.Decode with the binding that lets Replies inside the
+// message answer through n (only for message types that can hold one). A
+// panicking codec is a decode error.
+func decode[M any](n *Node, codec Codec[M], data []byte, carry bool) (msg M, err error) {
+	if carry {
+		bindMu.Lock()
+		bound.Store(&binding{n: n})
+	}
+	defer func() {
+		if carry {
+			bound.Store(nil)
+			bindMu.Unlock()
+		}
 		if v := recover(); v != nil {
 			err = fmt.Errorf("%w: decode panicked: %v", ErrCodec, v)
 		}
@@ -99,7 +123,7 @@ var errUnbound = errors.New("remote: a Reply can be encoded only by a remote nod
 type port struct{}
 
 func (port) ExportReply(answer func([]byte, error), gone func() bool) ([]byte, error) {
-	b := bound // bindMu is held by encode, on this goroutine
+	b := bound.Load() // bindMu is held by encode
 	if b == nil || b.target == "" {
 		return nil, errUnbound
 	}
@@ -113,7 +137,7 @@ func (port) ExportReply(answer func([]byte, error), gone func() bool) ([]byte, e
 }
 
 func (port) ImportReply(token []byte) (func([]byte, error), error) {
-	b := bound
+	b := bound.Load()
 	if b == nil || b.target != "" {
 		return nil, errUnbound
 	}
@@ -258,4 +282,48 @@ func pendingCount(n *Node) int {
 		}
 	}
 	return c
+}
+
+// carriesReply reports whether values of M can hold an actor.Reply, which
+// only encoding with a binding can carry. It walks the type once (cached):
+// structs, pointers, slices, arrays and maps are looked into; an interface
+// may hold anything, so it counts.
+func carriesReply[M any]() bool {
+	t := reflect.TypeFor[M]()
+	if v, ok := carryCache.Load(t); ok {
+		return v.(bool)
+	}
+	v := mayHoldReply(t, map[reflect.Type]bool{})
+	carryCache.Store(t, v)
+	return v
+}
+
+var (
+	carryCache sync.Map // reflect.Type -> bool
+	replyPkg   = reflect.TypeFor[actor.Reply[int]]().PkgPath()
+)
+
+func mayHoldReply(t reflect.Type, seen map[reflect.Type]bool) bool {
+	if seen[t] {
+		return false
+	}
+	seen[t] = true
+	if t.PkgPath() == replyPkg && strings.HasPrefix(t.Name(), "Reply[") {
+		return true
+	}
+	switch t.Kind() {
+	case reflect.Interface:
+		return true
+	case reflect.Pointer, reflect.Slice, reflect.Array, reflect.Chan:
+		return mayHoldReply(t.Elem(), seen)
+	case reflect.Map:
+		return mayHoldReply(t.Key(), seen) || mayHoldReply(t.Elem(), seen)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if mayHoldReply(t.Field(i).Type, seen) {
+				return true
+			}
+		}
+	}
+	return false
 }
