@@ -65,8 +65,9 @@ func (c *Context[M]) Context() context.Context {
 // else slog.Default()) with an "actor" attribute naming it.
 func (c *Context[M]) Logger() *slog.Logger { return c.cell.log() }
 
-// System returns the System the actor belongs to, or nil if none.
-func (c *Context[M]) System() *System { return c.cell.sys }
+// System returns the System the actor belongs to, or nil if none: the
+// System whose tree it runs in (see System), or the one WithSystem named.
+func (c *Context[M]) System() *System { return c.cell.sys.Load() }
 
 // Name returns the actor's name.
 func (c *Context[M]) Name() string { return c.cell.name }

@@ -32,7 +32,7 @@ type cell[M any] struct {
 	name string
 
 	// Fixed by the Spec.
-	sys        *System
+	sys        atomic.Pointer[System] // set by the Spec, or at the first start in a System's tree
 	factory    func() Actor[M]
 	throughput int32 // messages per turn before yielding
 	// ctxUsed: an incarnation has asked for its context, so it may see
@@ -89,8 +89,8 @@ func (c *cell[M]) log() *slog.Logger {
 		return l
 	}
 	base := slog.Default()
-	if c.sys != nil && c.sys.logger != nil {
-		base = c.sys.logger
+	if s := c.sys.Load(); s != nil && s.logger != nil {
+		base = s.logger
 	}
 	l := base.With("actor", c.name)
 	c.logger.Store(l)
@@ -98,8 +98,8 @@ func (c *cell[M]) log() *slog.Logger {
 }
 
 func (c *cell[M]) deadLetters() *DeadLetters {
-	if c.sys != nil {
-		return &c.sys.dead
+	if s := c.sys.Load(); s != nil {
+		return &s.dead
 	}
 	return &defaultDeadLetters
 }
@@ -112,7 +112,8 @@ func (c *cell[M]) deadLetter(msg M, reason error) {
 
 // register claims the actor's name in its System, once.
 func (c *cell[M]) register() error {
-	if c.sys == nil {
+	sys := c.sys.Load()
+	if sys == nil {
 		return nil
 	}
 	c.mu.Lock()
@@ -123,7 +124,7 @@ func (c *cell[M]) register() error {
 	if c.stopped {
 		return c.lastErr
 	}
-	if err := c.sys.register(c.name, c); err != nil {
+	if err := sys.register(c.name, c); err != nil {
 		return err
 	}
 	c.registered = true
@@ -162,7 +163,7 @@ func (c *cell[M]) dispose(reason error) {
 		c.deadLetter(m, errQueuedAtStop)
 	}
 	if registered {
-		c.sys.unregister(c.name, c)
+		c.sys.Load().unregister(c.name, c)
 	}
 	if watchers != nil {
 		l := c.log()

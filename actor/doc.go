@@ -108,8 +108,18 @@
 // # Systems
 //
 // A System is a root supervisor, a registry of names and a dead-letter
-// office. Actors join it explicitly, with SpawnIn (under the root) or the
-// WithSystem option (under any supervisor, usually one in the System's
-// tree); Lookup finds them by name and message type. Dead letters of
-// actors outside any System go to DefaultDeadLetters.
+// office. An actor belongs to the System whose tree it is spawned into,
+// with nothing more to say: Spawn under sys.Root() (or SpawnIn), or under
+// any supervisor below it, however deep. Lookup finds it by name and
+// message type, its dead letters go to the System's, and names are unique
+// within the System (a taken one fails the Spawn, or the start, with
+// ErrDuplicateName). Actors under the root join at Spawn; actors deeper
+// join at their first start, which is at the System's Start, or before
+// Spawn returns when their supervisor already runs. WithSystem names a
+// System explicitly. Dead letters of actors outside any System go to
+// DefaultDeadLetters.
+//
+// Shutdown stops the tree in order and returns once its event handlers
+// have had its last events; it is idempotent, and prompt on a System that
+// never started or whose Start failed.
 package actor

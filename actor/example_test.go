@@ -156,6 +156,26 @@ func ExampleSystem() {
 	// true
 }
 
+// An actor belongs to the System whose tree it is spawned into, however
+// deep: no option needed. Lookup finds it, and a name is unique in the
+// whole tree.
+func ExampleSystem_tree() {
+	sys := actor.NewSystem("app", actor.WithSystemLogger(quiet))
+	accounts := supervisor.New("accounts", supervisor.OneForOne, supervisor.Permanent)
+	_ = sys.Root().AddSupervisor(accounts)
+	_, _ = actor.Spawn(accounts, "acct", func() actor.Actor[AccountMsg] { return &Account{} })
+	_ = sys.Start(context.Background())
+	defer sys.Shutdown(context.Background())
+
+	acct, err := actor.Lookup[AccountMsg](sys, "acct")
+	fmt.Println(acct, err)
+	_, err = actor.Spawn(sys.Root(), "acct", func() actor.Actor[AccountMsg] { return &Account{} })
+	fmt.Println(errors.Is(err, actor.ErrDuplicateName))
+	// Output:
+	// actor(acct) <nil>
+	// true
+}
+
 // A bounded mailbox that keeps the newest messages: dropped ones become
 // dead letters.
 func ExampleBounded() {

@@ -59,6 +59,11 @@ func (c *cell[M]) newChild() supervisor.Child {
 		return c.failStart(err)
 	}
 	c.mu.Lock()
+	// An actor of no System yet, starting for the first time while some
+	// System runs, may be in that System's tree: it learns which from the
+	// ctx of its start, and so needs a Starter (see join). Other actors
+	// skip that start goroutine.
+	joining := !c.launched && c.sys.Load() == nil && systemsLive.Load() > 0
 	switch {
 	case c.stopped:
 		err := c.lastErr
@@ -81,6 +86,7 @@ func (c *cell[M]) newChild() supervisor.Child {
 	inc.cx.cell = c
 	inc.cx.inc = inc
 	_, pre := a.(PreStarter[M])
+	pre = pre || joining
 	_, checker := a.(health.Checker)
 	switch {
 	case pre && checker:
@@ -130,17 +136,27 @@ type failedChild struct{ err error }
 func (f failedChild) Start(context.Context) error { return f.err }
 func (f failedChild) Serve(context.Context) error { return f.err }
 
-// start is supervisor.Starter.Start for actors with PreStart. It runs on a
-// goroutine of the supervisor's, bounded by the spec's StartTimeout.
+// start is supervisor.Starter.Start for actors with PreStart, and for
+// actors that have a System to join (see newChild). It runs on a goroutine
+// of the supervisor's, bounded by the spec's StartTimeout.
 func (inc *incarnation[M]) start(ctx context.Context) error {
 	inc.cx.ctx = ctx
-	if err := inc.preStart(); err != nil {
-		c := inc.cx.cell
-		err = fmt.Errorf("actor %q: prestart: %w", c.name, err)
+	c := inc.cx.cell
+	if err := c.join(ctx); err != nil {
+		err = fmt.Errorf("actor %q: %w", c.name, err)
 		c.mu.Lock()
 		c.noteEnd(err)
 		c.mu.Unlock()
 		return err
+	}
+	if _, ok := inc.actor.(PreStarter[M]); ok {
+		if err := inc.preStart(); err != nil {
+			err = fmt.Errorf("actor %q: prestart: %w", c.name, err)
+			c.mu.Lock()
+			c.noteEnd(err)
+			c.mu.Unlock()
+			return err
+		}
 	}
 	inc.started = true
 	// Registered now rather than at Launch: if the supervisor gives up on

@@ -62,11 +62,12 @@ func WithHealth(p supervisor.HealthPolicy) Option {
 	return func(o options) options { o.health = p; return o }
 }
 
-// WithSystem makes the actor a member of sys: its name is registered there
-// (unique within sys, found by Lookup), its dead letters go to
-// sys.DeadLetters(), and it logs through sys's logger. Membership does not
-// decide where the actor runs: that is the supervisor it is given to, which
-// should be in sys's tree (SpawnIn uses the root).
+// WithSystem makes the actor a member of sys from the moment it is spawned
+// (see System for membership by tree, which needs no option): its name is
+// registered there (unique within sys, found by Lookup), its dead letters
+// go to sys.DeadLetters(), and it logs through sys's logger. Membership
+// does not decide where the actor runs: that is the supervisor it is given
+// to, which should be in sys's tree.
 func WithSystem(sys *System) Option { return func(o options) options { o.sys = sys; return o } }
 
 // WithLogger sets the logger behind Context.Logger.
@@ -118,9 +119,12 @@ func newSpec[M any](name string, factory func() Actor[M], opts []Option) (superv
 		}
 	}
 	c := &cell[M]{
-		name: name, sys: o.sys, factory: factory,
+		name: name, factory: factory,
 		capacity: int32(o.mailbox.capacity), policy: uint8(o.mailbox.policy),
 		throughput: int32(o.throughput), drain: o.drain,
+	}
+	if o.sys != nil {
+		c.sys.Store(o.sys)
 	}
 	c.setLogger(o.logger)
 	spec := supervisor.Spec{
@@ -159,8 +163,14 @@ func (c *cell[M]) fail(err error) {
 
 // Spawn adds an actor to sup and returns its Ref. While sup runs, the actor
 // has started (PreStart done) when Spawn returns; before sup starts, it is
-// recorded and starts with sup. With WithSystem its name is registered at
-// once, so a duplicate is an error here (wrapping ErrDuplicateName).
+// recorded and starts with sup.
+//
+// The actor belongs to the System whose tree sup is in (see System): under
+// a System's root, or with WithSystem, its name is registered at once, so
+// that a duplicate is an error here (wrapping ErrDuplicateName) and Lookup
+// finds it even before the System starts; under a supervisor deeper in the
+// tree it joins when it first starts, which, while that supervisor runs,
+// is before Spawn returns.
 func Spawn[M any](sup *supervisor.Supervisor, name string, factory func() Actor[M], opts ...Option) (Ref[M], error) {
 	if sup == nil {
 		return Ref[M]{}, fmt.Errorf("actor %q: %w: nil supervisor", name, ErrInvalidSpec)
@@ -168,6 +178,11 @@ func Spawn[M any](sup *supervisor.Supervisor, name string, factory func() Actor[
 	spec, ref, err := newSpec(name, factory, opts)
 	if err != nil {
 		return Ref[M]{}, err
+	}
+	if ref.c.sys.Load() == nil {
+		if sys := systemOf(sup); sys != nil {
+			ref.c.sys.Store(sys) // spawned under a System's root
+		}
 	}
 	if err := ref.c.register(); err != nil {
 		err = fmt.Errorf("actor %q: %w", name, err)
@@ -183,8 +198,8 @@ func Spawn[M any](sup *supervisor.Supervisor, name string, factory func() Actor[
 	return ref, nil
 }
 
-// SpawnIn spawns an actor under sys's root supervisor, as a member of sys
-// (see WithSystem).
+// SpawnIn spawns an actor under sys's root supervisor, as a member of sys:
+// Spawn(sys.Root(), ...) in one word that also reports a nil System.
 func SpawnIn[M any](sys *System, name string, factory func() Actor[M], opts ...Option) (Ref[M], error) {
 	if sys == nil {
 		return Ref[M]{}, fmt.Errorf("actor %q: %w: nil System", name, ErrInvalidSpec)

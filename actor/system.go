@@ -5,16 +5,32 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
+	"weak"
 
 	"github.com/airssys/rt/supervisor"
 )
 
 // System is a home for actors: a root supervisor to run them under, a
-// registry of their names, and their dead letters. An actor is a member of
-// the System it was spawned with (SpawnIn, or WithSystem with Spec and
-// Spawn); members may run under the root or under any supervisor below it.
+// registry of their names, and their dead letters.
+//
+// An actor belongs to the System whose tree it is spawned into, with
+// nothing more to say: Spawn(sys.Root(), ...) (or SpawnIn), or Spawn,
+// Spec and StartChild on any supervisor below the root, however deep,
+// including one added to the tree after the actor was spawned under it.
+// Its name is registered there (Lookup finds it), its dead letters go to
+// the System's, and it logs through the System's logger. An actor spawned
+// under the root joins at once; one below it joins when it first starts
+// (at Start, or before Spawn returns if its supervisor runs), so until
+// then Lookup does not find it, a taken name is a start failure wrapping
+// ErrDuplicateName, and a message it drops goes to DefaultDeadLetters.
+// Membership is fixed at the first start: an actor that first starts in
+// no System's tree belongs to none. The tree is known from the ctx that
+// System.Start gives the root, so start a System with Start, not through
+// its Root. WithSystem names a System explicitly instead.
 type System struct {
 	name   string
 	root   *supervisor.Supervisor
@@ -25,6 +41,7 @@ type System struct {
 	names  map[string]member
 	phase  systemPhase
 	ran    bool // Start succeeded: the root has a run for Shutdown to stop
+	live   bool // counted in systemsLive
 	cancel context.CancelFunc
 }
 
@@ -99,6 +116,7 @@ func NewSystem(name string, opts ...SystemOption) *System {
 		names:  make(map[string]member),
 	}
 	s.dead.logger = cfg.logger
+	registerRoot(s)
 	return s
 }
 
@@ -143,13 +161,16 @@ func (s *System) Start(ctx context.Context) error {
 	// The root ends when ctx does; Shutdown stops it with Stop and then
 	// releases this ctx.
 	rctx, cancel := context.WithCancel(ctx)
-	s.phase, s.cancel = systemRunning, cancel
+	rctx = context.WithValue(rctx, systemKey{}, s) // actors in the tree join s
+	s.phase, s.cancel, s.live = systemRunning, cancel, true
+	systemsLive.Add(1)
 	s.mu.Unlock()
 	if err := s.root.Start(rctx); err != nil {
 		cancel()
 		s.mu.Lock()
 		s.phase = systemEnded
 		s.mu.Unlock()
+		s.notLive()
 		return fmt.Errorf("system %q: %w", s.name, err)
 	}
 	s.mu.Lock()
@@ -195,6 +216,7 @@ func (s *System) Shutdown(ctx context.Context) error {
 		if cancel != nil {
 			cancel()
 		}
+		s.notLive()
 		return nil
 	}
 	// Stop rather than cancelling the root's ctx: Stop also waits for the
@@ -202,6 +224,7 @@ func (s *System) Shutdown(ctx context.Context) error {
 	stop := func() error {
 		err := s.root.Stop()
 		cancel()
+		s.notLive()
 		if err != nil {
 			return fmt.Errorf("system %q: %w", s.name, err)
 		}
@@ -217,6 +240,17 @@ func (s *System) Shutdown(ctx context.Context) error {
 		return err
 	case <-ctx.Done():
 		return fmt.Errorf("system %q: shutdown: %w", s.name, ctx.Err())
+	}
+}
+
+// notLive takes s out of systemsLive, once.
+func (s *System) notLive() {
+	s.mu.Lock()
+	live := s.live
+	s.live = false
+	s.mu.Unlock()
+	if live {
+		systemsLive.Add(-1)
 	}
 }
 
@@ -265,6 +299,19 @@ func (s *System) unregister(name string, m member) {
 	s.mu.Unlock()
 }
 
+// lookupHint says why a name may be missing, when the System's phase
+// suggests a likely reason.
+func lookupHint(phase systemPhase) string {
+	switch phase {
+	case systemIdle:
+		return " (the System has not started: actors spawned under its root are registered at once, " +
+			"those below other supervisors when they first start)"
+	case systemEnded:
+		return " (the System has shut down)"
+	}
+	return ""
+}
+
 // Lookup returns the Ref of the actor registered in s under name. It fails
 // with ErrNotFound when there is none (or it has stopped for good), and with
 // ErrWrongType when its message type is not M. It never panics.
@@ -274,9 +321,10 @@ func Lookup[M any](s *System, name string) (Ref[M], error) {
 	}
 	s.mu.RLock()
 	m, ok := s.names[name]
+	phase := s.phase
 	s.mu.RUnlock()
 	if !ok || m.stopErr() != nil {
-		return Ref[M]{}, fmt.Errorf("system %q: actor %q: %w", s.name, name, ErrNotFound)
+		return Ref[M]{}, fmt.Errorf("system %q: actor %q: %w%s", s.name, name, ErrNotFound, lookupHint(phase))
 	}
 	c, ok := m.(*cell[M])
 	if !ok {
@@ -284,4 +332,56 @@ func Lookup[M any](s *System, name string) (Ref[M], error) {
 			s.name, name, m.messageType(), reflect.TypeFor[M](), ErrWrongType)
 	}
 	return Ref[M]{c}, nil
+}
+
+// Membership by tree.
+//
+// An actor belongs to the System whose tree it is spawned into. The tree
+// is known at two moments: at Spawn, when the supervisor is a System's
+// root (systemOf), and at the actor's first start, whose ctx carries the
+// System that started the tree (System.Start puts it there, and every
+// supervisor below passes its values on). An actor that first starts in
+// no System's tree belongs to none for good.
+
+// systemKey is the ctx key under which System.Start puts the System.
+type systemKey struct{}
+
+// systemsLive counts the Systems that have started and not been shut
+// down. While it is zero no actor can be starting in a System's tree, and
+// first starts skip the ctx lookup and the start goroutine it needs. It
+// may overcount (a System whose root ended by itself and was never shut
+// down), which costs only that goroutine.
+var systemsLive atomic.Int64
+
+// roots maps the root supervisor of every System to the System, both held
+// weakly: the map must not keep either alive.
+var roots sync.Map // weak.Pointer[supervisor.Supervisor] -> weak.Pointer[System]
+
+func registerRoot(s *System) {
+	key := weak.Make(s.root)
+	roots.Store(key, weak.Make(s))
+	runtime.AddCleanup(s, func(k weak.Pointer[supervisor.Supervisor]) { roots.Delete(k) }, key)
+}
+
+// systemOf returns the System whose root sup is, or nil.
+func systemOf(sup *supervisor.Supervisor) *System {
+	v, ok := roots.Load(weak.Make(sup))
+	if !ok {
+		return nil
+	}
+	return v.(weak.Pointer[System]).Value()
+}
+
+// join makes the actor a member of the System in ctx (the ctx of its
+// start) if it has none yet, and registers its name there; a taken name
+// fails the start with ErrDuplicateName.
+func (c *cell[M]) join(ctx context.Context) error {
+	if c.sys.Load() == nil {
+		sys, _ := ctx.Value(systemKey{}).(*System)
+		if sys == nil {
+			return nil
+		}
+		c.sys.CompareAndSwap(nil, sys)
+	}
+	return c.register()
 }
