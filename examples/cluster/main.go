@@ -68,6 +68,11 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := run(ctx, os.Stdout); err != nil {
+		if ctx.Err() != nil {
+			// Ctrl-C: run has stopped the node processes on its way out.
+			fmt.Fprintln(os.Stderr, "cluster: interrupted; the node processes are stopped")
+			os.Exit(130)
+		}
 		fmt.Fprintln(os.Stderr, "cluster:", err)
 		os.Exit(1)
 	}
