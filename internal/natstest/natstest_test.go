@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"go.uber.org/goleak"
 
@@ -290,5 +291,26 @@ func TestProxyCloseWhileFrozen(t *testing.T) {
 	}
 	if _, err := net.Dial("tcp", p.Addr()); err == nil {
 		t.Fatal("a closed proxy still accepts")
+	}
+}
+
+func TestServerOptionsAndLogs(t *testing.T) {
+	// WithLogs sends the servers' notices to t.Log (see -v); the subtest
+	// ends, and its servers stop, before the parent looks at them, which
+	// must not make a late log line panic.
+	var c *natstest.Cluster
+	t.Run("cluster", func(t *testing.T) {
+		c = natstest.Start(t, 2, natstest.WithLogs(), natstest.WithServerOptions(func(i int, o *server.Options) {
+			o.MaxPayload = int32(1024 * (i + 1))
+		}))
+		for i, want := range []int64{1024, 2048} {
+			nc := connect(t, c.URL(i))
+			if got := nc.MaxPayload(); got != want {
+				t.Errorf("s%d max payload %d, want %d", i, got, want)
+			}
+		}
+	})
+	if c.Running(0) || c.Running(1) {
+		t.Error("servers still running after their test ended")
 	}
 }
