@@ -16,6 +16,15 @@ type ChildDetail struct {
 	// Panic is set when the last error is a panic that recorded its stack
 	// (a *supervisor.PanicError).
 	Panic *PanicDetail `json:"panic,omitempty"`
+	// Output is the last lines the child wrote, oldest first, when it keeps
+	// them (an OS process child of package process: its Tail method).
+	Output []string `json:"output,omitempty"`
+}
+
+// outputTail is what observe needs from a child that keeps its output;
+// found by duck typing, as observe does not import package process.
+type outputTail interface {
+	Tail() []string
 }
 
 // PanicDetail describes the panic of a child's last failure.
@@ -88,7 +97,11 @@ func (o *Observer) serveChild(w http.ResponseWriter, r *http.Request) {
 		c, _ := wk.child(info.Path, ci, "")
 		// A sub-supervisor's subtree is what /api/tree is for.
 		c.Supervisor = nil
-		writeJSON(w, http.StatusOK, ChildDetail{ChildSnapshot: c, Panic: panicDetail(ci.LastErr)})
+		d := ChildDetail{ChildSnapshot: c, Panic: panicDetail(ci.LastErr)}
+		if t, ok := ci.Instance.(outputTail); ok {
+			d.Output = t.Tail()
+		}
+		writeJSON(w, http.StatusOK, d)
 		return
 	}
 	writeError(w, http.StatusNotFound, fmt.Sprintf("supervisor %s has no child %s", supPath, name))

@@ -223,14 +223,21 @@ func TestRunEndToEnd(t *testing.T) {
 			t.Fatal("b was restarted or stopped by a's crash (one_for_one)")
 		}
 		url := r.await(`msg="live view" url=(\S+)`, 1)[1]
-		for _, path := range []string{"/metrics", "/api/tree"} {
+		for _, path := range []string{"/metrics", "/api/tree", "/api/child?path=web/b"} {
 			resp, err := http.Get(url + path)
 			if err != nil {
 				t.Fatal(err)
 			}
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode != 200 || !strings.Contains(string(body), "web") {
+			want := "web"
+			if strings.HasPrefix(path, "/api/child") {
+				want = `"output":["` // the child's last lines
+				if !strings.Contains(string(body), fmt.Sprintf("stdout pid %d", b)) {
+					t.Fatalf("GET %s: no output line \"pid %d\": %.300s", path, b, body)
+				}
+			}
+			if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
 				t.Fatalf("GET %s: %d %.200s", path, resp.StatusCode, body)
 			}
 		}
