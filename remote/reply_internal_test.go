@@ -47,3 +47,22 @@ func TestCarriesReply(t *testing.T) {
 		}
 	}
 }
+
+// Topic names map to distinct subject tokens, whatever their characters.
+func TestTopicSubjects(t *testing.T) {
+	tr := transport{&Node{prefix: "airssys.x."}}
+	seen := map[string]string{}
+	for _, topic := range []string{"a", "a.b", "a%2Eb", "a b", "a*", "a>", "a\tb", "é", "a%", "%25"} {
+		s := tr.topicSubject(topic)
+		if other, dup := seen[s]; dup {
+			t.Errorf("topics %q and %q share subject %q", topic, other, s)
+		}
+		seen[s] = topic
+		tok := s[len("airssys.x.t."):]
+		for _, c := range []byte(tok) {
+			if c <= ' ' || c == '.' || c == '*' || c == '>' || c >= 0x7f {
+				t.Errorf("topic %q: subject token %q has %q", topic, tok, c)
+			}
+		}
+	}
+}
