@@ -273,7 +273,8 @@ func (c *Cluster) meshErr(n int) error {
 // WaitInterest waits until server i knows of a subscriber to subject,
 // local or on another server: a new subscription takes a moment to reach
 // the other servers, and a message published before that is dropped. It
-// fails the test after 20 s.
+// looks in the global account, where clients land unless WithServerOptions
+// sets up accounts. It fails the test after 20 s.
 func (c *Cluster) WaitInterest(i int, subject string) {
 	c.t.Helper()
 	deadline := time.Now().Add(meshTimeout)
