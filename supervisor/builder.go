@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// ChildBuilder is the guide's fluent way to describe and spawn one child:
+// ChildBuilder is the fluent way to describe and spawn one child:
 //
 //	sup.Child("db").RestartPolicy(supervisor.Transient).ShutdownTimeout(time.Second).Spawn(w)
 //

@@ -23,8 +23,8 @@ import (
 const runSynopsis = `Usage: airssys run [--check] [--observe ADDR] FILE.yaml
 
 Runs the supervision tree of OS processes described in FILE.yaml (format:
-DESIGN §9; relative dirs and commands are relative to the file's
-directory). Child output and the tree's events are logged on stderr.
+see the annotated examples/process-tree/tree.yaml, and --check;
+relative dirs and commands are relative to the file's directory). Child output and the tree's events are logged on stderr.
 
 Signals: SIGTERM or SIGINT stop the tree (children in reverse order, each by
 its shutdown policy) and exit 0; SIGHUP re-reads the file and applies the

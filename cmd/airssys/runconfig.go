@@ -1,6 +1,6 @@
 package main
 
-// The YAML tree of "airssys run" (DESIGN §9): parsed into the syntax tree
+// The YAML tree of "airssys run" (examples/process-tree/tree.yaml): parsed into the syntax tree
 // of github.com/goccy/go-yaml, which knows the line of every node, and
 // validated field by field so that every error names FILE:LINE: and the
 // field.
