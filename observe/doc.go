@@ -90,7 +90,17 @@
 // terminate and restart call Supervisor.TerminateChild and RestartChild
 // (which never count toward intensity); crash calls Crash(ErrInjectedCrash)
 // on a running actor, which then fails at its next turn as a real crash
-// would, restart, intensity and all.
+// would, restart, intensity and all. Each ChildSnapshot lists in Actions
+// the ones its child's state allows (terminate while it runs or waits for a
+// restart, restart once it has stopped, crash while a Crasher runs); the
+// live page offers those and no others.
+//
+// # Telling events in plain words
+//
+// A Narrator turns events into short sentences for a terminal or a log,
+// "data-layer  cache failed: injected fault", merging a group restart into
+// one line; pass its Event method to supervisor.WithEventHandler. The
+// examples and "airssys demo" print their trees' stories with it.
 //
 // # Metrics
 //
