@@ -228,6 +228,16 @@ func TestRegressionServeOnSupervisorRunByParent(t *testing.T) {
 		if err := sub.Start(context.Background()); !errors.Is(err, ErrAlreadyStarted) {
 			t.Fatalf("Start = %v", err)
 		}
+		// Not running, but its running parent holds it: still the parent's.
+		if err := root.TerminateChild("sub"); err != nil {
+			t.Fatal(err)
+		}
+		if err := sub.Serve(context.Background()); !errors.Is(err, ErrAlreadyStarted) {
+			t.Fatalf("Serve on a terminated child of a running parent = %v", err)
+		}
+		if err := root.RestartChild("sub"); err != nil {
+			t.Fatal(err)
+		}
 		mustStop(t, root)
 	})
 }

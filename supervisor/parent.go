@@ -86,3 +86,16 @@ func (s *Supervisor) claimSpecs(specs []Spec) (undo func(), err error) {
 	}
 	return undo, nil
 }
+
+// ownerRuns refuses a top-level start of s while the parent that holds
+// its spec runs: that parent starts, restarts and stops s, and would meet
+// ErrAlreadyStarted at its next start of it.
+func (s *Supervisor) ownerRuns() error {
+	owners.Lock()
+	owner := s.owner
+	owners.Unlock()
+	if owner != nil && owner.running() {
+		return fmt.Errorf("supervisor %s: %w: it belongs to %s, which runs", s.name, ErrAlreadyStarted, owner.name)
+	}
+	return nil
+}

@@ -147,6 +147,9 @@ func (s *Supervisor) Intensity() (maxRestarts int, period time.Duration) {
 // running supervisor returns ErrAlreadyStarted; of concurrent calls, one
 // starts it.
 func (s *Supervisor) Start(ctx context.Context) error {
+	if err := s.ownerRuns(); err != nil {
+		return err
+	}
 	r, err := s.begin(ctx, nil, "")
 	if err != nil {
 		return err
@@ -195,12 +198,15 @@ func (s *Supervisor) beginLocked(ctx context.Context, parent *Supervisor, path s
 
 // Serve starts the supervisor if it is not running, then blocks until it
 // ends, returning its final error (nil after an orderly end). When ctx is
-// done the supervisor shuts down as Stop does. Serve on a supervisor that a
-// parent runs as its child returns ErrAlreadyStarted at once: the parent
-// owns that run (it would restart what Serve's ctx stopped).
+// done the supervisor shuts down as Stop does. Serve (and Start) on a
+// supervisor whose parent runs returns ErrAlreadyStarted at once: the
+// parent owns its runs (it would restart what Serve's ctx stopped).
 func (s *Supervisor) Serve(ctx context.Context) error {
 	if ctx == nil {
 		return fmt.Errorf("supervisor %s: %w: nil context", s.name, ErrInvalidOption)
+	}
+	if err := s.ownerRuns(); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	var r *run
