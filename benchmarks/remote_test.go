@@ -212,6 +212,48 @@ func BenchmarkRemoteFanIn(b *testing.B) {
 		}
 	})
 
+	b.Run(libRaw+"-1conn", func(b *testing.B) {
+		// As raw, but the four goroutines share one connection, as the
+		// senders on one node share the node's: what the connection's
+		// lock and single write buffer cost.
+		noLeaks(b)
+		srv := natsServer(b)
+		rx, tx := natsConn(b, srv.URL(0)), natsConn(b, srv.URL(0))
+		var left atomic.Int64
+		done := make(chan struct{})
+		sub, err := rx.Subscribe("sink", func(*nats.Msg) {
+			if left.Add(-1) == 0 {
+				done <- struct{}{}
+			}
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = sub.Unsubscribe() })
+		if err := sub.SetPendingLimits(-1, -1); err != nil {
+			b.Fatal(err)
+		}
+		if err := rx.Flush(); err != nil {
+			b.Fatal(err)
+		}
+		send := func(_ int, m Msg) {
+			if err := tx.Publish("sink", payload(m)); err != nil {
+				b.Error(err)
+			}
+		}
+		left.Store(remoteWarmup)
+		run(remoteWarmup, send, done)
+		b.ReportAllocs()
+		b.ResetTimer()
+		left.Store(int64(b.N))
+		elapsed := run(b.N, send, done)
+		b.StopTimer()
+		report(b, elapsed)
+		if d, _ := sub.Dropped(); d > 0 {
+			b.Fatalf("the subscriber dropped %d messages", d)
+		}
+	})
+
 	b.Run(libAirsSys, func(b *testing.B) {
 		// Four goroutines on node a Send to the Ref remote.Lookup gives for
 		// an actor on node b, with the default JSON codec. A message that
