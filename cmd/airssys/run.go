@@ -35,6 +35,28 @@ changes nothing.
 Exit status: 0 after an orderly stop; 1 when the tree gave up, a child
 could not be started, or a child had to be abandoned; 2 for a bad file
 (every error as FILE:LINE: field: message) or bad usage.
+
+The file (durations in Go syntax: 500ms, 10s, 2m):
+
+  name: web                        # required; no slash
+  strategy: one_for_one            # one_for_one (default) | one_for_all | rest_for_one
+  intensity: {max_restarts: 5, period: 10s}      # default 3 in 5s
+  backoff: {initial: 100ms, max: 5s, multiplier: 2, jitter: 0.1, reset_after: 30s}
+  children:                        # required; started in order, stopped in reverse
+    - name: api                    # a process: it has a command
+      command: ["./api", "--port", "8080"]   # argv, no shell (write sh -c for one)
+      env: {PORT: "8080"}          # added to airssys's environment
+      dir: ./srv                   # default: the file's directory
+      restart: permanent           # permanent (default) | transient | temporary
+      shutdown: 10s                # duration (default 5s) | brutal_kill | infinity
+      stop_signal: TERM            # default TERM; SIGTERM, INT, HUP... accepted
+      success_exit_codes: [0]      # exits that are normal; others are crashes
+      ready: {tcp: "127.0.0.1:8080", timeout: 30s}   # or http: {url, status}, exec: [argv]
+      health: {http: {url: "http://127.0.0.1:8080/healthz", status: 200},
+               interval: 5s, timeout: 1s, unhealthy_threshold: 3}
+    - name: workers                # a supervisor: it has children
+      strategy: one_for_all        # also intensity, backoff, restart, shutdown (default infinity)
+      children: [...]
 `
 
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -297,33 +297,49 @@ func TestRunEndToEnd(t *testing.T) {
 
 	t.Run("SIGHUPAddsRemovesAndKeeps", func(t *testing.T) {
 		file := filepath.Join(t.TempDir(), "tree.yaml")
-		writeFile(t, file, "name: web\nchildren:\n"+child("a")+child("b")+child("c"))
+		inner := func(kids string) string {
+			return "  - name: inner\n    strategy: one_for_all\n    children:\n" + indent(kids)
+		}
+		writeFile(t, file, "name: web\nchildren:\n"+child("a")+child("b")+child("c")+inner(child("x")+child("y")))
 		r := startRun(t, bin, file)
 		a, b, c := r.pidOf("web/a", 1), r.pidOf("web/b", 1), r.pidOf("web/c", 1)
+		x, y := r.pidOf("web/inner/x", 1), r.pidOf("web/inner/y", 1)
 		r.await(`msg="tree started"`, 1)
-		// b removed, c changed, d added; a unchanged.
-		writeFile(t, file, "name: web\nchildren:\n"+child("a")+child("c", "restart: transient")+child("d"))
+		// Root: b removed, c changed, d added, a unchanged. Inner (its own
+		// settings unchanged, so reconciled in place): x removed, z added,
+		// y unchanged.
+		writeFile(t, file, "name: web\nchildren:\n"+child("a")+child("c", "restart: transient")+child("d")+
+			inner(child("y")+child("z")))
 		r.signal(syscall.SIGHUP)
 		r.await(`msg="reload: applied"`, 1)
 		d := r.pidOf("web/d", 1)
 		c2 := r.pidOf("web/c", 2)
+		z := r.pidOf("web/inner/z", 1)
 		awaitGone(t, b)
 		awaitGone(t, c)
-		if gone(a) || gone(d) || gone(c2) || r.count(`msg="pid \d+" child=web/a `) != 1 {
-			t.Fatalf("a (unchanged) restarted or d/c not running:\n%s", r.output())
+		awaitGone(t, x)
+		for _, p := range []int{a, d, c2, y, z} {
+			if gone(p) {
+				t.Fatalf("process %d is not running after the reload:\n%s", p, r.output())
+			}
+		}
+		if r.count(`msg="pid \d+" child=web/a `) != 1 || r.count(`msg="pid \d+" child=web/inner/y `) != 1 {
+			t.Fatalf("an unchanged child was restarted:\n%s", r.output())
 		}
 		// A file that does not validate changes nothing.
 		writeFile(t, file, "name: web\nchildren:\n  - name: a\n    command: 7\n")
 		r.signal(syscall.SIGHUP)
 		r.await(`msg="reload: the file does not validate; nothing changed".*tree.yaml:4: children\[0\].command`, 1)
-		if gone(a) || gone(d) || gone(c2) {
-			t.Fatal("an invalid reload stopped children")
+		for _, p := range []int{a, d, c2, y, z} {
+			if gone(p) {
+				t.Fatal("an invalid reload stopped children")
+			}
 		}
 		r.signal(syscall.SIGINT)
 		if code := r.wait(); code != 0 {
 			t.Fatalf("exit %d after SIGINT", code)
 		}
-		for _, pid := range []int{a, d, c2} {
+		for _, pid := range []int{a, d, c2, y, z} {
 			awaitGone(t, pid)
 		}
 	})
