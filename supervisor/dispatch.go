@@ -1,23 +1,39 @@
 package supervisor
 
 import (
-	"bytes"
+	"context"
 	"log/slog"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 )
 
-// dispatcher delivers events off the control goroutine so that a slow
-// handler or a slow log sink never stalls supervision. It holds a goroutine
-// only while it has events to deliver.
+// dispatcher delivers events off the control goroutine, in order, so that
+// a slow handler or a slow log sink never stalls supervision.
+//
+// It has one delivery goroutine, started by the first event and kept,
+// parked on a channel between events, while the supervisor that owns the
+// dispatcher runs (open): an event then costs a queue append and, when the
+// goroutine is parked, one wake-up, rather than a goroutine per burst.
+// When the supervisor ends (closed), the goroutine delivers what is queued
+// and exits, so no goroutine of the library outlives its tree; an event
+// that arrives while closed (from a descendant left running) gets a
+// goroutine for its burst only.
 type dispatcher struct {
+	owner *Supervisor // whose logger reports a handler's panic
+
 	mu      sync.Mutex
 	q       []dispatchItem
-	running bool
-	idle    chan struct{} // closed when the current delivery goroutine exits
-	stopped atomic.Bool   // a cancelled subscription: deliver nothing more
+	spare   []dispatchItem // a delivered batch, kept for reuse
+	running bool           // a delivery goroutine exists
+	parked  bool           // it waits on wake for more events
+	busy    bool           // it is delivering a batch
+	open    bool           // its owner runs: park when idle rather than exit
+	wake    chan struct{}  // one slot; made with the first goroutine
+	idle    *sync.Cond     // broadcast when the goroutine goes idle or exits; nil until drain needs it
+	waiting int            // callers of drain waiting on idle
+
+	stopped atomic.Bool // a cancelled subscription: deliver nothing more
 }
 
 type dispatchItem struct {
@@ -29,90 +45,202 @@ type dispatchItem struct {
 func (d *dispatcher) push(it dispatchItem) {
 	d.mu.Lock()
 	d.q = append(d.q, it)
-	if d.running {
+	switch {
+	case !d.running:
+		d.running = true
+		if d.wake == nil {
+			d.wake = make(chan struct{}, 1)
+		}
 		d.mu.Unlock()
+		go d.loop()
+		return
+	case d.parked:
+		d.parked = false
+		d.mu.Unlock()
+		d.wake <- struct{}{} // never blocks: one slot, one send per park
 		return
 	}
-	d.running = true
-	d.idle = make(chan struct{})
 	d.mu.Unlock()
-	go d.deliver()
 }
 
-func (d *dispatcher) deliver() {
-	id := goid()
-	deliverers.Store(id, struct{}{})
-	defer deliverers.Delete(id)
-	for {
-		d.mu.Lock()
-		q := d.q
-		d.q = nil
-		if len(q) == 0 {
-			d.running = false
-			close(d.idle)
-			d.mu.Unlock()
-			return
-		}
+// setOpen says whether the owner runs. Closing wakes a parked goroutine
+// so that it exits.
+func (d *dispatcher) setOpen(open bool) {
+	d.mu.Lock()
+	d.open = open
+	if !open && d.parked {
+		d.parked = false
 		d.mu.Unlock()
-		for _, it := range q {
-			if d.stopped.Load() {
-				continue
+		d.wake <- struct{}{}
+		return
+	}
+	d.mu.Unlock()
+}
+
+// loop is the delivery goroutine. Its name is known to onDeliverer.
+func (d *dispatcher) loop() {
+	d.mu.Lock()
+	yielded := false
+	for {
+		if len(d.q) == 0 && d.open && !yielded {
+			// Events come in bursts (a restart is a failure and a start):
+			// let the rest of the burst come before parking, which spares
+			// the control loop a wake-up per event.
+			yielded = true
+			d.mu.Unlock()
+			runtime.Gosched()
+			d.mu.Lock()
+			continue
+		}
+		yielded = false
+		if len(d.q) == 0 {
+			d.busy = false
+			if !d.open {
+				d.running = false
+				d.signalIdle()
+				d.mu.Unlock()
+				return
 			}
-			if it.logger != nil {
-				it.e.log(it.logger)
+			d.parked = true
+			d.signalIdle()
+			d.mu.Unlock()
+			<-d.wake
+			d.mu.Lock()
+			continue
+		}
+		batch := d.q
+		d.q, d.spare = d.spare[:0], nil
+		d.busy = true
+		d.mu.Unlock()
+		for i := range batch {
+			if !d.stopped.Load() {
+				d.deliver(&batch[i])
 			}
-			if it.handler != nil {
-				callHandler(it.handler, it.e)
-			}
+		}
+		clear(batch)
+		d.mu.Lock()
+		if d.spare == nil && cap(batch) <= 4096 {
+			d.spare = batch[:0]
 		}
 	}
 }
 
-// callHandler keeps a panicking handler from killing the delivery goroutine
-// and, with it, every later event.
-func callHandler(h func(Event), e Event) {
-	defer func() { _ = recover() }()
+func (d *dispatcher) deliver(it *dispatchItem) {
+	if it.logger != nil {
+		it.e.log(it.logger)
+	}
+	if it.handler != nil {
+		d.callHandler(it.handler, it.e)
+	}
+}
+
+// callHandler keeps a panicking handler from killing the delivery
+// goroutine, and with it every later event, and reports the panic: a
+// handler's bug must not pass unnoticed.
+func (d *dispatcher) callHandler(h func(Event), e Event) {
+	defer func() {
+		if v := recover(); v != nil {
+			pe := NewPanicError(v)
+			var l *slog.Logger
+			if d.owner != nil {
+				l = d.owner.logger()
+			} else {
+				l = slog.Default()
+			}
+			l.LogAttrs(context.Background(), slog.LevelError, "event handler panicked",
+				slog.String("supervisor", e.Supervisor), slog.String("child", e.Child),
+				slog.String("event", e.Kind.String()), slog.Any("panic", v),
+				slog.String("at", pe.At()), slog.String("stack", pe.Stack()))
+		}
+	}()
 	h(e)
 }
 
-// drain waits until every queued event has been delivered. Called from a
+func (d *dispatcher) signalIdle() {
+	if d.waiting > 0 {
+		d.idle.Broadcast()
+	}
+}
+
+// drain waits until every queued event has been delivered (and, once the
+// dispatcher is closed, until its goroutine has exited). Called from a
 // delivery goroutine (a handler stopping a supervisor, or cancelling its
 // own subscription) it returns at once: waiting there would wait for
-// itself.
+// itself. Callers check that with onDeliverer, once for a whole tree.
 func (d *dispatcher) drain() {
-	if onDeliverer() {
-		return
-	}
 	d.mu.Lock()
-	if !d.running {
-		d.mu.Unlock()
-		return
+	for len(d.q) > 0 || d.busy || (d.running && !d.open) {
+		if d.idle == nil {
+			d.idle = sync.NewCond(&d.mu)
+		}
+		d.waiting++
+		d.idle.Wait()
+		d.waiting--
 	}
-	idle := d.idle
 	d.mu.Unlock()
-	<-idle
 }
 
-// deliverers holds the goroutine ids of running delivery goroutines. Go
-// has no goroutine-local state; this is the one place that needs to know
-// "am I a handler's goroutine", and only on Stop and cancel, never on the
-// supervision path.
-var deliverers sync.Map
+// deliveryLoop is the name of (*dispatcher).loop in tracebacks.
+const deliveryLoop = "github.com/airssys/rt/supervisor.(*dispatcher).loop"
 
-func onDeliverer() bool {
-	_, ok := deliverers.Load(goid())
-	return ok
-}
+// onDeliverer reports whether the caller runs on a delivery goroutine,
+// inside a handler. Go has no goroutine-local state; this walks the
+// caller's stack for the delivery loop instead, which costs a few
+// microseconds and is done only on Stop, Serve's end and a subscription's
+// cancel, never on the path of an event.
+func onDeliverer() bool { return onStack(deliveryLoop) }
 
-// goid parses the current goroutine's id from its stack header,
-// "goroutine 42 [running]:".
-func goid() uint64 {
-	var buf [64]byte
-	b := buf[:runtime.Stack(buf[:], false)]
-	b = bytes.TrimPrefix(b, []byte("goroutine "))
-	if i := bytes.IndexByte(b, ' '); i > 0 {
-		b = b[:i]
+// onStack reports whether the function named fn is on the caller's stack.
+func onStack(fn string) bool {
+	pcs := make([]uintptr, 64)
+	for {
+		n := runtime.Callers(2, pcs)
+		if n < len(pcs) {
+			pcs = pcs[:n]
+			break
+		}
+		pcs = make([]uintptr, 2*len(pcs))
 	}
-	id, _ := strconv.ParseUint(string(b), 10, 64)
-	return id
+	frames := runtime.CallersFrames(pcs)
+	for {
+		f, more := frames.Next()
+		if f.Function == fn {
+			return true
+		}
+		if !more {
+			return false
+		}
+	}
+}
+
+// openEvents opens or closes the dispatchers this supervisor owns: its own
+// and its subscribers'. s.mu is held, so that Subscribe, which opens a new
+// subscriber's dispatcher when s runs, agrees with the run's start and end.
+func (s *Supervisor) openEvents(open bool) {
+	s.events.setOpen(open)
+	if subs := s.subs.Load(); subs != nil {
+		for _, sub := range *subs {
+			sub.events.setOpen(open)
+		}
+	}
+}
+
+// subscribed opens a new subscriber's dispatcher if s runs.
+func (s *Supervisor) subscribed(sub *subscriber) {
+	sub.events.owner = s
+	s.mu.Lock()
+	if s.phase == running {
+		sub.events.setOpen(true)
+	}
+	s.mu.Unlock()
+}
+
+// unsubscribed closes a cancelled subscriber's dispatcher and waits for
+// its handler to be done (at once when called from a handler).
+func (sub *subscriber) unsubscribed() {
+	sub.events.stopped.Store(true)
+	sub.events.setOpen(false)
+	if !onDeliverer() {
+		sub.events.drain()
+	}
 }

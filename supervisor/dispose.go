@@ -33,10 +33,8 @@ func (d *disposer) add(cs []*child) {
 	go d.run()
 }
 
+// run is the disposer's goroutine. Its name is known to drain.
 func (d *disposer) run() {
-	id := goid()
-	disposers.Store(id, struct{}{})
-	defer disposers.Delete(id)
 	for {
 		d.mu.Lock()
 		q := d.q
@@ -62,11 +60,11 @@ func (d *disposer) drain() {
 	}
 	idle := d.idle
 	d.mu.Unlock()
-	if _, ok := disposers.Load(goid()); ok {
+	if onStack(disposerLoop) {
 		return
 	}
 	<-idle
 }
 
-// disposers holds the goroutine ids of running disposer goroutines.
-var disposers sync.Map
+// disposerLoop is the name of (*disposer).run in tracebacks.
+const disposerLoop = "github.com/airssys/rt/supervisor.(*disposer).run"

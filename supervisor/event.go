@@ -160,7 +160,9 @@ func (r *run) emit(e Event) {
 	if logger == nil && !wantsHandler {
 		return
 	}
-	e.Time = time.Now()
+	if e.Time.IsZero() { // the caller may have read the clock already
+		e.Time = time.Now()
+	}
 	e.Supervisor = r.path
 	if logger != nil && s.cfg.handler == nil {
 		s.events.push(dispatchItem{e: e, logger: logger})

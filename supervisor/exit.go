@@ -27,17 +27,18 @@ func (r *run) onExit(inc *incarnation) {
 	c.inc, c.since = nil, 0
 	c.lastErr = inc.err
 	normal := isNormal(inc)
+	now := time.Now() // one clock read for the event and the restart's intensity and backoff
 	if normal {
-		r.emit(Event{Kind: EventChildExited, Child: c.spec.Name, Err: inc.err, Restarts: c.restarts})
+		r.emit(Event{Time: now, Kind: EventChildExited, Child: c.spec.Name, Err: inc.err, Restarts: c.restarts})
 	} else {
-		r.emit(Event{Kind: EventChildFailed, Child: c.spec.Name, Err: inc.err, Restarts: c.restarts})
+		r.emit(Event{Time: now, Kind: EventChildFailed, Child: c.spec.Name, Err: inc.err, Restarts: c.restarts})
 	}
-	r.afterExit(c, inc.err, normal, since)
+	r.afterExit(c, inc.err, normal, since, now)
 }
 
 // afterExit applies c's restart policy to an exit the supervisor did not
-// ask for (a return from Serve, or a health-check failure).
-func (r *run) afterExit(c *child, err error, normal bool, since int64) {
+// ask for (a return from Serve, or a health-check failure), at now.
+func (r *run) afterExit(c *child, err error, normal bool, since int64, now time.Time) {
 	switch {
 	case c.restart == Temporary:
 		c.state = ChildStopped
@@ -47,7 +48,7 @@ func (r *run) afterExit(c *child, err error, normal bool, since int64) {
 		c.state = ChildStopped
 		r.significantExit(c)
 	default:
-		r.restart(c, err, since)
+		r.restart(c, err, since, now)
 	}
 }
 

@@ -147,7 +147,7 @@ func (r *run) onHealth(chk *healthCheck, st health.Status) {
 	since := c.since
 	r.stopChild(c)
 	c.lastErr = err
-	r.afterExit(c, err, false, since)
+	r.afterExit(c, err, false, since, time.Now())
 }
 
 func safeCheck(ck health.Checker, ctx context.Context) (st health.Status) {

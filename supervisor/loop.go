@@ -158,6 +158,7 @@ func (r *run) finish(err error) {
 		gone = s.children.takeGone()
 	}
 	s.phase, s.err = ended, err
+	s.openEvents(false) // the delivery goroutines exit once they have delivered the last events
 	onEnd := s.onEnd
 	s.onEnd = nil
 	var answers []func()

@@ -80,12 +80,13 @@ func (r *run) startChild(c *child, restarted bool) (err error) {
 		}
 	}
 	c.state = ChildRunning
-	c.setSince(time.Now())
+	now := time.Now() // one clock read for since and the event
+	c.setSince(now)
 	kind := EventChildStarted
 	if restarted {
 		kind = EventChildRestarted
 	}
-	r.emit(Event{Kind: kind, Child: c.spec.Name, Restarts: c.restarts})
+	r.emit(Event{Time: now, Kind: kind, Child: c.spec.Name, Restarts: c.restarts})
 	if c.poll != nil && c.poll.status.State != healthyStatus.State {
 		// A fresh incarnation is presumed healthy; say so, or observers
 		// that follow events would keep showing the old verdict.

@@ -18,8 +18,7 @@ type restartJob struct {
 // restart against the intensity, stops the siblings the strategy names and
 // starts the group again, now or after the backoff delay.
 // since is when the failed incarnation started (UnixNano; 0 if unknown).
-func (r *run) restart(c *child, cause error, since int64) {
-	now := time.Now()
+func (r *run) restart(c *child, cause error, since int64, now time.Time) {
 	if !r.intensity.add(now) {
 		r.giveUp(c, cause)
 		return

@@ -45,15 +45,17 @@ type subscriber struct {
 
 // Subscribe calls fn for every later event of this supervisor and of the
 // supervisors below it, like WithEventHandler, until cancel is called.
-// Each subscriber has its own delivery goroutine (held only while it has
-// events), so a slow one delays only itself. cancel waits until fn is no
+// Each subscriber has its own delivery goroutine (started by its first
+// event, kept while the supervisor runs), so a slow one delays only itself.
+// A panic in fn is logged at Error with its stack, and later events are
+// still delivered. cancel waits until fn is no
 // longer running (or at once when called from fn itself); fn is not
 // called after cancel returns.
 func (s *Supervisor) Subscribe(fn func(Event)) (cancel func()) {
 	if fn == nil {
 		return func() {}
 	}
-	sub := &subscriber{fn: fn}
+	sub := &subscriber{fn: fn, events: dispatcher{owner: s}}
 	s.subMu.Lock()
 	old := s.subs.Load()
 	var next []*subscriber
@@ -63,6 +65,7 @@ func (s *Supervisor) Subscribe(fn func(Event)) (cancel func()) {
 	next = append(next, sub)
 	s.subs.Store(&next)
 	s.subMu.Unlock()
+	s.subscribed(sub)
 	var once sync.Once
 	return func() {
 		once.Do(func() {
@@ -76,8 +79,7 @@ func (s *Supervisor) Subscribe(fn func(Event)) (cancel func()) {
 			}
 			s.subs.Store(&next)
 			s.subMu.Unlock()
-			sub.events.stopped.Store(true)
-			sub.events.drain()
+			sub.unsubscribed()
 		})
 	}
 }
@@ -118,6 +120,7 @@ func New(name string, strategy Strategy, restart RestartPolicy, opts ...Option) 
 	}
 	s.children.init(s)
 	s.done = make(chan struct{})
+	s.events.owner = s
 	return s
 }
 
@@ -193,6 +196,7 @@ func (s *Supervisor) beginLocked(ctx context.Context, parent *Supervisor, path s
 	s.parent, s.path = parent, path
 	r := newRun(s, ctx)
 	s.run, s.phase = r, running
+	s.openEvents(true)
 	return r, nil
 }
 
@@ -272,9 +276,13 @@ func (s *Supervisor) Stop() error {
 // Stop or Serve. It is not done
 // by the run itself: a handler that calls Stop, on this supervisor or on
 // any other of the tree, would then wait for its own delivery.
-func (s *Supervisor) drainEvents() {
+func (s *Supervisor) drainEvents() { s.drainTree(onDeliverer()) }
+
+// drainTree is drainEvents, told once for the whole tree whether the
+// caller is a handler (whose own delivery cannot be waited for).
+func (s *Supervisor) drainTree(inHandler bool) {
 	s.disposals.drain()
-	if !onDeliverer() {
+	if !inHandler {
 		s.events.drain()
 		if subs := s.subs.Load(); subs != nil {
 			for _, sub := range *subs {
@@ -293,7 +301,7 @@ func (s *Supervisor) drainEvents() {
 	}
 	s.mu.Unlock()
 	for _, sub := range subs {
-		sub.drainEvents()
+		sub.drainTree(inHandler)
 	}
 }
 
