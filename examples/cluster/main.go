@@ -212,12 +212,13 @@ func run(ctx context.Context, w io.Writer) (err error) {
 	if err := await(ctx, events, is(supervisor.EventChildRestarted, victim)); err != nil {
 		return err
 	}
-	restartedAt := tl.mark(victim + " restarted")
+	restartedAt := time.Now()
 	p, err := where(ctx, refs[victim])
 	if err != nil {
 		return err
 	}
 	places[victim] = p
+	tl.markAt(restartedAt, fmt.Sprintf("%s restarted on %s", victim, p.Node))
 	tl.say("%s was running again %s after the order, now on %s. Its mailbox is on main: what was queued behind the crash waited there for the new incarnation.",
 		victim, ms(restartedAt.Sub(crashAt)), p.Node)
 	if err := sleep(ctx, settle); err != nil {
