@@ -142,7 +142,7 @@ func (r *runner) main(ctx context.Context, conf *treeConf, addr string) int {
 		}
 	}()
 
-	if err := root.Start(context.Background()); err != nil {
+	if err := r.start(ctx); err != nil {
 		r.logger.Error("starting the tree", "error", err)
 		return exitFailure
 	}
@@ -159,6 +159,39 @@ func (r *runner) main(ctx context.Context, conf *treeConf, addr string) int {
 			return r.exit(err)
 		case <-hup:
 			r.reload()
+		}
+	}
+}
+
+// start starts the tree. A child's Start (its ready probe) cannot be
+// interrupted: a stop asked for meanwhile waits for it. A second SIGINT or
+// SIGTERM then exits at once, and the children die with airssys
+// (Pdeathsig).
+func (r *runner) start(ctx context.Context) error {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	// Each signal reaches sigs and cancels ctx (main's NotifyContext);
+	// one that came before Notify only cancelled ctx.
+	need := 2
+	if ctx.Err() != nil {
+		need = 1
+	}
+	started := make(chan error, 1)
+	go func() { started <- r.root.Start(context.Background()) }()
+	asked := ctx.Done()
+	for {
+		select {
+		case err := <-started:
+			return err
+		case <-asked:
+			asked = nil
+			r.logger.Warn("stopping once the child being started is up (or its start fails); signal again to exit at once")
+		case <-sigs:
+			if need--; need == 0 {
+				r.logger.Error("second signal while starting: exiting now; the children die with airssys")
+				os.Exit(exitFailure)
+			}
 		}
 	}
 }

@@ -367,6 +367,20 @@ func TestRunEndToEnd(t *testing.T) {
 		r.await(`the tree gave up.*restart intensity exceeded`, 1)
 	})
 
+	t.Run("SecondSignalWhileStartingExitsAtOnce", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "tree.yaml")
+		writeFile(t, file, "name: web\nchildren:\n"+child("slow", "ready: {exec: [sh, -c, 'exit 1'], timeout: 5m}"))
+		r := startRun(t, bin, file)
+		slow := r.pidOf("web/slow", 1)
+		r.signal(syscall.SIGTERM)
+		r.await(`signal again to exit at once`, 1)
+		r.signal(syscall.SIGTERM)
+		if code := r.wait(); code != 1 {
+			t.Fatalf("exit %d, want 1:\n%s", code, r.output())
+		}
+		awaitGone(t, slow) // Pdeathsig
+	})
+
 	t.Run("DyingAirssysTakesItsChildren", func(t *testing.T) {
 		file := filepath.Join(t.TempDir(), "tree.yaml")
 		writeFile(t, file, "name: web\nchildren:\n"+child("a"))
