@@ -180,3 +180,31 @@ func TestRegressionLookupNotFoundHint(t *testing.T) {
 		t.Fatalf("after Shutdown: %v", err)
 	}
 }
+
+// Issue 7 item 7: names containing "/" (the path separator of observers,
+// metrics and Lookup) are refused. The supervisor refuses them at
+// StartChild; the actor package says so at once, so that a Spec's Ref is
+// already stopped with ErrInvalidSpec, as for an empty name, and no System
+// ever registers such a name.
+func TestRegressionSlashInActorNames(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		spec, ref := Spec("a/b", noop[int])
+		if err := ref.Err(); !errors.Is(err, ErrInvalidSpec) || !errors.Is(err, ErrStopped) {
+			t.Fatalf("Ref of a Spec named a/b: Err = %v, want ErrStopped and ErrInvalidSpec", err)
+		}
+		sup := newSup(t, supervisor.OneForOne)
+		if err := sup.StartChild(spec); !errors.Is(err, ErrInvalidSpec) {
+			t.Fatalf("StartChild: %v", err)
+		}
+		if _, err := Spawn(sup, "a/b", noop[int]); !errors.Is(err, ErrInvalidSpec) {
+			t.Fatalf("Spawn: %v", err)
+		}
+		sys := NewSystem("sys", WithSystemLogger(quiet))
+		if _, err := SpawnIn(sys, "x/y", noop[int]); !errors.Is(err, ErrInvalidSpec) {
+			t.Fatalf("SpawnIn: %v", err)
+		}
+		if names := sys.Names(); len(names) != 0 {
+			t.Fatalf("registered %v", names)
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/airssys/rt/supervisor"
@@ -100,9 +101,10 @@ func WithDrainOnStop() Option { return func(o options) options { o.drain = true;
 // a fresh value; the mailbox, the Ref and the counters stay. The Ref is
 // usable at once: messages sent before the actor starts wait for it.
 //
-// Bad input (an empty name, a nil factory, an invalid option) is not
-// reported here but by the supervisor, as a start failure wrapping
-// ErrInvalidSpec; the Ref is then already stopped, with Err saying why.
+// Bad input (an empty name or one containing supervisor.PathSeparator, a
+// nil factory, an invalid option) is not reported here but by the
+// supervisor, as an error wrapping ErrInvalidSpec; the Ref is then already
+// stopped, with Err saying why.
 // Spawn reports it directly. A Spec value is for one supervisor: given to
 // a second while the first runs it, it fails to start there with
 // ErrInvalidSpec, and the actor stays with the first, restarts included.
@@ -136,6 +138,10 @@ func newSpec[M any](name string, factory func() Actor[M], opts []Option) (superv
 	switch {
 	case name == "":
 		err = fmt.Errorf("%w: empty name", ErrInvalidSpec)
+	case strings.Contains(name, supervisor.PathSeparator):
+		// The separator of paths in observers, metrics and Lookup; the
+		// supervisor refuses it too, but the Ref should say so at once.
+		err = fmt.Errorf("%w: name contains the path separator %q", ErrInvalidSpec, supervisor.PathSeparator)
 	case factory == nil:
 		err = fmt.Errorf("%w: nil factory", ErrInvalidSpec)
 	case o.mailbox.err != nil:
