@@ -59,32 +59,35 @@ func (s *Supervisor) running() bool {
 
 // claimSpecs claims the supervisors that specs carry (AddSupervisor,
 // SpawnChild of a *Supervisor) for s before the specs are recorded, and
-// returns a function that undoes the claims if they are not. A supervisor
-// that runs, or belongs to any supervisor already, is refused.
-func (s *Supervisor) claimSpecs(specs []Spec) (undo func(), err error) {
-	var claimed []*Supervisor
-	undo = func() {
-		for _, sub := range claimed {
-			release(s, sub)
-		}
-	}
+// returns them, for releaseAll if the specs are not recorded after all. A
+// supervisor that runs, or belongs to any supervisor already, is refused.
+// Specs without a supervisor, the common case, cost a loop and nothing else.
+func (s *Supervisor) claimSpecs(specs []Spec) (claimed []*Supervisor, err error) {
 	for _, spec := range specs {
 		sub := spec.sup
 		if sub == nil {
 			continue
 		}
 		if sub != s && sub.running() {
-			undo()
-			return nil, fmt.Errorf("supervisor %s: child %q: %w: supervisor %s runs already",
+			err = fmt.Errorf("supervisor %s: child %q: %w: supervisor %s runs already",
 				s.name, spec.Name, ErrAlreadyStarted, sub.name)
+		} else if cerr := claim(s, sub, true); cerr != nil {
+			err = fmt.Errorf("supervisor %s: child %q: %w", s.name, spec.Name, cerr)
 		}
-		if err := claim(s, sub, true); err != nil {
-			undo()
-			return nil, fmt.Errorf("supervisor %s: child %q: %w", s.name, spec.Name, err)
+		if err != nil {
+			s.releaseAll(claimed)
+			return nil, err
 		}
 		claimed = append(claimed, sub)
 	}
-	return undo, nil
+	return claimed, nil
+}
+
+// releaseAll undoes claimSpecs.
+func (s *Supervisor) releaseAll(claimed []*Supervisor) {
+	for _, sub := range claimed {
+		release(s, sub)
+	}
 }
 
 // ownerRuns refuses a top-level start of s while the parent that holds

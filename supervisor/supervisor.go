@@ -392,12 +392,12 @@ func (s *Supervisor) StartChildren(specs ...Spec) error {
 }
 
 func (s *Supervisor) startChildren(c *call) error {
-	undo, err := s.claimSpecs(c.specs)
+	claimed, err := s.claimSpecs(c.specs)
 	if err != nil {
 		return err
 	}
 	if err := s.request(c).err; err != nil {
-		undo()
+		s.releaseAll(claimed)
 		return err
 	}
 	return nil
