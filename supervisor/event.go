@@ -23,7 +23,7 @@ const (
 	EventChildStartFailed                       // New or Start failed; Err says how
 	EventChildRestartScheduled                  // a restart waits for its backoff delay (Delay)
 	EventChildStopped                           // the supervisor stopped the child
-	EventChildAbandoned                         // the child outlived its Graceful shutdown and was left running
+	EventChildAbandoned                         // an incarnation outlived its shutdown (and its Kill, or KillTimeout after BrutalKill) and was left running
 	EventChildRemoved                           // the spec was removed
 	EventHealthChanged                          // a health check's state differs from the last one
 	EventHealthRestart                          // the child reached its unhealthy threshold and is restarted
