@@ -25,9 +25,8 @@ type replySlot[R any] struct {
 	askHeader
 	ch chan replyResult[R]
 	// fwd, for a Reply decoded from another process, sends the answer
-	// back there (see ReplyPort); sent makes that happen at most once.
-	fwd  func(R, error)
-	sent atomic.Bool
+	// back there, at most once (see ReplyPort).
+	fwd func(R, error)
 }
 
 // askHeader is the part of a replySlot that does not depend on R, so that
@@ -64,9 +63,7 @@ func (r Reply[R]) put(res replyResult[R]) {
 		return
 	}
 	if r.s.fwd != nil {
-		if r.s.sent.CompareAndSwap(false, true) {
-			r.s.fwd(res.v, res.err)
-		}
+		r.s.fwd(res.v, res.err)
 		return
 	}
 	select {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"weak"
 )
@@ -142,7 +143,18 @@ func (r *Reply[R]) UnmarshalText(token []byte) error {
 	if err != nil {
 		return err
 	}
+	// The asker waits in another process: while this Reply is unanswered
+	// it counts as a waiting Ask here, so that a request lost here (a
+	// crash on it, a full mailbox) fails it at once, as locally (see
+	// lostReplies). The count is given back at the answer, or when the
+	// Reply is collected unanswered.
+	answered := new(atomic.Bool)
+	asksWaiting.Add(1)
 	s := &replySlot[R]{fwd: func(v R, err error) {
+		if !answered.CompareAndSwap(false, true) {
+			return
+		}
+		asksWaiting.Add(-1)
 		if err != nil {
 			answer(nil, err)
 			return
@@ -154,6 +166,12 @@ func (r *Reply[R]) UnmarshalText(token []byte) error {
 		}
 		answer(data, nil)
 	}}
+	s.slot = s
+	runtime.AddCleanup(s, func(a *atomic.Bool) {
+		if a.CompareAndSwap(false, true) {
+			asksWaiting.Add(-1)
+		}
+	}, answered)
 	*r = Reply[R]{s}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/airssys/rt/actor"
+	"github.com/airssys/rt/internal/natstest"
 	"github.com/airssys/rt/remote"
 	"github.com/airssys/rt/supervisor"
 )
@@ -284,5 +285,72 @@ func TestNameTaken(t *testing.T) {
 			_ = n.Close(context.Background())
 		}
 		t.Fatalf("second node b: %v, want ErrNameTaken", err)
+	}
+}
+
+// Nodes of different clusters on one NATS deployment never see each other,
+// and the same node name may live in both.
+func TestClustersNeverMix(t *testing.T) {
+	nc := natstest.Start(t, 1)
+	prodA := startNode(t, "a", startSystem(t, "pa"), remote.WithURL(nc.URL(0)), remote.WithCluster("prod"))
+	startNode(t, "b", startSystem(t, "pb"), remote.WithURL(nc.URL(0)), remote.WithCluster("prod"))
+	testA := startNode(t, "a", startSystem(t, "ta"), remote.WithURL(nc.URL(0)), remote.WithCluster("test"))
+	waitFor(t, 10*window, "prod membership", func() bool { return len(prodA.Nodes()) == 1 })
+	time.Sleep(3 * hbInterval) // heartbeats that would cross clusters have had time to
+	if got := testA.Nodes(); len(got) != 0 {
+		t.Fatalf("test cluster sees %v", got)
+	}
+	if got := prodA.Nodes(); len(got) != 1 || got[0].Name != "b" {
+		t.Fatalf("prod a sees %v", got)
+	}
+}
+
+// A request that crashes a remote child fails its Ask at once, with the
+// crash, as locally.
+func TestRemoteAskOfCrashingRequestFailsFast(t *testing.T) {
+	cl := startCluster(t)
+	registerAll(t, cl, nil)
+	sup, _ := newSup(t, supervisor.OneForOne)
+	ref, err := remote.Spawn[Msg](sup, cl.nodes[0], "c", "counter", remote.On("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = actor.Ask(ctxT(t, time.Minute), ref, func(r actor.Reply[int]) Msg { return Msg{Op: "crash", N: 9, Reply: r} })
+	if err == nil || !strings.Contains(err.Error(), "boom 9") {
+		t.Fatalf("Ask: %v, want the crash", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("Ask took %v", d)
+	}
+}
+
+// ClusterState (observe.Cluster) shows this node, its peers, its traffic
+// and where its remote children run.
+func TestClusterState(t *testing.T) {
+	cl := startCluster(t)
+	registerAll(t, cl, nil)
+	a := cl.nodes[0]
+	sup, _ := newSup(t, supervisor.OneForOne)
+	ref, err := remote.Spawn[Msg](sup, a, "placed", "counter", remote.On("c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = get(t, ref)
+	waitFor(t, 10*window, "a round trip measured", func() bool { return a.Metrics().HeartbeatRTT.Count > 0 })
+	st := a.ClusterState()
+	if st.Node != "a" || len(st.Members) != 3 || !st.Members[0].Self {
+		t.Fatalf("members %+v", st.Members)
+	}
+	for _, m := range st.Members[1:] {
+		if !m.Up || m.LastHeartbeat.IsZero() || len(m.Kinds) != 1 {
+			t.Fatalf("member %+v", m)
+		}
+	}
+	if st.Placements["placed"] != "c" {
+		t.Fatalf("placements %v", st.Placements)
+	}
+	if st.Traffic.Sent == 0 || st.Traffic.Received == 0 || st.Traffic.HeartbeatRoundTrips == 0 {
+		t.Fatalf("traffic %+v", st.Traffic)
 	}
 }

@@ -304,8 +304,11 @@ func TestSilentPartition(t *testing.T) {
 }
 
 // Close announces the leave: peers see NodeDown at once, not after the
-// window; a node of the same name may then start again and is NodeUp again.
-func TestLeaveAndComeBack(t *testing.T) {
+// window; a node of the same name may then start again at once, on another
+// server, and is NodeUp again. (The regression: the leaving node's
+// subscription was still known on the other server for a moment, the name
+// check's request timed out, and the new node failed with ErrNameTaken.)
+func TestRegressionLeaveAndComeBackAtOnce(t *testing.T) {
 	nc := natstest.Start(t, 2)
 	sysA, sysB := startSystem(t, "a"), startSystem(t, "b")
 	a := startNode(t, "a", sysA, remote.WithURL(nc.URL(0)))

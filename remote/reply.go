@@ -181,7 +181,10 @@ func (n *Node) sendAnswer(asker string, id uint64, data []byte, failure error) {
 		w.b = append(w.b, fmt.Sprintf("answer of %d bytes: %v", len(data), ErrTooLarge)...)
 		n.stats.deadLetter("too_large")
 	}
-	_ = n.nc.Publish(n.inboxOf(asker), w.b)
+	if n.nc.Publish(n.inboxOf(asker), w.b) == nil {
+		n.stats.sent.Add(1)
+		n.stats.sentBytes.Add(uint64(len(data)))
+	}
 }
 
 // onAnswer delivers an answer that arrived at this node's inbox.
@@ -205,6 +208,8 @@ func (n *Node) onAnswer(r *reader) {
 	if p == nil {
 		return // answered already, given up, or failed by a NodeDown
 	}
+	n.stats.received.Add(1)
+	n.stats.receivedBytes.Add(uint64(len(rest)))
 	if failed {
 		p.answer(nil, &RemoteError{Node: from, Text: string(rest)})
 		return

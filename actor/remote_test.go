@@ -1,0 +1,202 @@
+package actor_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/airssys/rt/actor"
+	"github.com/airssys/rt/supervisor"
+)
+
+// fakePort stands in for a transport: it keeps exported answer slots by
+// token and records the answers imported Replies send.
+type fakePort struct {
+	mu       sync.Mutex
+	exported map[string]func([]byte, error)
+	answers  chan string
+}
+
+func (p *fakePort) ExportReply(answer func([]byte, error), gone func() bool) ([]byte, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	tok := "t" + string(rune('0'+len(p.exported)))
+	p.exported[tok] = answer
+	return []byte(tok), nil
+}
+
+func (p *fakePort) ImportReply(token []byte) (func([]byte, error), error) {
+	tok := string(token)
+	return func(data []byte, err error) {
+		if err != nil {
+			p.answers <- tok + " err " + err.Error()
+			return
+		}
+		p.answers <- tok + " ok " + string(data)
+	}, nil
+}
+
+type request struct {
+	Op    string
+	Reply actor.Reply[int]
+}
+
+func withPort(t *testing.T) *fakePort {
+	p := &fakePort{exported: map[string]func([]byte, error){}, answers: make(chan string, 16)}
+	actor.SetReplyPort(p)
+	t.Cleanup(func() { actor.SetReplyPort(nil) })
+	return p
+}
+
+// A Reply crosses through the port both ways; the regression: a decoded
+// (imported) Reply had no way for a lost request to fail it, so a remote
+// Ask whose request crashed waited for its ctx.
+func TestRegressionReplyThroughPortLostFailsRemoteAsker(t *testing.T) {
+	// No port: a Reply does not encode.
+	if _, err := json.Marshal(request{Reply: actor.Reply[int]{}}); err != nil {
+		t.Fatalf("zero Reply: %v", err)
+	}
+	p := withPort(t)
+	ref, err := actor.SpawnIn(newSystem(t), "answerer", func() actor.Actor[request] {
+		return actor.Func[request](func(_ *actor.Context[request], r request) error {
+			switch r.Op {
+			case "crash":
+				return errors.New("boom")
+			case "twice":
+				r.Reply.Send(1)
+				r.Reply.Send(2)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The asker's side: Ask's Reply encodes to a token of the port's,
+	// and the port's answer reaches the Ask.
+	sent := make(chan []byte, 1)
+	asker, _ := actor.SpawnIn(newSystem(t), "wire", func() actor.Actor[request] {
+		return actor.Func[request](func(_ *actor.Context[request], r request) error {
+			data, err := json.Marshal(r)
+			if err != nil {
+				return err
+			}
+			sent <- data
+			return nil
+		})
+	})
+	go func() {
+		data := <-sent
+		var wire struct{ Reply string }
+		_ = json.Unmarshal(data, &wire)
+		p.mu.Lock()
+		answer := p.exported[wire.Reply]
+		p.mu.Unlock()
+		answer([]byte("42"), nil)
+	}()
+	v, err := actor.Ask(context.Background(), asker, func(r actor.Reply[int]) request { return request{Reply: r} })
+	if err != nil || v != 42 {
+		t.Fatalf("Ask through the port: %v %v", v, err)
+	}
+
+	// The answering side: a decoded Reply answers through the port, once.
+	var in request
+	if err := json.Unmarshal([]byte(`{"Op":"twice","Reply":"t9"}`), &in); err != nil {
+		t.Fatal(err)
+	}
+	_ = ref.Send(in)
+	if got := <-p.answers; got != "t9 ok 1" {
+		t.Fatalf("answer %q", got)
+	}
+	// A request lost here (its Receive crashes) fails the remote asker at
+	// once, although no Ask waits in this process.
+	if err := json.Unmarshal([]byte(`{"Op":"crash","Reply":"t8"}`), &in); err != nil {
+		t.Fatal(err)
+	}
+	_ = ref.Send(in)
+	select {
+	case got := <-p.answers:
+		if !strings.HasPrefix(got, "t8 err") || !strings.Contains(got, "boom") {
+			t.Fatalf("answer %q", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the lost request's remote asker was not told")
+	}
+	select {
+	case extra := <-p.answers:
+		t.Fatalf("a second answer: %q", extra)
+	default:
+	}
+}
+
+// Fail crashes the incarnation from any goroutine; Requeue in PostStop
+// gives messages back to the next incarnation, ahead of the queue.
+func TestContextFailAndRequeue(t *testing.T) {
+	sys := newSystem(t)
+	got := make(chan string, 16)
+	var mu sync.Mutex
+	var cxs []*actor.Context[string]
+	ref, err := actor.SpawnIn(sys, "fwd", func() actor.Actor[string] {
+		return &requeuer{got: got, register: func(cx *actor.Context[string]) {
+			mu.Lock()
+			cxs = append(cxs, cx)
+			mu.Unlock()
+		}}
+	}, actor.WithRestart(supervisor.Permanent))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = ref.Send("a")
+	if m := <-got; m != "a" {
+		t.Fatal(m)
+	}
+	mu.Lock()
+	first := cxs[0]
+	mu.Unlock()
+	first.Fail(errors.New("told from outside"))
+	// The next incarnation gets "kept" back first, then "b".
+	_ = ref.Send("b")
+	for _, want := range []string{"kept", "b"} {
+		select {
+		case m := <-got:
+			if m != want {
+				t.Fatalf("got %q, want %q", m, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no %q", want)
+		}
+	}
+	// Record counts a transport's dead letter.
+	before := sys.DeadLetters().Count()
+	sys.DeadLetters().Record("somewhere", 1, errors.New("lost on the wire"))
+	if sys.DeadLetters().Count() != before+1 {
+		t.Fatal("Record did not count")
+	}
+}
+
+type requeuer struct {
+	got      chan string
+	register func(*actor.Context[string])
+}
+
+func (r *requeuer) PreStart(cx *actor.Context[string]) error { r.register(cx); return nil }
+func (r *requeuer) Receive(_ *actor.Context[string], m string) error {
+	r.got <- m
+	return nil
+}
+func (r *requeuer) PostStop(cx *actor.Context[string]) { cx.Requeue("kept") }
+
+func newSystem(t *testing.T) *actor.System {
+	t.Helper()
+	sys := actor.NewSystem("remote-seam", actor.WithSystemLogger(slog.New(slog.DiscardHandler)))
+	if err := sys.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sys.Shutdown(context.Background()) })
+	return sys
+}
