@@ -163,7 +163,7 @@ func run(ctx context.Context, w io.Writer) (err error) {
 	if err := sup.Start(ctx); err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, sup.Stop()) }()
+	defer func() { err = errors.Join(err, stopWithin(sup, waitLimit)) }()
 	refs := map[string]actor.Ref[Msg]{}
 	for _, name := range counters {
 		ref, err := remote.Spawn[Msg](sup, node, name, counterKind, remote.Any())
@@ -322,6 +322,19 @@ func where(ctx context.Context, ref actor.Ref[Msg]) (Place, error) {
 		return p, fmt.Errorf("asking %s where it runs: %w", ref.Name(), err)
 	}
 	return p, nil
+}
+
+// stopWithin stops sup, giving up after d: a child that never stops must
+// not keep the node processes (stopped after it) alive forever.
+func stopWithin(sup *supervisor.Supervisor, d time.Duration) error {
+	done := make(chan error, 1)
+	go func() { done <- sup.Stop() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(d):
+		return fmt.Errorf("supervisor %s did not stop within %v", sup.Name(), d)
+	}
 }
 
 func shutdown(what string, fn func(context.Context) error) error {
