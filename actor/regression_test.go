@@ -296,3 +296,41 @@ func TestRegressionSpecReusedInSecondSupervisor(t *testing.T) {
 		}
 	})
 }
+
+// Issue 7 item 4, the other way to end: when the root had already given up
+// by itself (intensity exceeded), Shutdown returned at once, while the
+// event handlers were still being given the tree's last events. It waits
+// for them too now.
+func TestRegressionShutdownAfterTheRootGaveUpWaitsForEventHandlers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var seen []supervisor.EventKind
+		handler := func(e supervisor.Event) {
+			time.Sleep(time.Second) // a slow handler
+			mu.Lock()
+			seen = append(seen, e.Kind)
+			mu.Unlock()
+		}
+		sys := NewSystem("sys", WithSystemLogger(quiet), WithSupervisorOptions(
+			supervisor.WithIntensity(0, time.Second), supervisor.WithEventHandler(handler)))
+		ref, err := SpawnIn(sys, "a", func() Actor[int] {
+			return Func[int](func(*Context[int], int) error { return errBoom })
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sys.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		_ = ref.Send(1) // the crash is one restart too many: the root gives up
+		<-sys.Done()
+		if err := sys.Shutdown(context.Background()); !errors.Is(err, supervisor.ErrIntensityExceeded) {
+			t.Fatalf("Shutdown = %v, want the root's ErrIntensityExceeded", err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(seen) == 0 || seen[len(seen)-1] != supervisor.EventSupervisorStopped {
+			t.Fatalf("handler had seen %v when Shutdown returned, want it to end with %v", seen, supervisor.EventSupervisorStopped)
+		}
+	})
+}

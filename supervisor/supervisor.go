@@ -256,13 +256,21 @@ func (s *Supervisor) launch(r *run, exit func(error)) {
 }
 
 // Stop shuts the supervisor down in order (children stop one at a time,
-// newest first), waits for it to end and returns its final error. It is
-// idempotent; on a supervisor that never started it returns nil.
+// newest first), waits for it to end and for its event handlers to have
+// its events, and returns its final error. It is idempotent; on a
+// supervisor that has ended by itself it waits for the handlers and
+// returns the final error; on one that never started it returns nil.
 func (s *Supervisor) Stop() error {
 	s.mu.Lock()
 	r, ph := s.run, s.phase
 	s.mu.Unlock()
 	if ph != running {
+		if ph == ended {
+			// A run that ended by itself (it gave up, or its ctx ended)
+			// may still be delivering its last events: Stop waits for
+			// them as it does after stopping a run.
+			s.drainEvents()
+		}
 		return s.Err()
 	}
 	r.in.push(msg{op: opStop})
