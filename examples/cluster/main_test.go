@@ -147,7 +147,9 @@ func TestNoOrphans(t *testing.T) {
 	for _, pid := range pids {
 		for alive(pid) {
 			if time.Now().After(deadline) {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
+				for _, p := range pids { // leave nothing behind, failing or not
+					_ = syscall.Kill(p, syscall.SIGKILL)
+				}
 				t.Fatalf("node process %d outlived its killed coordinator", pid)
 			}
 			time.Sleep(10 * time.Millisecond)
