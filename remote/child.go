@@ -377,6 +377,9 @@ func (n *Node) onStop(msg *nats.Msg, r *reader) {
 	go func() {
 		defer n.work.Done()
 		h.terminate()
+		if msg.Reply == "" {
+			return // an owner that gave up on a spawn: no one waits
+		}
 		var w writer
 		w.byte(stOK)
 		w.uint(h.begunNow())
@@ -495,7 +498,15 @@ func (f *forwarder[M]) PreStart(cx *actor.Context[M]) error {
 	ctx, cancel := context.WithTimeout(cx.Context(), max(n.stopTimeout(), 10*time.Second))
 	defer cancel()
 	status, r, err := n.request(ctx, node, w.b)
-	if err == nil {
+	if err != nil {
+		// No answer: the node may have started the incarnation all the
+		// same. Tell it to stop that one (no reply awaited; fencing
+		// covers a node that cannot hear this either).
+		var stop writer
+		stop.byte(tStop)
+		stop.str(f.incID)
+		_ = n.nc.Publish(f.subject, stop.b)
+	} else {
 		switch status {
 		case stOK:
 		case stUnknownKind:
@@ -553,9 +564,9 @@ func (f *forwarder[M]) Receive(_ *actor.Context[M], msg M) error {
 	w.uint(seq)
 	w.b = append(w.b, data...)
 	f.buf = w.b
-	if n.nc.Publish(f.subject, w.b) == nil {
-		n.stats.sent.Add(1)
-		n.stats.sentBytes.Add(uint64(len(data)))
+	n.stats.countSent(len(data)) // before: the answer may beat the return
+	if n.nc.Publish(f.subject, w.b) != nil {
+		n.stats.uncountSent(len(data))
 	}
 	// A failed publish (connection closed) leaves the message in flight:
 	// the incarnation's end decides its fate.

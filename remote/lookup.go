@@ -238,14 +238,14 @@ func sendNamed[M any](n *Node, node, subject, name string, codec Codec[M], carry
 		case len(w.b) > n.maxPay:
 			err = fmt.Errorf("remote: to %q on node %q: %d bytes over max_payload %d: %w", name, node, len(w.b), n.maxPay, ErrTooLarge)
 		default:
+			n.stats.countSent(len(data)) // before: the answer may beat the return
 			if perr := n.nc.Publish(subject, w.b); perr != nil {
+				n.stats.uncountSent(len(data))
 				err = fmt.Errorf("remote: to %q on node %q: %w: %w", name, node, ErrClosed, perr)
 			}
 		}
 		buf = w.b
 		if err == nil {
-			n.stats.sent.Add(1)
-			n.stats.sentBytes.Add(uint64(len(data)))
 			return buf
 		}
 	} else {

@@ -455,6 +455,12 @@ func (s *eventSub) cancel() {
 // stop, Lookup refs it made stop for good, and its NATS connection (and
 // embedded server) close. ctx bounds the wait for all that. Close is
 // idempotent.
+//
+// Shut the System down first: its remote children then stop in order,
+// telling their nodes, and their messages go back to their mailboxes or to
+// dead letters as for any stop. Children still running at Close fail (their
+// supervisors may restart them, and the restarts fail with ErrClosed until
+// intensity gives up).
 func (n *Node) Close(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()

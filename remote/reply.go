@@ -181,9 +181,9 @@ func (n *Node) sendAnswer(asker string, id uint64, data []byte, failure error) {
 		w.b = append(w.b, fmt.Sprintf("answer of %d bytes: %v", len(data), ErrTooLarge)...)
 		n.stats.deadLetter("too_large")
 	}
-	if n.nc.Publish(n.inboxOf(asker), w.b) == nil {
-		n.stats.sent.Add(1)
-		n.stats.sentBytes.Add(uint64(len(data)))
+	n.stats.countSent(len(data))
+	if n.nc.Publish(n.inboxOf(asker), w.b) != nil {
+		n.stats.uncountSent(len(data))
 	}
 }
 

@@ -31,6 +31,19 @@ var rttBuckets = []time.Duration{
 
 func (s *stats) init() { s.dead = map[string]uint64{} }
 
+// countSent counts a message as sent before it goes: its answer may arrive,
+// and someone read the counters, before Publish returns.
+func (s *stats) countSent(bytes int) {
+	s.sent.Add(1)
+	s.sentBytes.Add(uint64(bytes))
+}
+
+// uncountSent takes back a countSent whose Publish failed.
+func (s *stats) uncountSent(bytes int) {
+	s.sent.Add(^uint64(0))
+	s.sentBytes.Add(^uint64(bytes - 1))
+}
+
 // deadLetter counts a dead letter this node recorded, by reason.
 func (s *stats) deadLetter(reason string) {
 	s.mu.Lock()

@@ -51,11 +51,11 @@ func (t transport) Publish(ctx context.Context, topic string, data []byte) error
 	if len(data) > t.n.maxPay {
 		return fmt.Errorf("remote: transport: topic %q: %d bytes over max_payload %d: %w", topic, len(data), t.n.maxPay, ErrTooLarge)
 	}
+	t.n.stats.countSent(len(data))
 	if err := t.n.nc.Publish(t.topicSubject(topic), data); err != nil {
+		t.n.stats.uncountSent(len(data))
 		return fmt.Errorf("remote: transport: topic %q: %w", topic, err)
 	}
-	t.n.stats.sent.Add(1)
-	t.n.stats.sentBytes.Add(uint64(len(data)))
 	return nil
 }
 
