@@ -3,7 +3,9 @@ package actor
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
+	"testing/synctest"
 
 	"github.com/airssys/rt/supervisor"
 )
@@ -141,4 +143,54 @@ func TestTopLevelEndIsForGood(t *testing.T) {
 	if err := ref.Send(1); !errors.Is(err, ErrStopped) {
 		t.Fatalf("Send: %v", err)
 	}
+}
+
+// A Monitor notice to a full Block mailbox waits for room while the
+// watcher lives, and becomes a dead letter when the watcher stops for good
+// instead: no notice lost, no goroutine left waiting.
+func TestMonitorNoticeToAFullBlockMailbox(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sys := NewSystem("sys", WithSystemLogger(quiet))
+		letters := collect(t, sys.DeadLetters())
+		gate := make(chan struct{})
+		watcher, err := SpawnIn(sys, "watcher", func() Actor[string] {
+			return Func[string](func(ctx *Context[string], _ string) error {
+				select {
+				case <-gate:
+				case <-ctx.Context().Done():
+				}
+				return nil
+			})
+		}, WithMailbox(Bounded(1, Block)), WithRestart(supervisor.Temporary))
+		if err != nil {
+			t.Fatal(err)
+		}
+		target, err := SpawnIn(sys, "target", noop[int], WithRestart(supervisor.Temporary))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sys.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		defer sys.Shutdown(context.Background())
+		_ = watcher.Send("busy")
+		synctest.Wait()
+		_ = watcher.Send("full")
+		Monitor(watcher, target, func(error) string { return "down" })
+		_ = sys.Root().TerminateChild("target")
+		synctest.Wait() // the notice waits for room
+		_ = sys.Root().TerminateChild("watcher")
+		synctest.Wait()
+		var got []string
+		for len(letters) > 0 {
+			dl := <-letters
+			if !errors.Is(dl.Reason, ErrStopped) {
+				t.Errorf("dead letter %+v, want a reason wrapping ErrStopped", dl)
+			}
+			got = append(got, dl.Message.(string))
+		}
+		if !slices.Contains(got, "down") {
+			t.Fatalf("dead letters %v, want the notice among them", got)
+		}
+	})
 }
