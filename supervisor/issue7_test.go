@@ -6,6 +6,7 @@ import (
 	"math"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -675,5 +676,32 @@ func TestRegressionHungHealthCheckIsNotJoinedByAnother(t *testing.T) {
 		}
 		mustStop(t, s)
 		time.Sleep(2 * time.Hour)
+	})
+}
+
+// Found while moving Dispose hooks off the control goroutine: Stop on a
+// supervisor that had ended on its own returned while its last hooks (and
+// events) were still running, so they outlived Stop.
+func TestRegressionStopAfterOwnEndWaitsForHooks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig()
+		s := New("root", OneForOne, Transient, quiet, WithAutoShutdown(AnySignificant))
+		var hookDone atomic.Bool
+		temp := r.spec("temp", Temporary)
+		temp.Significant = true
+		temp.Dispose = func(error) {
+			time.Sleep(time.Second)
+			hookDone.Store(true)
+		}
+		if err := s.StartChild(temp); err != nil {
+			t.Fatal(err)
+		}
+		mustStart(t, s)
+		r.crash("temp", nil) // a significant exit: the supervisor ends on its own
+		<-s.Done()
+		mustStop(t, s)
+		if !hookDone.Load() {
+			t.Fatal("Stop returned while a Dispose hook of the ended supervisor still ran")
+		}
 	})
 }

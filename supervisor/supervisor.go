@@ -256,10 +256,11 @@ func (s *Supervisor) launch(r *run, exit func(error)) {
 }
 
 // Stop shuts the supervisor down in order (children stop one at a time,
-// newest first), waits for it to end and for its event handlers to have
-// its events, and returns its final error. It is idempotent; on a
-// supervisor that has ended by itself it waits for the handlers and
-// returns the final error; on one that never started it returns nil.
+// newest first), waits for it to end, for its event handlers to have its
+// events and for its Dispose hooks to have run, and returns its final
+// error. It is idempotent; on a supervisor that has ended by itself it
+// waits for the handlers and hooks and returns the final error; on one
+// that never started it returns nil.
 func (s *Supervisor) Stop() error {
 	s.mu.Lock()
 	r, ph := s.run, s.phase
