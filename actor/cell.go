@@ -46,17 +46,13 @@ type cell[M any] struct {
 	launched   bool // some incarnation has been launched
 	registered bool // holds its name in sys
 	mu         sync.Mutex
-	q          ring[M]         // a bounded mailbox; an unbounded one's messages put back at its head
-	inc        *incarnation[M] // the incarnation that receives; nil between incarnations
-	room       chan struct{}   // closed when Block senders may retry; nil when none waits
-	done       chan struct{}   // made on demand: most actors are never watched
-	watchers   *watcher        // a list: most actors have none
-	// lastErr is how the latest incarnation ended (nil if normally), and
-	// once stopped the *stopError that Err returns.
-	lastErr error
-
-	logger atomic.Pointer[slog.Logger] // derived on first use
-	dead   atomic.Uint64
+	// q is a bounded mailbox, or holds the messages of an unbounded one
+	// put back at its head; made at its first message.
+	q   *ring[M]
+	inc *incarnation[M] // the incarnation that receives; nil between incarnations
+	// rare holds what most actors never need, made on first use, so that
+	// an idle actor stays small.
+	rare atomic.Pointer[cellRare]
 
 	// The activation's end.
 	// tally packs two counters into one word, so that handling a message
@@ -71,6 +67,63 @@ type cell[M any] struct {
 	first atomic.Pointer[segment[M]]
 }
 
+// cellRare is the part of a cell that most actors never use.
+type cellRare struct {
+	// lastErr is how the latest incarnation ended (nil if normally), and
+	// once stopped the *stopError that Err returns; guarded by mu.
+	lastErr  error
+	room     chan struct{} // closed when Block senders may retry; nil when none waits; guarded by mu
+	done     chan struct{} // Done's channel, made when first asked for; guarded by mu
+	watchers *watcher      // a list; guarded by mu
+	logger   atomic.Pointer[slog.Logger]
+	dead     atomic.Uint64 // dead letters attributed to the actor
+}
+
+// rareOf returns c.rare, made if need be.
+func (c *cell[M]) rareOf() *cellRare {
+	if r := c.rare.Load(); r != nil {
+		return r
+	}
+	r := new(cellRare)
+	if c.rare.CompareAndSwap(nil, r) {
+		return r
+	}
+	return c.rare.Load()
+}
+
+// lastErr is cellRare.lastErr (nil if there is no cellRare); c.mu is held.
+func (c *cell[M]) lastErr() error {
+	if r := c.rare.Load(); r != nil {
+		return r.lastErr
+	}
+	return nil
+}
+
+// setLastErr sets cellRare.lastErr, making the cellRare only for an
+// error; c.mu is held.
+func (c *cell[M]) setLastErr(err error) {
+	if err == nil && c.rare.Load() == nil {
+		return
+	}
+	c.rareOf().lastErr = err
+}
+
+// deadCount is how many dead letters are attributed to the actor.
+func (c *cell[M]) deadCount() uint64 {
+	if r := c.rare.Load(); r != nil {
+		return r.dead.Load()
+	}
+	return 0
+}
+
+// ringLocked returns c.q, made if need be; c.mu is held.
+func (c *cell[M]) ringLocked() *ring[M] {
+	if c.q == nil {
+		c.q = new(ring[M])
+	}
+	return c.q
+}
+
 // closedChan is the Done channel of actors that stopped before anyone asked.
 var closedChan = func() chan struct{} {
 	ch := make(chan struct{})
@@ -80,20 +133,22 @@ var closedChan = func() chan struct{} {
 
 func (c *cell[M]) setLogger(l *slog.Logger) {
 	if l != nil {
-		c.logger.Store(l.With("actor", c.name))
+		c.rareOf().logger.Store(l.With("actor", c.name))
 	}
 }
 
 func (c *cell[M]) log() *slog.Logger {
-	if l := c.logger.Load(); l != nil {
-		return l
+	if r := c.rare.Load(); r != nil {
+		if l := r.logger.Load(); l != nil {
+			return l
+		}
 	}
 	base := slog.Default()
 	if s := c.sys.Load(); s != nil && s.logger != nil {
 		base = s.logger
 	}
 	l := base.With("actor", c.name)
-	c.logger.Store(l)
+	c.rareOf().logger.Store(l)
 	return l
 }
 
@@ -106,7 +161,7 @@ func (c *cell[M]) deadLetters() *DeadLetters {
 
 // deadLetter records msg as a dead letter attributed to this actor.
 func (c *cell[M]) deadLetter(msg M, reason error) {
-	c.dead.Add(1)
+	c.rareOf().dead.Add(1)
 	deadLetter(c.deadLetters(), c.name, msg, reason)
 }
 
@@ -122,7 +177,7 @@ func (c *cell[M]) register() error {
 		return nil
 	}
 	if c.stopped {
-		return c.lastErr
+		return c.lastErr()
 	}
 	if err := sys.register(c.name, c); err != nil {
 		return err
@@ -144,7 +199,7 @@ func (c *cell[M]) dispose(reason error) {
 		c.mu.Unlock()
 		return
 	}
-	cause := c.lastErr
+	cause := c.lastErr()
 	if !c.launched && !isNormal(reason) {
 		// Never launched, and the supervisor knows why: a start failure
 		// this cell did not see, such as a start timeout.
@@ -152,11 +207,13 @@ func (c *cell[M]) dispose(reason error) {
 	}
 	c.stopLocked(cause)
 	queued := c.takeAllLocked()
-	watchers := c.watchers
-	c.watchers = nil
+	var watchers *watcher
+	if r := c.rare.Load(); r != nil {
+		watchers, r.watchers = r.watchers, nil
+	}
 	registered := c.registered
 	c.registered = false
-	err := c.lastErr
+	err := c.lastErr()
 	c.mu.Unlock()
 
 	for _, m := range queued {
@@ -178,15 +235,15 @@ func (c *cell[M]) dispose(reason error) {
 func (c *cell[M]) stopLocked(cause error) {
 	c.stopped = true
 	c.state.Or(stClosed)
-	c.lastErr = &stopError{name: c.name, cause: cause}
-	if c.done == nil {
-		c.done = closedChan
-	} else {
-		close(c.done)
-	}
-	if c.room != nil {
-		close(c.room) // blocked senders wake up and see the stop
-		c.room = nil
+	c.setLastErr(&stopError{name: c.name, cause: cause})
+	if r := c.rare.Load(); r != nil {
+		if r.done != nil {
+			close(r.done) // a later doneChan finds it closed
+		}
+		if r.room != nil {
+			close(r.room) // blocked senders wake up and see the stop
+			r.room = nil
+		}
 	}
 }
 
@@ -194,7 +251,7 @@ func (c *cell[M]) stopLocked(cause error) {
 // Err once the actor stops for good. c.mu is held.
 func (c *cell[M]) noteEnd(err error) {
 	if !c.stopped {
-		c.lastErr = err
+		c.setLastErr(err)
 	}
 }
 
@@ -206,10 +263,15 @@ func isNormal(err error) bool {
 func (c *cell[M]) doneChan() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.done == nil {
-		c.done = make(chan struct{})
+	if r := c.rare.Load(); r != nil && r.done != nil {
+		return r.done
 	}
-	return c.done
+	if c.stopped {
+		return closedChan
+	}
+	r := c.rareOf()
+	r.done = make(chan struct{})
+	return r.done
 }
 
 // stopErr is Err: nil until stopped.
@@ -219,7 +281,7 @@ func (c *cell[M]) stopErr() error {
 	if !c.stopped {
 		return nil
 	}
-	return c.lastErr
+	return c.lastErr()
 }
 
 // stopError is why an actor stopped for good: ErrStopped, and the error
@@ -271,19 +333,20 @@ func (c *cell[M]) watch(fn func(error)) (stop func() bool) {
 	w := &watcher{fn: fn}
 	c.mu.Lock()
 	if c.stopped {
-		err := c.lastErr
+		err := c.lastErr()
 		c.mu.Unlock()
 		w.fire(err, c.log())
 		return func() bool { return false }
 	}
-	w.next, c.watchers = c.watchers, w
+	r := c.rareOf()
+	w.next, r.watchers = r.watchers, w
 	c.mu.Unlock()
 	return func() bool {
 		if !w.fired.CompareAndSwap(false, true) {
 			return false
 		}
 		c.mu.Lock()
-		for p := &c.watchers; *p != nil; p = &(*p).next {
+		for p := &r.watchers; *p != nil; p = &(*p).next {
 			if *p == w {
 				*p = w.next
 				break

@@ -66,7 +66,7 @@ func (c *cell[M]) newChild() supervisor.Child {
 	joining := !c.launched && c.sys.Load() == nil && systemsLive.Load() > 0
 	switch {
 	case c.stopped:
-		err := c.lastErr
+		err := c.lastErr()
 		c.mu.Unlock()
 		return failedChild{err}
 	case c.inc != nil && c.inc.ctl.Load()&ctlStop == 0 && c.inc.cx.ctx.Err() == nil:
@@ -207,7 +207,7 @@ func (inc *incarnation[M]) Launch(ctx context.Context, exit func(error)) {
 	c.mu.Lock()
 	if c.stopped {
 		// Only a Spec misused by two supervisors gets here.
-		err := c.lastErr
+		err := c.lastErr()
 		c.mu.Unlock()
 		inc.ended = true
 		inc.stopAfter()
@@ -297,7 +297,7 @@ func (inc *incarnation[M]) MailboxLen() int { return inc.cx.cell.mailboxLen() }
 func (inc *incarnation[M]) Processed() uint64 { return inc.cx.cell.processed() }
 
 // DeadLetterCount returns how many dead letters are attributed to the actor.
-func (inc *incarnation[M]) DeadLetterCount() uint64 { return inc.cx.cell.dead.Load() }
+func (inc *incarnation[M]) DeadLetterCount() uint64 { return inc.cx.cell.deadCount() }
 
 // Crash makes this incarnation fail with err at its next turn, even if it
 // is idle: fault injection for operators. It does nothing once the

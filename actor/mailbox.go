@@ -104,7 +104,7 @@ func (c *cell[M]) send(ctx context.Context, msg M) error {
 			return fmt.Errorf("actor %q: send: %w", c.name, ErrStopped)
 		}
 		if c.q.len() < int(c.capacity) {
-			c.q.push(msg, int(c.capacity))
+			c.ringLocked().push(msg, int(c.capacity))
 			ready := c.inc != nil
 			deep := c.q.len() > yieldAbove
 			c.mu.Unlock()
@@ -137,10 +137,11 @@ func (c *cell[M]) send(ctx context.Context, msg M) error {
 		}
 		// Block: wait for the activation to take a message (or for the
 		// actor to stop for good), then try again.
-		if c.room == nil {
-			c.room = make(chan struct{})
+		r := c.rareOf()
+		if r.room == nil {
+			r.room = make(chan struct{})
 		}
-		room := c.room
+		room := r.room
 		c.mu.Unlock()
 		var done <-chan struct{}
 		if ctx != nil {
@@ -237,7 +238,15 @@ const (
 	ringKeep = 1024 // shrink releases an empty buffer larger than this
 )
 
-func (r *ring[M]) len() int { return int(r.n) }
+// A nil *ring is an empty one: len, pop, popInto, shrink and takeAll
+// accept it.
+
+func (r *ring[M]) len() int {
+	if r == nil {
+		return 0
+	}
+	return int(r.n)
+}
 
 // push appends m, growing the buffer up to limit (0: no limit); the caller
 // has checked that there is room.
@@ -273,7 +282,7 @@ func (r *ring[M]) pushFront(m M) {
 // pop removes the oldest message.
 func (r *ring[M]) pop() (M, bool) {
 	var zero M
-	if r.n == 0 {
+	if r == nil || r.n == 0 {
 		return zero, false
 	}
 	m := r.buf[r.head]
@@ -309,6 +318,9 @@ func (r *ring[M]) popInto(dst []M) int {
 // catching up with fast producers goes idle for an instant now and then,
 // and must not regrow its buffer from scratch each time.
 func (r *ring[M]) shrink() {
+	if r == nil {
+		return
+	}
 	if r.n == 0 && len(r.buf) > ringKeep && int(r.peak)*4 < len(r.buf) {
 		r.buf = nil
 	}
@@ -333,6 +345,9 @@ func (r *ring[M]) grow(limit int) {
 
 // takeAll empties the queue and returns its messages in order.
 func (r *ring[M]) takeAll() []M {
+	if r == nil {
+		return nil
+	}
 	out := make([]M, 0, r.n)
 	for r.n > 0 {
 		m, _ := r.pop()

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+	"unsafe"
 
 	"github.com/airssys/rt/supervisor"
 )
@@ -670,5 +671,19 @@ func TestSendRacingStopLosesNothing(t *testing.T) {
 		if got := handled.Load() + dead; got != senders*each {
 			t.Fatalf("handled %d + dead letters %d = %d, want %d", handled.Load(), dead, got, senders*each)
 		}
+	}
+}
+
+// Every idle actor carries a cell: it stays in the 128-byte size class,
+// with what most actors never use (watchers, Done's channel, a logger,
+// the last error, Block waiters, dead-letter counts) behind c.rare, and
+// the senders' and the activation's hot words at least a cache line apart.
+func TestCellStaysSmall(t *testing.T) {
+	var c cell[int]
+	if size := unsafe.Sizeof(c); size > 128 {
+		t.Errorf("cell[int] is %d bytes, want at most 128", size)
+	}
+	if d := unsafe.Offsetof(c.tally) - unsafe.Offsetof(c.last); d < 64 {
+		t.Errorf("tally is %d bytes after last, want a cache line (64) at least", d)
 	}
 }

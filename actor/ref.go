@@ -158,7 +158,7 @@ func (r Ref[M]) Stats() Stats {
 	}
 	c.mu.Unlock()
 	st.Processed = c.processed()
-	st.DeadLetters = c.dead.Load()
+	st.DeadLetters = c.deadCount()
 	return st
 }
 

@@ -34,7 +34,7 @@ func (c *Context[M]) Requeue(msgs ...M) {
 	cl.mu.Lock()
 	if !cl.stopped {
 		for i := len(msgs) - 1; i >= 0; i-- {
-			cl.q.pushFront(msgs[i])
+			cl.ringLocked().pushFront(msgs[i])
 		}
 		ready := cl.inc != nil && len(msgs) > 0
 		cl.mu.Unlock()

@@ -207,9 +207,9 @@ func (c *cell[M]) turnLoop(buf []M) {
 				return
 			}
 			c.takeHand(len(held) - 1) // the first goes to Receive now
-			if c.room != nil {
-				close(c.room) // a Block sender may retry
-				c.room = nil
+			if r := c.rare.Load(); r != nil && r.room != nil {
+				close(r.room) // a Block sender may retry
+				r.room = nil
 			}
 			c.mu.Unlock()
 			yields = 0
@@ -238,7 +238,7 @@ func (c *cell[M]) unhold(held []M) {
 	c.dropHand(len(held) - 1) // the first was uncounted when it became next
 	if !c.stopped {
 		for i := len(held) - 1; i >= 0; i-- {
-			c.q.pushFront(held[i])
+			c.ringLocked().pushFront(held[i])
 			held[i] = zero
 		}
 		c.mu.Unlock()

@@ -160,7 +160,7 @@ func newSpec[M any](name string, factory func() Actor[M], opts []Option) (superv
 // fail stops the cell for good before it ever ran.
 func (c *cell[M]) fail(err error) {
 	c.mu.Lock()
-	if c.lastErr == nil {
+	if c.lastErr() == nil {
 		c.noteEnd(err)
 	}
 	c.mu.Unlock()
