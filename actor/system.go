@@ -9,6 +9,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 	"weak"
 
 	"github.com/airssys/rt/supervisor"
@@ -353,23 +354,28 @@ type systemKey struct{}
 // down), which costs only that goroutine.
 var systemsLive atomic.Int64
 
-// roots maps the root supervisor of every System to the System, both held
-// weakly: the map must not keep either alive.
-var roots sync.Map // weak.Pointer[supervisor.Supervisor] -> weak.Pointer[System]
+// roots maps the address of every System's root supervisor to the System,
+// held weakly: the map must keep neither alive, and a lookup must not
+// allocate (Spawn asks for every actor).
+var roots sync.Map // uintptr -> weak.Pointer[System]
 
 func registerRoot(s *System) {
-	key := weak.Make(s.root)
-	roots.Store(key, weak.Make(s))
-	runtime.AddCleanup(s, func(k weak.Pointer[supervisor.Supervisor]) { roots.Delete(k) }, key)
+	key, val := uintptr(unsafe.Pointer(s.root)), weak.Make(s)
+	roots.Store(key, val)
+	// Only this System's entry: a later root may reuse the address.
+	runtime.AddCleanup(s, func(k uintptr) { roots.CompareAndDelete(k, val) }, key)
 }
 
 // systemOf returns the System whose root sup is, or nil.
 func systemOf(sup *supervisor.Supervisor) *System {
-	v, ok := roots.Load(weak.Make(sup))
+	v, ok := roots.Load(uintptr(unsafe.Pointer(sup)))
 	if !ok {
 		return nil
 	}
-	return v.(weak.Pointer[System]).Value()
+	if s := v.(weak.Pointer[System]).Value(); s != nil && s.root == sup {
+		return s
+	}
+	return nil
 }
 
 // join makes the actor a member of the System in ctx (the ctx of its
