@@ -354,3 +354,61 @@ func TestClusterState(t *testing.T) {
 		t.Fatalf("traffic %+v", st.Traffic)
 	}
 }
+
+// gate is a kind whose "hold" blocks Receive until released: a test can
+// stop an incarnation while it is busy and messages wait behind it.
+type gate struct {
+	counter
+	release <-chan struct{}
+	holding chan<- struct{}
+}
+
+func (g *gate) Receive(cx *actor.Context[Msg], m Msg) error {
+	if m.Op == "hold" {
+		g.holding <- struct{}{}
+		select {
+		case <-g.release:
+		case <-cx.Context().Done(): // stopped while busy
+		}
+		return nil
+	}
+	return g.counter.Receive(cx, m)
+}
+
+// Stopped here (TerminateChild, as a restart or a stop does), a remote
+// child's incarnation is stopped on its node; the messages it had not begun
+// go back to the mailbox and the next incarnation handles them, once each.
+func TestRemoteStopRequeuesUnbegun(t *testing.T) {
+	cl := startCluster(t)
+	release, holding := make(chan struct{}), make(chan struct{}, 1)
+	for _, n := range cl.nodes {
+		name := n.Name()
+		if err := remote.Register(n, "gate", func() actor.Actor[Msg] {
+			return &gate{counter: counter{node: name}, release: release, holding: holding}
+		}, remote.JSON[Msg]{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 5*time.Second, "kinds known", func() bool { return len(cl.nodes[0].Nodes()) == 2 && len(cl.nodes[0].Nodes()[0].Kinds) == 1 })
+	sup, _ := newSup(t, supervisor.OneForOne)
+	ref, err := remote.Spawn[Msg](sup, cl.nodes[0], "g", "gate", remote.On("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = ref.Send(Msg{Op: "hold"})
+	<-holding
+	for range 10 {
+		_ = ref.Send(Msg{Op: "add", N: 1})
+	}
+	// The owner asks b to stop the incarnation; it ends after the Receive
+	// under way (which the stop itself ends), without touching what waits.
+	if err := sup.TerminateChild("g"); err != nil {
+		t.Fatal(err)
+	}
+	if err := sup.RestartChild("g"); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(t, ref); got != 10 {
+		t.Fatalf("sum %d after the restart, want 10: the unbegun messages, once each", got)
+	}
+}
