@@ -19,6 +19,8 @@
 // Crasher interface) can be crashed by fault injection. An actor that is
 // between incarnations has no instance; its spec's Kind ("actor", which the
 // actor package sets) keeps it an actor in snapshots and metrics alike.
+// OS process children (package process) are recognised by their spec's Kind
+// ("process") alone, running or not: observe does not import that package.
 //
 // An Observer (New) adds what needs memory of the past: it subscribes to
 // the tree's events, numbers them, keeps the last ones in a ring buffer
@@ -138,7 +140,7 @@
 //	airssys_remote_heartbeat_rtt_seconds                         histogram, heartbeat round trips
 //
 // supervisor is the supervisor's path ("root/web"); kind is worker,
-// supervisor or actor; state is one of ChildState's names; health is
+// supervisor, actor or process; state is one of ChildState's names; health is
 // healthy, degraded or unhealthy. The event counters start at zero when the
 // Observer is created. The actor sums cover the actors running at the
 // scrape: an actor removed takes its counts with it, which rate() reads as

@@ -29,7 +29,7 @@ var (
 		supervisor.ChildStarting, supervisor.ChildRunning, supervisor.ChildRestarting,
 		supervisor.ChildStopping, supervisor.ChildStopped,
 	}
-	kinds        = []Kind{KindWorker, KindSupervisor, KindActor}
+	kinds        = []Kind{KindWorker, KindSupervisor, KindActor, KindProcess}
 	healthStates = []health.State{health.StateHealthy, health.StateDegraded, health.StateUnhealthy}
 )
 
@@ -168,7 +168,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 
 // supAgg is what the additive metrics sum for one supervisor label value.
 type supAgg struct {
-	children  [3][5]int // [kind][state]
+	children  [4][5]int // [kind][state], kinds in the order of kinds
 	health    [3]int
 	mailbox   int
 	mailboxHi int
@@ -237,6 +237,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 					agg.processed += a.Processed()
 					agg.dead += a.DeadLetterCount()
 				}
+			case KindProcess:
+				kind = 3
 			}
 			if st := int(ci.State); st >= 0 && st < len(childStates) {
 				agg.children[kind][st]++

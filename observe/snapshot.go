@@ -9,7 +9,8 @@ import (
 	"github.com/airssys/rt/supervisor"
 )
 
-// Kind says what a child is: a plain worker, a sub-supervisor or an actor.
+// Kind says what a child is: a plain worker, a sub-supervisor, an actor or
+// an OS process.
 type Kind string
 
 // The kinds of child a snapshot reports.
@@ -17,6 +18,9 @@ const (
 	KindWorker     Kind = "worker"
 	KindSupervisor Kind = "supervisor"
 	KindActor      Kind = "actor"
+	// KindProcess is an OS process child (package process): its spec's
+	// Kind says so, running or not, as observe does not import that package.
+	KindProcess Kind = "process"
 )
 
 // Actor is what observe needs from a running actor to report on it. The
@@ -57,8 +61,9 @@ type Totals struct {
 	Supervisors int `json:"supervisors"` // including the root
 	Workers     int `json:"workers"`
 	Actors      int `json:"actors"`
-	Running     int `json:"running"`  // children in state running
-	Restarts    int `json:"restarts"` // automatic restarts of the children present
+	Processes   int `json:"processes"` // OS process children
+	Running     int `json:"running"`   // children in state running
+	Restarts    int `json:"restarts"`  // automatic restarts of the children present
 	Unhealthy   int `json:"unhealthy"`
 }
 
@@ -276,6 +281,8 @@ func (w *walker) child(parent string, ci *supervisor.ChildInfo, filter string) (
 		sub, subOK := w.supervisor(ci.Supervisor.Info(), subFilter)
 		c.Supervisor = &sub
 		ok = ok || subOK
+	case KindProcess:
+		w.totals.Processes++
 	case KindActor:
 		w.totals.Actors++
 		// An actor between incarnations has no instance to ask.
@@ -292,13 +299,16 @@ func (w *walker) child(parent string, ci *supervisor.ChildInfo, filter string) (
 
 // kindOf classifies a child the same way for snapshots and metrics: an
 // actor is one whose running instance reports like an actor, or, between
-// incarnations when there is no instance, one whose spec says so.
+// incarnations when there is no instance, one whose spec says so; a process
+// is one whose spec says so.
 func kindOf(ci *supervisor.ChildInfo) Kind {
 	switch {
 	case ci.Supervisor != nil:
 		return KindSupervisor
 	case ci.Kind == string(KindActor):
 		return KindActor
+	case ci.Kind == string(KindProcess):
+		return KindProcess
 	}
 	if _, ok := ci.Instance.(Actor); ok {
 		return KindActor

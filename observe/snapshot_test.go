@@ -38,7 +38,7 @@ func TestSnapshotJSON(t *testing.T) {
 	must(t, json.Unmarshal(data, &doc))
 
 	expectKeys(t, "snapshot", doc, "taken_at", "totals", "root")
-	expectKeys(t, "totals", doc["totals"], "supervisors", "workers", "actors", "running", "restarts", "unhealthy")
+	expectKeys(t, "totals", doc["totals"], "supervisors", "workers", "actors", "processes", "running", "restarts", "unhealthy")
 	root := doc["root"].(map[string]any)
 	supKeys := []string{"name", "path", "strategy", "running", "started_at", "max_restarts",
 		"period_seconds", "restarts_in_window", "children"}

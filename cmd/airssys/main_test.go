@@ -470,3 +470,16 @@ func TestRegressionTreeColumnsWithLongError(t *testing.T) {
 		t.Errorf("--wide cut the error:\n%s", wide)
 	}
 }
+
+// TestTreeSummaryCountsProcesses: observe counts OS process children apart
+// from workers, so the summary names them (and only when there are some, so
+// trees without processes read as before).
+func TestTreeSummaryCountsProcesses(t *testing.T) {
+	var b strings.Builder
+	snap := observe.Snapshot{Totals: observe.Totals{Supervisors: 1, Workers: 1, Processes: 2, Running: 3}}
+	snap.Root = observe.SupervisorSnapshot{Name: "web", Path: "web", Running: true}
+	printer{}.snapshot(&b, snap)
+	if want := "1 supervisors, 1 workers, 0 actors · 3 running · 0 restarts · 2 processes"; !strings.Contains(b.String(), want) {
+		t.Errorf("summary lacks %q:\n%s", want, b.String())
+	}
+}

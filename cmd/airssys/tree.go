@@ -299,6 +299,9 @@ func (p printer) snapshot(w io.Writer, s observe.Snapshot) {
 	t := s.Totals
 	summary := fmt.Sprintf("%d supervisors, %d workers, %d actors · %d running · %d restarts",
 		t.Supervisors, t.Workers, t.Actors, t.Running, t.Restarts)
+	if t.Processes > 0 {
+		summary += fmt.Sprintf(" · %d processes", t.Processes)
+	}
 	if t.Unhealthy > 0 {
 		summary += " · " + p.paint(red, fmt.Sprintf("%d unhealthy", t.Unhealthy))
 	}

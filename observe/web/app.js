@@ -191,7 +191,7 @@
     const t = snap.totals;
     const tot = $("totals");
     tot.replaceChildren();
-    for (const [label, v] of [["supervisors", t.supervisors], ["workers", t.workers], ["actors", t.actors],
+    for (const [label, v] of [["supervisors", t.supervisors], ["workers", t.workers], ["actors", t.actors], ["processes", t.processes],
       ["running", t.running], ["restarts", t.restarts], ["unhealthy", t.unhealthy]]) {
       const s = el("span");
       s.append(el("b", "", String(v)), " " + label);
