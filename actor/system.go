@@ -27,7 +27,8 @@ import (
 // under the root joins at once; one below it joins when it first starts
 // (at Start, or before Spawn returns if its supervisor runs), so until
 // then Lookup does not find it, a taken name is a start failure wrapping
-// ErrDuplicateName, and a message it drops goes to DefaultDeadLetters.
+// ErrDuplicateName, and its dead letters (a full mailbox dropping messages
+// sent before the start) go to DefaultDeadLetters.
 // Membership is fixed at the first start: an actor that first starts in
 // no System's tree belongs to none. The tree is known from the ctx that
 // System.Start gives the root, so start a System with Start, not through
