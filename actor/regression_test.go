@@ -334,3 +334,42 @@ func TestRegressionShutdownAfterTheRootGaveUpWaitsForEventHandlers(t *testing.T)
 		}
 	})
 }
+
+// Issue 7 item 7b (Shutdown promptness): Shutdown called while Start was
+// still starting the tree (a slow PreStart) returned at once, while the
+// tree came up. Now it waits for the Start, then stops what it started.
+func TestRegressionShutdownDuringStart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sys := NewSystem("sys", WithSystemLogger(quiet))
+		stopped := make(chan struct{})
+		ref, err := SpawnIn(sys, "slow", func() Actor[int] {
+			return &slowStart{stopped: stopped}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		started := make(chan error, 1)
+		go func() { started <- sys.Start(context.Background()) }()
+		time.Sleep(time.Second) // Start is in PreStart
+		if err := sys.Shutdown(context.Background()); err != nil {
+			t.Fatalf("Shutdown = %v", err)
+		}
+		select {
+		case <-stopped:
+		default:
+			t.Fatal("Shutdown returned before the actor it started had stopped")
+		}
+		if err := <-started; err != nil {
+			t.Fatalf("Start = %v", err)
+		}
+		if !errors.Is(ref.Err(), ErrStopped) {
+			t.Fatalf("Err = %v", ref.Err())
+		}
+	})
+}
+
+type slowStart struct{ stopped chan struct{} }
+
+func (s *slowStart) PreStart(*Context[int]) error     { time.Sleep(2 * time.Second); return nil }
+func (s *slowStart) Receive(*Context[int], int) error { return nil }
+func (s *slowStart) PostStop(*Context[int])           { close(s.stopped) }

@@ -42,8 +42,9 @@ type System struct {
 	mu     sync.RWMutex
 	names  map[string]member
 	phase  systemPhase
-	ran    bool // Start succeeded: the root has a run for Shutdown to stop
-	live   bool // counted in systemsLive
+	ran    bool          // Start succeeded: the root has a run for Shutdown to stop
+	starts chan struct{} // closed when Start returns
+	live   bool          // counted in systemsLive
 	cancel context.CancelFunc
 }
 
@@ -165,6 +166,8 @@ func (s *System) Start(ctx context.Context) error {
 	rctx, cancel := context.WithCancel(ctx)
 	rctx = context.WithValue(rctx, systemKey{}, s) // actors in the tree join s
 	s.phase, s.cancel, s.live = systemRunning, cancel, true
+	s.starts = make(chan struct{})
+	defer close(s.starts)
 	systemsLive.Add(1)
 	s.mu.Unlock()
 	if err := s.root.Start(rctx); err != nil {
@@ -191,13 +194,14 @@ func (s *System) Start(ctx context.Context) error {
 // Shutdown is idempotent, and prompt when there is nothing to stop: on a
 // System that never started it stops its actors for good and returns nil;
 // after a Start that failed (which left nothing running and said why) it
-// returns nil; a later call returns what the first one did, or nil.
+// returns nil; a later call returns what the first one did, or nil. During
+// a Start it waits for the Start to return, then stops what it started.
 func (s *System) Shutdown(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	s.mu.Lock()
-	phase, cancel, ran := s.phase, s.cancel, s.ran
+	phase, cancel, ran, starts := s.phase, s.cancel, s.ran, s.starts
 	s.phase = systemEnded
 	var never []member
 	if phase == systemIdle {
@@ -212,9 +216,20 @@ func (s *System) Shutdown(ctx context.Context) error {
 		}
 		return nil
 	}
+	if !ran && phase == systemRunning {
+		// A Start under way: wait for it, then stop what it started.
+		select {
+		case <-starts:
+		case <-ctx.Done():
+			cancel() // the root ends by itself once it has started
+			return fmt.Errorf("system %q: shutdown: %w", s.name, ctx.Err())
+		}
+		s.mu.Lock()
+		ran = s.ran
+		s.mu.Unlock()
+	}
 	if !ran {
-		// A failed Start: nothing runs. Or a Start still under way: the
-		// cancelled ctx ends the root as soon as it has started.
+		// A failed Start: nothing runs, and Start said why.
 		if cancel != nil {
 			cancel()
 		}
