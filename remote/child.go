@@ -301,12 +301,17 @@ func (n *Node) sendAck(owner, incID string, begun uint64) {
 	w.byte(tAck)
 	w.str(incID)
 	w.uint(begun)
+	w.str(n.name)
 	_ = n.nc.Publish(n.inboxOf(owner), w.b)
 }
 
 // flushAcks tells owners how far their incarnations here got, once per
-// heartbeat, so that an owner keeps few messages it no longer needs.
-func (n *Node) flushAcks() {
+// heartbeat, so that an owner keeps few messages it no longer needs. With
+// lease it tells them of every incarnation, progress or not (once per
+// heartbeat window): an owner that no longer knows one (a stop that never
+// arrived) answers with a stop, so no incarnation outlives its owner's
+// interest while both are up (fencing covers the owner going down).
+func (n *Node) flushAcks(lease bool) {
 	n.mu.Lock()
 	hs := make([]*hosted, 0, len(n.hosted))
 	for _, h := range n.hosted {
@@ -315,7 +320,7 @@ func (n *Node) flushAcks() {
 	n.mu.Unlock()
 	for _, h := range hs {
 		h.mu.Lock()
-		begun, ack := h.begun, h.begun > h.acked
+		begun, ack := h.begun, h.begun > h.acked || lease
 		if ack {
 			h.acked = begun
 		}
@@ -407,6 +412,7 @@ func (n *Node) onExit(r *reader) {
 func (n *Node) onAck(r *reader) {
 	incID := r.str()
 	begun := r.uint()
+	host := r.str()
 	if r.err != nil {
 		n.malformed(r.err, nil)
 		return
@@ -416,6 +422,15 @@ func (n *Node) onAck(r *reader) {
 	n.mu.Unlock()
 	if c != nil {
 		c.acked(begun)
+		return
+	}
+	// An incarnation this node does not want (any more): stop it.
+	if validName(host) {
+		n.stats.orphansStopped.Add(1)
+		var w writer
+		w.byte(tStop)
+		w.str(incID)
+		_ = n.nc.Publish(n.inboxOf(host), w.b)
 	}
 }
 

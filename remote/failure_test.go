@@ -430,3 +430,49 @@ func TestTooLarge(t *testing.T) {
 		t.Fatalf("sum %d", got)
 	}
 }
+
+// An incarnation its owner does not know (a spawn whose answer was lost, a
+// stop that never arrived) is stopped within a heartbeat window or two,
+// while both nodes are up: the hosting node's periodic acknowledgement
+// doubles as a lease.
+func TestRegressionOrphanIncarnationIsStopped(t *testing.T) {
+	nc := natstest.Start(t, 1)
+	var live atomic.Int64
+	var nodes []*remote.Node
+	for _, name := range []string{"a", "b"} {
+		n := startNode(t, name, startSystem(t, name), remote.WithURL(nc.URL(0)))
+		if err := remote.Register(n, "counter", func() actor.Actor[Msg] {
+			return &liveCounter{counter: counter{node: name}, live: &live}
+		}, remote.JSON[Msg]{}); err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, n)
+	}
+	waitFor(t, 10*window, "membership", func() bool { return len(nodes[0].Nodes()) == 1 })
+	raw, err := nats.Connect(nc.URL(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	// A spawn request in a's name for an incarnation a never asked for.
+	frame := []byte{7}
+	for _, s := range []string{"counter", "ghost", "a", "not-an-incarnation-of-a", "remote_test.Msg"} {
+		frame = append(frame, byte(len(s)))
+		frame = append(frame, s...)
+	}
+	reply, err := raw.Request("airssys.default.n.b", frame, 5*time.Second)
+	if err != nil || len(reply.Data) == 0 || reply.Data[0] != 0 {
+		t.Fatalf("spawn: %v %v", reply, err)
+	}
+	if live.Load() != 1 {
+		t.Fatalf("%d incarnations running, want the orphan", live.Load())
+	}
+	start := time.Now()
+	waitFor(t, 10*window, "the orphan to stop", func() bool { return live.Load() == 0 })
+	if d := time.Since(start); d > 3*window {
+		t.Errorf("the orphan ran %v after it was spawned (window %v)", d, window)
+	}
+	if nodes[0].Metrics().OrphansStopped == 0 {
+		t.Error("not counted")
+	}
+}

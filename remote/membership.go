@@ -56,16 +56,17 @@ func (n *Node) heartbeatLoop() {
 	defer n.loops.Done()
 	t := time.NewTicker(n.interval)
 	defer t.Stop()
-	pingNext := 0
+	pingNext, tick := 0, 0
 	for {
 		select {
 		case <-n.stop:
 			return
 		case now := <-t.C:
+			tick++
 			n.heartbeat(false)
 			n.checkMembers(now)
 			sweepPending(n)
-			n.flushAcks()
+			n.flushAcks(tick%n.misses == 0)
 			pingNext = n.pingOne(pingNext)
 		}
 	}

@@ -14,6 +14,7 @@ type stats struct {
 	sentBytes, receivedBytes            atomic.Uint64
 	heartbeatsSent, heartbeatsReceived  atomic.Uint64
 	pingFailures, fenced                atomic.Uint64
+	orphansStopped                      atomic.Uint64
 	remoteRestarts                      atomic.Uint64
 	rttCount, rttSumNanos, rttLastNanos atomic.Uint64
 
@@ -75,6 +76,7 @@ type Metrics struct {
 	HeartbeatsReceived uint64
 	PingFailures       uint64 // round-trip probes that got no answer in an interval
 	Fenced             uint64 // hosted children stopped because their owner went down
+	OrphansStopped     uint64 // incarnations elsewhere this node no longer wanted, told to stop
 	RemoteRestarts     uint64 // remote children of this node started again after an exit
 	// HeartbeatRTT is a histogram of round trips to peers: Buckets[i]
 	// counts those at most RTTBuckets[i] (cumulative, as Prometheus
@@ -98,7 +100,7 @@ func (n *Node) Metrics() Metrics {
 		Node: n.name, Sent: s.sent.Load(), Received: s.received.Load(),
 		SentBytes: s.sentBytes.Load(), ReceivedBytes: s.receivedBytes.Load(),
 		HeartbeatsSent: s.heartbeatsSent.Load(), HeartbeatsReceived: s.heartbeatsReceived.Load(),
-		PingFailures: s.pingFailures.Load(), Fenced: s.fenced.Load(), RemoteRestarts: s.remoteRestarts.Load(),
+		PingFailures: s.pingFailures.Load(), Fenced: s.fenced.Load(), OrphansStopped: s.orphansStopped.Load(), RemoteRestarts: s.remoteRestarts.Load(),
 		DeadLetters: map[string]uint64{},
 	}
 	s.mu.Lock()

@@ -49,10 +49,9 @@ func TestTransportAcrossNodes(t *testing.T) {
 	brA := broker.New(broker.WithTransport(a.Transport()))
 	brB := broker.New(broker.WithTransport(b.Transport()))
 	t.Cleanup(func() { _ = brA.Close(); _ = brB.Close() })
-	tA, err := broker.OpenRemote(brA, topic, broker.JSON[Price]{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// b's side first: its subscription (made when the topic opens) must
+	// be known on s0 before a publishes there, and a's own would satisfy
+	// a check for interest on s0.
 	tB, err := broker.OpenRemote(brB, topic, broker.JSON[Price]{})
 	if err != nil {
 		t.Fatal(err)
@@ -60,8 +59,11 @@ func TestTransportAcrossNodes(t *testing.T) {
 	if _, err := tB.Subscribe(sink(sysB, "sink-b", &onB)); err != nil {
 		t.Fatal(err)
 	}
-	// The subscription on s1 must be known on s0 before a publishes.
 	nc.WaitInterest(0, "airssys.default.t.prices%2Eeur%20%3E%20%2A")
+	tA, err := broker.OpenRemote(brA, topic, broker.JSON[Price]{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := tA.Subscribe(sink(sysA, "sink-a", &onA)); err != nil {
 		t.Fatal(err)
 	}

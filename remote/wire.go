@@ -17,7 +17,7 @@ const (
 	tChild                   // to a hosted incarnation: incarnation, seq, payload
 	tAnswer                  // an Ask's answer: id, failed, data or error text
 	tExit                    // a hosted incarnation ended: incarnation, begun, status, text
-	tAck                     // a hosted incarnation has begun up to: incarnation, begun
+	tAck                     // a hosted incarnation has begun up to: incarnation, begun, host
 	tStopped                 // a served actor stopped for good: name, text
 	tSpawn                   // request: kind, name, owner, incarnation
 	tStop                    // request: incarnation -> begun
