@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -168,6 +169,17 @@ func (n *Node) onStopped(r *reader) {
 	n.mu.Lock()
 	p := n.lookups[key]
 	delete(n.lookups, key)
+	if p == nil {
+		// Perhaps a Lookup under way, whose stand-in is not registered
+		// yet: it checks this when it is.
+		if n.stoppedAt == nil {
+			n.stoppedAt = map[string]time.Time{}
+		}
+		if len(n.stoppedAt) >= 1024 {
+			clear(n.stoppedAt)
+		}
+		n.stoppedAt[key] = time.Now()
+	}
 	n.mu.Unlock()
 	if p != nil {
 		p.stop(fmt.Errorf("remote: actor %q stopped %w", name, &RemoteError{Node: node, Text: text}))
@@ -308,6 +320,7 @@ func Lookup[M any](ctx context.Context, n *Node, node, name string, codec Codec[
 		r, _ := ref.(actor.Ref[M])
 		return r, err
 	}
+	asked := time.Now()
 	var w writer
 	w.byte(tLookup)
 	w.str(name)
@@ -353,12 +366,18 @@ func Lookup[M any](ctx context.Context, n *Node, node, name string, codec Codec[
 	n.lookups[key] = e
 	m := n.members[node]
 	up := m != nil && m.info.Up
-	if !up { // went down while we asked
+	at, stopped := n.stoppedAt[key]
+	stopped = stopped && !at.Before(asked)
+	delete(n.stoppedAt, key)
+	if !up || stopped { // went down, or the actor stopped, while we asked
 		delete(n.lookups, key)
 	}
 	n.mu.Unlock()
-	if !up {
+	switch {
+	case !up:
 		e.stop(fmt.Errorf("remote: node %q: %w", node, ErrNodeDown))
+	case stopped:
+		e.stop(fmt.Errorf("remote: actor %q on node %q stopped: %w", name, node, actor.ErrStopped))
 	}
 	return ref, nil
 }

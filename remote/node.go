@@ -61,17 +61,20 @@ type Node struct {
 	closeMu sync.Mutex
 	seq     atomic.Uint64 // incarnation ids
 
-	mu       sync.Mutex
-	members  map[string]*member
-	subs     map[int]*eventSub
-	nextSub  int
-	kinds    map[string]*kind
-	served   map[string]*served
-	lookups  map[string]*proxyEntry // node + "\x00" + name
-	hosted   map[string]*hosted     // by incarnation id
-	ended    map[string]*hosted     // recently ended hosted incarnations, for late stop requests
-	children map[string]ownerChild  // by incarnation id: this node's remote children
-	placed   map[string]int         // node -> children of this node running there (Any spreads by it)
+	mu      sync.Mutex
+	members map[string]*member
+	subs    map[int]*eventSub
+	nextSub int
+	kinds   map[string]*kind
+	served  map[string]*served
+	lookups map[string]*proxyEntry // node + "\x00" + name
+	// stoppedAt: when a served actor's stop was announced with no
+	// stand-in here yet (a Lookup under way may need to know).
+	stoppedAt map[string]time.Time
+	hosted    map[string]*hosted    // by incarnation id
+	ended     map[string]*hosted    // recently ended hosted incarnations, for late stop requests
+	children  map[string]ownerChild // by incarnation id: this node's remote children
+	placed    map[string]int        // node -> children of this node running there (Any spreads by it)
 
 	stats stats
 }
