@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/airssys/rt/supervisor"
 )
 
 // ChildDetail is the answer of GET /api/child: one child as a snapshot
@@ -17,14 +19,28 @@ type ChildDetail struct {
 	// (a *supervisor.PanicError).
 	Panic *PanicDetail `json:"panic,omitempty"`
 	// Output is the last lines the child wrote, oldest first, when it keeps
-	// them (an OS process child of package process: its Tail method).
+	// them (an OS process child of package process), between incarnations
+	// too: a crash-looping child is mostly waiting for its restart.
 	Output []string `json:"output,omitempty"`
 }
 
-// outputTail is what observe needs from a child that keeps its output;
-// found by duck typing, as observe does not import package process.
+// outputTail is what observe needs from a child that keeps its output,
+// found by duck typing (observe does not import package process): on the
+// spec's Observable, which outlives incarnations, or else on the running
+// instance.
 type outputTail interface {
 	Tail() []string
+}
+
+// childOutput returns the output lines ci keeps, if any.
+func childOutput(ci *supervisor.ChildInfo) []string {
+	if t, ok := ci.Observable.(outputTail); ok {
+		return t.Tail()
+	}
+	if t, ok := ci.Instance.(outputTail); ok {
+		return t.Tail()
+	}
+	return nil
 }
 
 // PanicDetail describes the panic of a child's last failure.
@@ -98,9 +114,7 @@ func (o *Observer) serveChild(w http.ResponseWriter, r *http.Request) {
 		// A sub-supervisor's subtree is what /api/tree is for.
 		c.Supervisor = nil
 		d := ChildDetail{ChildSnapshot: c, Panic: panicDetail(ci.LastErr)}
-		if t, ok := ci.Instance.(outputTail); ok {
-			d.Output = t.Tail()
-		}
+		d.Output = childOutput(ci)
 		writeJSON(w, http.StatusOK, d)
 		return
 	}

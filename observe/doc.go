@@ -51,7 +51,9 @@
 //	                         ?max_children=N lists at most N children per supervisor
 //	GET  /api/child          ChildDetail of ?path=SUPERVISOR/CHILD: the child as in the
 //	                         tree, and, when its last failure was a panic, where it
-//	                         panicked and the stack (formatted only on this request)
+//	                         panicked and the stack (formatted only on this request);
+//	                         for a process child, its last output lines, between
+//	                         incarnations too (the spec's Observable keeps them)
 //	GET  /api/events         server-sent events, one EventRecord per event (see below)
 //	GET  /api/config         Config: whether fault injection is enabled
 //	GET  /metrics            Prometheus exposition of Collector (or of WithGatherer's)

@@ -2,8 +2,13 @@ package observe
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -61,5 +66,48 @@ func TestRegressionProcessChildrenAreProcesses(t *testing.T) {
 	}
 	if w := children("worker", "stopped"); w != 0 {
 		t.Errorf("metrics: %v stopped workers, want 0", w)
+	}
+}
+
+// TestRegressionChildOutputBetweenIncarnations: /api/child gave a
+// process child's last output lines only while an incarnation ran, so a
+// crash-looping child, which mostly waits for its restart, showed none:
+// the very case where its user needs them.
+func TestRegressionChildOutputBetweenIncarnations(t *testing.T) {
+	// The backoff keeps the child waiting for its restart while the test
+	// looks: between incarnations, with no instance.
+	root := supervisor.New("root", supervisor.OneForOne, supervisor.Permanent, quiet,
+		supervisor.WithBackoff(supervisor.Backoff{Initial: time.Hour}))
+	must(t, root.StartChild(shSpec(t, "flaky", `echo "config line 3: <b>bad</b> value"; echo "giving up" >&2; echo exiting; exit 3`)))
+	scheduled := waitEvent(t, root, isKind(supervisor.EventChildRestartScheduled, "flaky"))
+	_, srv := newObserver(t, root)
+	must(t, root.Start(context.Background()))
+	t.Cleanup(func() { _ = root.Stop() })
+	scheduled()
+
+	status, _, doc := call(t, "GET", srv.URL+"/api/child?path=root/flaky", "", "")
+	if status != http.StatusOK || doc["kind"] != string(KindProcess) || doc["state"] != "restarting" ||
+		!strings.Contains(fmt.Sprint(doc["last_error"]), "3") {
+		t.Fatalf("root/flaky: %d %v", status, doc)
+	}
+	var out []string
+	lines, _ := doc["output"].([]any)
+	for _, l := range lines {
+		out = append(out, l.(string))
+	}
+	// Two pipes: the order of lines across them is the reader's, not the
+	// writer's; within one it is the writer's.
+	var stdout, stderr []string
+	for _, l := range out {
+		_, text, _ := strings.Cut(l, " ")
+		if s, ok := strings.CutPrefix(text, "stdout "); ok {
+			stdout = append(stdout, s)
+		} else if s, ok := strings.CutPrefix(text, "stderr "); ok {
+			stderr = append(stderr, s)
+		}
+	}
+	if !slices.Equal(stdout, []string{"config line 3: <b>bad</b> value", "exiting"}) ||
+		!slices.Equal(stderr, []string{"giving up"}) || len(out) != 3 {
+		t.Errorf("output of the crashed child, oldest first: %q", out)
 	}
 }

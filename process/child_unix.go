@@ -104,21 +104,6 @@ func (p *Process) Pid() int {
 	return p.pid
 }
 
-// Output returns the last TailLines lines the child wrote, oldest first,
-// from this incarnation and those before it.
-func (p *Process) Output() []Line { return p.sh.tail.snapshot() }
-
-// Tail is Output rendered as text, for observers that know nothing of this
-// package (they find it by duck typing on supervisor.ChildInfo.Instance).
-func (p *Process) Tail() []string {
-	lines := p.Output()
-	out := make([]string, len(lines))
-	for i, l := range lines {
-		out[i] = l.String()
-	}
-	return out
-}
-
 func (p *Process) launch(ctx context.Context) error {
 	c, path := p.sh.cmd, p.sh.cfg.path
 	cmd := exec.Command(c.Path, c.Args...)

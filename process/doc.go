@@ -35,8 +35,12 @@
 //
 // stdout and stderr are read line by line and logged through slog
 // ([WithOutput]) with the child's path ([WithPath]); the last [TailLines]
-// lines of a child, across its restarts, are kept for live views
-// ([Process.Output], found on supervisor.ChildInfo.Instance).
+// lines of a child, across its restarts, are kept for live views:
+// [Process.Output] on a running incarnation, and, between incarnations too,
+// the spec's Observable (supervisor.ChildInfo.Observable), whose methods
+// Lines() []Line and Tail() []string give the same lines. A crash-looping
+// child is mostly between incarnations, and its last lines are what its
+// user needs.
 //
 // The cmd/airssys command's "run" builds such a tree from a YAML file.
 //

@@ -50,13 +50,34 @@ func (t *tail) add(l Line) {
 	t.mu.Unlock()
 }
 
-func (t *tail) snapshot() []Line {
+// Lines returns the lines kept, oldest first.
+func (t *tail) Lines() []Line {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	out := make([]Line, 0, len(t.lines))
 	out = append(out, t.lines[t.next:]...)
 	return append(out, t.lines[:t.next]...)
 }
+
+// Tail is Lines rendered as text, for observers that know nothing of this
+// package: they find it by duck typing on supervisor.ChildInfo.Observable
+// (the spec's, there between incarnations too) or on a running Process.
+func (t *tail) Tail() []string {
+	lines := t.Lines()
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = l.String()
+	}
+	return out
+}
+
+// Output returns the last TailLines lines the child wrote, oldest first,
+// from this incarnation and those before it.
+func (p *Process) Output() []Line { return p.sh.tail.Lines() }
+
+// Tail is Output rendered as text, for observers that know nothing of this
+// package.
+func (p *Process) Tail() []string { return p.sh.tail.Tail() }
 
 // pump reads one stream of the process line by line until EOF (or until
 // the read end is closed), logging and keeping every line.

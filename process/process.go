@@ -252,6 +252,10 @@ func NewSpec(name string, cmd Command, opts ...Option) (supervisor.Spec, error) 
 		Restart:  cfg.restart,
 		Shutdown: cfg.shutdown,
 		New:      func() supervisor.Child { return &Process{sh: shared} },
+		// The output tail, for observers between incarnations too: a
+		// crash-looping child has no instance most of the time, and its
+		// last lines are what a user needs then.
+		Observable: shared.tail,
 	}
 	if cfg.ready != nil {
 		if d := cfg.readyTimeout + readySlack; d > supervisor.DefaultStartTimeout {

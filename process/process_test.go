@@ -439,3 +439,35 @@ func TestEnvAndDir(t *testing.T) {
 		t.Fatalf("output %v, want %q", got, "hi "+dir)
 	}
 }
+
+// TestOutputBetweenIncarnations: the spec's Observable gives the child's
+// kept lines while it waits for its restart, when there is no instance to
+// ask: the output of the crashed incarnation, what a user looks for.
+func TestOutputBetweenIncarnations(t *testing.T) {
+	ev := newEvents()
+	s := supervisor.New("root", supervisor.OneForOne, supervisor.Permanent,
+		supervisor.WithLogger(quietLog), supervisor.WithEventHandler(ev.handle),
+		supervisor.WithBackoff(supervisor.Backoff{Initial: time.Hour}))
+	if err := s.StartChild(process.Spec("flaky", sh(`echo "bad config"; exit 3`), process.WithOutput(quietLog))); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	ev.await(t, "flaky", supervisor.EventChildRestartScheduled, 1)
+	ci := s.WhichChildren()[0]
+	kept, ok := ci.Observable.(interface {
+		Lines() []process.Line
+		Tail() []string
+	})
+	if ci.State != supervisor.ChildRestarting || ci.Instance != nil || !ok {
+		t.Fatalf("child %+v: want restarting, no instance, an Observable with the lines", ci)
+	}
+	if lines := kept.Lines(); len(lines) != 1 || lines[0].Text != "bad config" || lines[0].Stream != "stdout" {
+		t.Errorf("lines %+v", lines)
+	}
+	if tail := kept.Tail(); len(tail) != 1 || !strings.HasSuffix(tail[0], " stdout bad config") {
+		t.Errorf("tail %q", tail)
+	}
+}

@@ -46,12 +46,6 @@ func (p *Process) CheckHealth(context.Context) health.Status {
 // Pid returns 0: nothing was started.
 func (p *Process) Pid() int { return 0 }
 
-// Output returns the lines kept (none here).
-func (p *Process) Output() []Line { return p.sh.tail.snapshot() }
-
-// Tail is Output rendered as text.
-func (p *Process) Tail() []string { return nil }
-
 // SignalName returns the signal's number.
 func SignalName(sig syscall.Signal) string { return "signal " + strconv.Itoa(int(sig)) }
 

@@ -208,6 +208,14 @@ type Spec struct {
 	// empty means a plain worker. Supervisors are recognised on their own.
 	Kind string
 
+	// Observable, if set, is what observers may ask about the child whether
+	// an incarnation runs or not (Instance is nil between incarnations): one
+	// value shared by all its incarnations, which observers query by type
+	// assertion as they do Instance. An OS process child's output tail is
+	// one, so that the last lines of a crash-looping child stay readable
+	// while it waits for its restart. ChildInfo.Observable carries it.
+	Observable any
+
 	// Dispose, if set, is called once when the spec is gone for good and no
 	// incarnation of it will ever run again: it was removed (a Temporary
 	// exit, DeleteChild, a temporary bystander of a group restart, a start
@@ -310,6 +318,8 @@ type ChildInfo struct {
 	// Instance is the current incarnation (nil when not running): observers
 	// use it to ask a child for more, such as an actor's mailbox depth.
 	Instance Child
+	// Observable is the spec's Observable, there between incarnations too.
+	Observable any
 }
 
 // ChildCounts summarises a supervisor's children, as CountChildren reports.

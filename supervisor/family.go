@@ -69,6 +69,7 @@ type coldSpec struct {
 	health       HealthPolicy
 	significant  bool
 	kind         string
+	observable   any // never interned: see compact
 }
 
 // colds interns coldSpecs, so that a pool of similar children (a batch, a
@@ -85,7 +86,14 @@ const maxColds = 1024
 func compact(s Spec) childSpec {
 	cs := childSpec{Name: s.Name, New: s.New, Dispose: s.Dispose}
 	cold := coldSpec{shutdown: s.Shutdown, startTimeout: s.StartTimeout, health: s.Health,
-		significant: s.Significant, kind: s.Kind}
+		significant: s.Significant, kind: s.Kind, observable: s.Observable}
+	if s.Observable != nil {
+		// The child's own value: shared by nobody, and the table would keep
+		// it (an output tail, say) alive for good. It may also be of a type
+		// that cannot be a map key.
+		cs.cold = &cold
+		return cs
+	}
 	if cold == (coldSpec{}) {
 		return cs
 	}
@@ -128,6 +136,13 @@ func (s *childSpec) health() HealthPolicy {
 
 func (s *childSpec) significant() bool { return s.cold != nil && s.cold.significant }
 
+func (s *childSpec) observable() any {
+	if s.cold == nil {
+		return nil
+	}
+	return s.cold.observable
+}
+
 func (s *childSpec) kind() string {
 	if s.cold == nil {
 		return ""
@@ -139,7 +154,8 @@ func (s *childSpec) kind() string {
 func (c *child) public() Spec {
 	s := c.spec
 	return Spec{Name: s.Name, New: s.New, Dispose: s.Dispose, Restart: c.restart, Shutdown: s.shutdownPolicy(),
-		StartTimeout: s.startTimeout(), Health: s.health(), Significant: s.significant(), Kind: s.kind()}
+		StartTimeout: s.startTimeout(), Health: s.health(), Significant: s.significant(), Kind: s.kind(),
+		Observable: s.observable()}
 }
 
 // incarnation is one run of a child, from New to exit. err is written by
@@ -170,7 +186,7 @@ func (c *child) info() ChildInfo {
 	ci := ChildInfo{
 		Name: c.spec.Name, State: c.state, Restarts: c.restarts, IsSupervisor: c.sub != nil,
 		LastErr: c.lastErr, Health: c.health(), Since: c.sinceTime(), Restart: c.restart,
-		Shutdown: c.shutdown(), Supervisor: c.sub,
+		Shutdown: c.shutdown(), Supervisor: c.sub, Observable: c.spec.observable(),
 	}
 	if c.inc != nil {
 		ci.Instance = c.inc.inst

@@ -164,3 +164,55 @@ func TestStringers(t *testing.T) {
 		}
 	}
 }
+
+// TestObservableIsThereBetweenIncarnations: a spec's Observable reaches
+// observers through ChildInfo whether an incarnation runs or not, each
+// child its own, whatever its type (a map cannot be interned: no panic).
+func TestObservableIsThereBetweenIncarnations(t *testing.T) {
+	type tail struct{ lines []string }
+	a, b := &tail{lines: []string{"a"}}, map[string]int{"b": 1}
+	s := New("root", OneForOne, Permanent, quiet)
+	idle := func() Child { return ChildFunc(func(ctx context.Context) error { <-ctx.Done(); return nil }) }
+	for name, v := range map[string]any{"a": a, "b": b} {
+		if err := s.StartChild(Spec{Name: name, New: idle, Observable: v}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.StartChild(Spec{Name: "plain", New: idle}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string, state ChildState) {
+		t.Helper()
+		for _, ci := range s.WhichChildren() {
+			if ci.State != state {
+				t.Fatalf("%s: %s is %v, want %v", when, ci.Name, ci.State, state)
+			}
+			switch got := ci.Observable; ci.Name {
+			case "a":
+				if got != any(a) {
+					t.Errorf("%s: a's Observable is %v", when, got)
+				}
+			case "b":
+				if m, ok := got.(map[string]int); !ok || m["b"] != 1 {
+					t.Errorf("%s: b's Observable is %v", when, got)
+				}
+			default:
+				if got != nil {
+					t.Errorf("%s: %s has Observable %v, set none", when, ci.Name, got)
+				}
+			}
+		}
+	}
+	check("before start", ChildStopped)
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	check("running", ChildRunning)
+	for _, name := range []string{"a", "b", "plain"} {
+		if err := s.TerminateChild(name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("terminated", ChildStopped)
+}
