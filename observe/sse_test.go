@@ -46,6 +46,19 @@ func crashDB(t *testing.T, tt *testTree) {
 	restarted()
 }
 
+// waitHub waits until the observer's hub has published event id, failing
+// the test after a generous timeout (it only bounds a hang).
+func waitHub(t *testing.T, o *Observer, id uint64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for o.hub.lastID() < id {
+		if time.Now().After(deadline) {
+			t.Fatalf("hub at event %d, want %d", o.hub.lastID(), id)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // expectDBCrash reads the two events of one crash of db.
 func expectDBCrash(t *testing.T, r *sseReader, restarts int) (lastID uint64) {
 	t.Helper()
@@ -116,10 +129,13 @@ func TestEventStreamReconnect(t *testing.T) {
 // how much it missed, then gets what the buffer still holds.
 func TestEventStreamGap(t *testing.T) {
 	tt := startTree(t)
-	_, srv := newObserver(t, tt.root, WithEventBuffer(4))
+	o, srv := newObserver(t, tt.root, WithEventBuffer(4))
 	for range 3 {
 		crashDB(t, tt) // events 1..6; the ring keeps 3..6
 	}
+	// Each event handler has a delivery goroutine of its own, so crashDB's
+	// handler may see the 6th event before the observer's hub has it.
+	waitHub(t, o, 6)
 	r, _ := openStream(t, srv.URL, "1", "")
 	e, _ := r.nextEvent(t)
 	if e.event != "gap" || e.data != `{"missed":1}` {
