@@ -56,9 +56,18 @@
 // node went down (sent, never acknowledged) are dead letters wrapping
 // ErrNodeDown. Nothing is delivered twice.
 //
+// Inside a remote child, Context.Self is the incarnation's own cell on its
+// node, not the child's Ref: a message sent to it skips the declaring side's
+// mailbox, and the begun-up-to accounting above cannot tell it from the
+// owner's messages. Give a remote child its own Ref in a message (or Lookup
+// it) rather than send to Self.
+//
 // A node that cannot hear a child's owner for the heartbeat window stops
 // that child itself (fencing), so after a partition heals exactly one
-// incarnation runs, and two never overlap by more than the window.
+// incarnation runs, and two never overlap by more than the window. While
+// both nodes are up, the hosting node's periodic acknowledgement of each
+// incarnation is a lease: an owner that no longer knows the incarnation
+// (a spawn answer or a stop lost on the way) has it stopped.
 //
 // # Delivery
 //
