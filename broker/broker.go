@@ -26,23 +26,31 @@ type topic interface {
 	messageType() reflect.Type
 }
 
-// Option configures a Broker at New.
-type Option func(*Broker)
+// Option configures a Broker at New. It has the shape of the other
+// packages' options (supervisor, observe, process, remote): a function of an
+// unexported configuration, so options stay the only way to set one.
+type Option func(*config)
+
+// config is what the options set.
+type config struct {
+	transport Transport
+}
 
 // WithTransport gives the Broker a Transport for its remote topics (see
 // OpenRemote). Topics opened with Open stay in memory whatever the
 // transport. A nil transport is the same as none.
-func WithTransport(t Transport) Option { return func(b *Broker) { b.transport = t } }
+func WithTransport(t Transport) Option { return func(c *config) { c.transport = t } }
 
-// New returns a Broker configured by opts.
+// New returns a Broker configured by opts. A nil option is ignored, as
+// supervisor.New does: New has no error to report it with.
 func New(opts ...Option) *Broker {
-	b := &Broker{}
+	var c config
 	for _, o := range opts {
 		if o != nil {
-			o(b)
+			o(&c)
 		}
 	}
-	return b
+	return &Broker{transport: c.transport}
 }
 
 // Open returns the topic of b named name, creating it as a local topic if
