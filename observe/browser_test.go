@@ -70,6 +70,25 @@ func browserFaults(t *testing.T, tree *demo.Tree) {
 	degraded()
 }
 
+// browserScript is the program of the process child: more lines than the
+// detail's box shows, one that would be markup if the page did not escape
+// it, and a crash.
+const browserScript = `i=1; while [ $i -le 150 ]; do echo "line $i"; i=$((i+1)); done
+echo '<b>bad</b> <img src=x onerror="window.pwned=1">'; echo exiting; exit 3`
+
+// browserProcess adds an OS process child that crashes and then waits an
+// hour for its restart (backoff), so that the page shows its output while
+// no incarnation runs.
+func browserProcess(t *testing.T, root *supervisor.Supervisor) {
+	t.Helper()
+	programs := supervisor.New("programs", supervisor.OneForOne, supervisor.Permanent, quiet,
+		supervisor.WithBackoff(supervisor.Backoff{Initial: time.Hour}))
+	must(t, programs.StartChild(shSpec(t, "flaky", browserScript)))
+	scheduled := waitEvent(t, root, isKind(supervisor.EventChildRestartScheduled, "flaky"))
+	must(t, root.AddSupervisor(programs))
+	scheduled()
+}
+
 func TestBrowser(t *testing.T) {
 	chrome := chromiumPath()
 	if chrome == "" {
@@ -83,6 +102,7 @@ func TestBrowser(t *testing.T) {
 	const token = "browser-test-token"
 	_, srv := newObserver(t, root, WithFaultInjection(token))
 	browserFaults(t, tree) // after the observer, so that the feed shows them
+	browserProcess(t, root)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -213,6 +233,71 @@ func TestBrowser(t *testing.T) {
 	if at, stack := text(`#detail-at`), text(`#detail-stack`); !strings.Contains(at, "internal/demo") ||
 		!strings.Contains(stack, "internal/demo/tree.go:") {
 		t.Errorf("detail of handler-2: panicked at %q, stack:\n%s", at, stack)
+	}
+	must(t, chromedp.Do(bctx,
+		chromedp.Click(chromedp.CSS(`#detail-close`)),
+		chromedp.WaitNotPresent(chromedp.CSS(`#detail[open]`)),
+	))
+
+	// An OS process child is drawn as one and counted, and its detail
+	// shows its last output lines, between incarnations too: escaped,
+	// monospace, the newest at the bottom and in view.
+	const flaky = `li[data-path="microservice/programs/flaky"]`
+	if kind, processes := text(flaky+` .kind`), text(`#totals [data-total="processes"] b`); kind != "process" || processes != "1" {
+		t.Errorf("process child: kind %q, processes total %q; want process, 1", kind, processes)
+	}
+	must(t, chromedp.Do(bctx,
+		chromedp.Click(chromedp.CSS(flaky+` .name`)),
+		chromedp.WaitVisible(chromedp.CSS(`#detail[open]`)),
+	))
+	if _, err := chromedp.Run(bctx, chromedp.Poll[bool](`!document.getElementById("detail-output").hidden`,
+		chromedp.WithPollingTimeout(5*time.Second))); err != nil {
+		t.Fatalf("the process child's detail shows no output (%v): %q", err, text(`#detail`))
+	}
+	type shownOutput struct {
+		Text       string `json:"text"`
+		Elements   int    `json:"elements"`
+		Font       string `json:"font"`
+		Scrollable bool   `json:"scrollable"`
+		AtBottom   bool   `json:"atBottom"`
+		Pwned      bool   `json:"pwned"`
+	}
+	out, err := chromedp.Run(bctx, chromedp.Evaluate[shownOutput](`(() => {
+		const pre = document.getElementById("detail-output-lines");
+		return { text: pre.textContent, elements: pre.childElementCount, font: getComputedStyle(pre).fontFamily,
+			scrollable: pre.scrollHeight > pre.clientHeight,
+			atBottom: pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4, pwned: !!window.pwned };
+	})()`))
+	must(t, err)
+	lines := strings.Split(out.Text, "\n")
+	if n := len(lines); n != 152 || !strings.HasSuffix(lines[0], " stdout line 1") ||
+		!strings.HasSuffix(lines[n-2], ` stdout <b>bad</b> <img src=x onerror="window.pwned=1">`) ||
+		!strings.HasSuffix(lines[n-1], " stdout exiting") {
+		t.Errorf("output shown, %d lines, oldest first: first %q, last %q", n, lines[0], lines[n-1])
+	}
+	if out.Elements != 0 || out.Pwned {
+		t.Errorf("the output was read as markup: %d elements, script ran: %v", out.Elements, out.Pwned)
+	}
+	if !strings.Contains(out.Font, "monospace") {
+		t.Errorf("output font %q, want monospace", out.Font)
+	}
+	if !out.Scrollable || !out.AtBottom {
+		t.Errorf("output scrollable %v, scrolled to the newest line %v; want both", out.Scrollable, out.AtBottom)
+	}
+	if state := text(`#detail-facts`); !strings.Contains(state, "restarting") || !strings.Contains(state, "code 3") {
+		t.Errorf("detail facts of the crashed process: %q", state)
+	}
+	must(t, chromedp.Do(bctx,
+		chromedp.Click(chromedp.CSS(`#detail-close`)),
+		chromedp.WaitNotPresent(chromedp.CSS(`#detail[open]`)),
+	))
+	// A child that keeps no output shows no output box.
+	must(t, chromedp.Do(bctx,
+		chromedp.Click(chromedp.CSS(`li[data-path="microservice/data-layer/repository"] .name`)),
+		chromedp.WaitVisible(chromedp.CSS(`#detail[open]`)),
+	))
+	if hidden, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`document.getElementById("detail-output").hidden`)); err != nil || !hidden {
+		t.Errorf("a worker's detail shows an output box (%v)", err)
 	}
 	must(t, chromedp.Do(bctx,
 		chromedp.Click(chromedp.CSS(`#detail-close`)),

@@ -237,6 +237,7 @@
       const res = await fetch("api/tree?" + q, { cache: "no-store" });
       if (!res.ok) throw new Error((await res.json()).error || res.statusText);
       drawTree(await res.json());
+      if (detailPath && $("detail").open) showDetail(detailPath, true);
     } catch (err) {
       $("conn").className = "conn conn-down";
       $("conn").textContent = "tree: " + err.message;
@@ -311,19 +312,29 @@
 
   // --- child detail -------------------------------------------------------
 
+  // detailPath is the child whose detail is open; the detail follows the
+  // tree's refreshes while it is, so a crash-looping child's output stays
+  // current.
+  let detailPath = "";
+
   // showDetail opens the detail of the child at path: what the tree shows,
   // plus, when its last failure was a panic, where it panicked and the
-  // stack, which only /api/child formats.
-  async function showDetail(path) {
+  // stack, and, for a child that keeps its output (an OS process), its last
+  // lines, all of which only /api/child gives. quiet (a refresh of an open
+  // detail) reports no error: the next refresh tries again.
+  async function showDetail(path, quiet) {
     let d;
     try {
       const res = await fetch("api/child?" + new URLSearchParams({ path }), { cache: "no-store" });
       d = await res.json();
       if (!res.ok) throw new Error(d.error || res.statusText);
     } catch (err) {
-      toast(`detail of ${path}: ${err.message}`);
+      if (!quiet) toast(`detail of ${path}: ${err.message}`);
       return;
     }
+    const dlg = $("detail");
+    if (quiet && (!dlg.open || detailPath !== path)) return; // closed or moved on meanwhile
+    detailPath = path;
     $("detail-title").textContent = d.path;
     const facts = $("detail-facts");
     facts.replaceChildren();
@@ -335,8 +346,27 @@
     $("detail-panic").hidden = !d.panic;
     $("detail-at").textContent = d.panic ? d.panic.at || "(unknown)" : "";
     $("detail-stack").textContent = d.panic ? d.panic.stack : "";
-    const dlg = $("detail");
-    if (!dlg.open) dlg.showModal();
+    drawOutput(d.output || []);
+    if (!dlg.open) {
+      dlg.showModal();
+      const pre = $("detail-output-lines");
+      pre.scrollTop = pre.scrollHeight;
+    }
+  }
+
+  // drawOutput shows a child's last output lines, oldest first, so the
+  // newest is at the bottom, and keeps the newest in view unless the user
+  // has scrolled up to read older ones. textContent: the lines are the
+  // program's bytes, never markup.
+  function drawOutput(lines) {
+    const box = $("detail-output"), pre = $("detail-output-lines");
+    box.hidden = !lines.length;
+    $("detail-output-count").textContent = lines.length ? `(${lines.length} line${lines.length === 1 ? "" : "s"}, newest last)` : "";
+    const text = lines.join("\n");
+    if (pre.textContent === text) return;
+    const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+    pre.textContent = text;
+    if (atBottom) pre.scrollTop = pre.scrollHeight;
   }
 
   treeEl.addEventListener("click", (ev) => {
