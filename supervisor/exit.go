@@ -37,15 +37,18 @@ func (r *run) onExit(inc *incarnation) {
 }
 
 // afterExit applies c's restart policy to an exit the supervisor did not
-// ask for (a return from Serve, or a health-check failure), at now.
+// ask for (a return from Serve, or a health-check failure), at now. A child
+// that is still running (a health-check failure) is stopped here when it
+// will not be restarted, and by the strategy, in its place among the
+// siblings it restarts, when it will.
 func (r *run) afterExit(c *child, err error, normal bool, since int64, now time.Time) {
 	switch {
 	case c.restart == Temporary:
-		c.state = ChildStopped
+		r.stopChild(c)
 		r.remove(c)
 		r.significantExit(c)
 	case c.restart == Transient && normal:
-		c.state = ChildStopped
+		r.stopChild(c)
 		r.significantExit(c)
 	default:
 		r.restart(c, err, since, now)

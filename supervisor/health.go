@@ -144,8 +144,9 @@ func (r *run) onHealth(chk *healthCheck, st health.Status) {
 	}
 	err := fmt.Errorf("%w: %d consecutive unhealthy checks, last: %s", ErrUnhealthy, c.poll.unhealthy, st.Reason)
 	r.emit(Event{Kind: EventHealthRestart, Child: c.spec.Name, Health: st, Err: err, Restarts: c.restarts})
+	// The child is still running: afterExit stops it where the strategy
+	// says, so that the siblings that depend on it stop first.
 	since := c.since
-	r.stopChild(c)
 	c.lastErr = err
 	r.afterExit(c, err, false, since, time.Now())
 }

@@ -39,13 +39,15 @@ func (r *run) giveUp(c *child, cause error) {
 	r.shutdown(err)
 }
 
-// groupFor stops the siblings that the strategy restarts with c, newest
-// first, drops the temporary ones, and returns the children to start again
-// in start order.
+// groupFor stops the children that the strategy restarts with c, newest
+// first (c too, in its place, if it still runs: a health restart), drops
+// the temporary ones, and returns the children to start again in start
+// order.
 func (r *run) groupFor(c *child) []*child {
 	var first *child
 	switch r.s.strategy {
 	case OneForOne:
+		r.stopChild(c)
 		return []*child{c}
 	case OneForAll:
 		first = r.f.head
@@ -53,9 +55,7 @@ func (r *run) groupFor(c *child) []*child {
 		first = c
 	}
 	for o := r.f.tail; o != nil; o = o.prev {
-		if o != c {
-			r.stopChild(o)
-		}
+		r.stopChild(o)
 		if o == first {
 			break
 		}
