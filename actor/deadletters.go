@@ -35,6 +35,10 @@ type DeadLetters struct {
 	count  atomic.Uint64
 	mu     sync.Mutex                      // serialises changes to subs
 	subs   atomic.Pointer[[]*dlSubscriber] // copy-on-write: senders read without a lock
+
+	// redelivered: the messages recorded here are handed on again by
+	// whoever forwarded them (see SetRedelivered), so they fail no Ask.
+	redelivered atomic.Bool
 }
 
 var defaultDeadLetters DeadLetters
@@ -91,7 +95,7 @@ func (d *DeadLetters) Subscribe(fn func(DeadLetter)) (cancel func()) {
 // only when someone listens.
 func deadLetter[M any](d *DeadLetters, target string, msg M, reason error) {
 	d.count.Add(1)
-	if asksWaiting.Load() != 0 {
+	if asksWaiting.Load() != 0 && !d.redelivered.Load() {
 		lostReplies(msg, reason) // an Ask may wait for this request
 	}
 	subs := d.subs.Load()

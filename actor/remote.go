@@ -57,6 +57,14 @@ func (d *DeadLetters) Record(target string, msg any, reason error) {
 	deadLetter(d, target, msg, reason)
 }
 
+// SetRedelivered says whether the messages these dead letters record are
+// delivered again by someone else, so that a request among them is not
+// lost and must not fail the Ask waiting on it. It is for transports that
+// run forwarded messages in a System of their own (the remote package's
+// hosting System, whose queue at a stop its owner requeues for the next
+// incarnation): the user's own dead letters are always final.
+func (d *DeadLetters) SetRedelivered(on bool) { d.redelivered.Store(on) }
+
 // ReplyPort carries the answers of Asks between processes. A transport
 // installs one with SetReplyPort; from then on a Reply encodes (as text,
 // through encoding.TextMarshaler, which encoding/json and most codecs

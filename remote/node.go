@@ -189,6 +189,9 @@ func Start(ctx context.Context, name string, sys *actor.System, opts ...Option) 
 		return nil, fmt.Errorf("remote: start %q: %w", name, err)
 	}
 	n.hostSys = actor.NewSystem(name + "-hosted")
+	// What a hosted incarnation leaves queued goes back to its owner's
+	// mailbox (see hostedEnded): an Ask waiting on it is not lost.
+	n.hostSys.DeadLetters().SetRedelivered(true)
 	n.proxySys = actor.NewSystem(name + "-proxies")
 	dl := n.sys.DeadLetters()
 	n.proxyDL = n.proxySys.DeadLetters().Subscribe(func(d actor.DeadLetter) { dl.Record(d.Target, d.Message, d.Reason) })
