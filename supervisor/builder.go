@@ -61,10 +61,10 @@ func (b *ChildBuilder) UnhealthyThreshold(n int) *ChildBuilder {
 // restart does not reset its fields: use SpawnFunc for fresh state.
 func (b *ChildBuilder) Spawn(c Child) error {
 	if isNil(c) {
-		return fmt.Errorf("supervisor %s: child %q: %w: nil child %T", b.s.name, b.spec.Name, ErrInvalidSpec, c)
+		return fmt.Errorf("supervisor %s: child %q: %w: nil child %T", b.s.where(), b.spec.Name, ErrInvalidSpec, c)
 	}
 	if err := checkHealthPolicy(b.spec.Health, c); err != nil {
-		return fmt.Errorf("supervisor %s: child %q: %w", b.s.name, b.spec.Name, err)
+		return fmt.Errorf("supervisor %s: child %q: %w", b.s.where(), b.spec.Name, err)
 	}
 	spec := b.spec
 	spec.New = func() Child { return c }
@@ -182,7 +182,7 @@ func (b *BatchBuilder) SpawnBatchWith(newFn func(i int) Child) error {
 }
 
 func (b *BatchBuilder) bad(why string) error {
-	return fmt.Errorf("supervisor %s: batch %q: %w: %s", b.s.name, b.prefix, ErrInvalidSpec, why)
+	return fmt.Errorf("supervisor %s: batch %q: %w: %s", b.s.where(), b.prefix, ErrInvalidSpec, why)
 }
 
 // SpawnChild adds a child with the supervisor's defaults. The same value
@@ -204,7 +204,7 @@ func (s *Supervisor) SpawnWithSpec(spec Spec, c Child) error {
 // *Supervisor do the same; a New that returns one is checked at its start.
 func (s *Supervisor) AddSupervisor(sub *Supervisor) error {
 	if sub == nil {
-		return fmt.Errorf("supervisor %s: %w: nil supervisor", s.name, ErrInvalidSpec)
+		return fmt.Errorf("supervisor %s: %w: nil supervisor", s.where(), ErrInvalidSpec)
 	}
 	return s.StartChild(Spec{Name: sub.name, Restart: sub.restart, New: func() Child { return sub }, sup: sub})
 }

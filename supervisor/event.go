@@ -15,7 +15,7 @@ type EventKind int
 
 const (
 	EventSupervisorStarted     EventKind = iota // a supervisor started all its children
-	EventSupervisorStopped                      // a supervisor ended; Err is its final error
+	EventSupervisorStopped                      // a supervisor ended; Err is its final error (wraps ErrIntensityExceeded if it gave up)
 	EventChildStarted                           // an incarnation started (first start or manual)
 	EventChildRestarted                         // an incarnation started by an automatic restart
 	EventChildExited                            // an incarnation ended normally on its own
@@ -50,15 +50,38 @@ func (k EventKind) String() string {
 func (k EventKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
 
 // Event is one transition of a supervision tree.
+//
+// Restarts counts automatic restarts, of the event's subject:
+//   - For a child's event (Child set), the child's restarts that have
+//     succeeded so far, as [ChildInfo.Restarts] reports them at that moment.
+//     A restart that fails to start is not counted: EventChildStartFailed
+//     says restarts=2 when the third attempt fails, and the
+//     EventIntensityExceeded that may follow says 2 as well.
+//   - For the supervisor's own events (Child empty), the restarts counted
+//     in its intensity window, as [Info.RestartsInWindow] reports them. On
+//     the EventSupervisorStopped of a supervisor that gave up, it is the
+//     count that went over the limit (max+1), and Err wraps
+//     [ErrIntensityExceeded].
+//
+// Logs and String name the two "restarts" and "restarts_in_window", so a
+// line never needs the reader to know which is which.
 type Event struct {
 	Time       time.Time
 	Supervisor string // path of the supervisor, "root/web"
 	Child      string // empty for events of the supervisor itself
 	Kind       EventKind
 	Err        error
-	Restarts   int           // the child's automatic restarts so far
+	Restarts   int           // see above: the child's, or the supervisor's in its window
 	Delay      time.Duration // for EventChildRestartScheduled
 	Health     health.Status // for health events
+}
+
+// restartsKey is the name of Restarts in logs and String.
+func (e Event) restartsKey() string {
+	if e.Child == "" {
+		return "restarts_in_window"
+	}
+	return "restarts"
 }
 
 // LogLevel is the level an event is logged at: routine transitions at Debug,
@@ -88,7 +111,7 @@ func (e Event) String() string {
 	}
 	s += " " + e.Kind.String()
 	if e.Restarts > 0 {
-		s += fmt.Sprintf(" restarts=%d", e.Restarts)
+		s += fmt.Sprintf(" %s=%d", e.restartsKey(), e.Restarts)
 	}
 	if e.Delay > 0 {
 		s += " delay=" + e.Delay.String()
@@ -124,7 +147,7 @@ func (e Event) log(l *slog.Logger) {
 	if e.Child != "" {
 		attrs = append(attrs, slog.String("child", e.Child))
 	}
-	attrs = append(attrs, slog.Int("restarts", e.Restarts))
+	attrs = append(attrs, slog.Int(e.restartsKey(), e.Restarts))
 	if e.Delay > 0 {
 		attrs = append(attrs, slog.Duration("delay", e.Delay))
 	}

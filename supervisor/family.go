@@ -312,7 +312,7 @@ func disposeEach(gone []*child) {
 // newChild validates spec against s and builds its record.
 func newChild(s *Supervisor, spec Spec) (*child, error) {
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("supervisor %s: child %q: %w: "+format, append([]any{s.name, spec.Name, ErrInvalidSpec}, args...)...)
+		return fmt.Errorf("supervisor %s: child %q: %w: "+format, append([]any{s.where(), spec.Name, ErrInvalidSpec}, args...)...)
 	}
 	if err := checkName(spec.Name); err != nil {
 		return nil, bad("%v", err)
@@ -350,7 +350,7 @@ func newChild(s *Supervisor, spec Spec) (*child, error) {
 // held. A deleted spec is returned for disposal after unlocking.
 func (f *family) offline(s *Supervisor, m *call) (rep reply, gone *child) {
 	stopped := func() reply {
-		return reply{err: fmt.Errorf("supervisor %s: %w", s.name, ErrStopped)}
+		return reply{err: fmt.Errorf("supervisor %s: %w", s.where(), ErrStopped)}
 	}
 	switch m.op {
 	case opWhich:
@@ -374,7 +374,7 @@ func (f *family) offline(s *Supervisor, m *call) (rep reply, gone *child) {
 	case opTerminate, opDelete:
 		c := f.byName[m.name]
 		if c == nil {
-			return reply{err: fmt.Errorf("supervisor %s: child %q: %w", s.name, m.name, ErrNotFound)}, nil
+			return reply{err: fmt.Errorf("supervisor %s: child %q: %w", s.where(), m.name, ErrNotFound)}, nil
 		}
 		if m.op == opDelete {
 			f.remove(c)
@@ -406,7 +406,7 @@ func (f *family) admit(s *Supervisor, specs []Spec) ([]*child, error) {
 			if old != nil && old.inc != nil {
 				sentinel = ErrAlreadyStarted
 			}
-			return nil, fmt.Errorf("supervisor %s: child %q: %w", s.name, spec.Name, sentinel)
+			return nil, fmt.Errorf("supervisor %s: child %q: %w", s.where(), spec.Name, sentinel)
 		}
 		if seen != nil {
 			seen[spec.Name] = true

@@ -82,6 +82,7 @@ type run struct {
 	gone      []*child                  // removed specs whose Dispose hooks are still to run
 	ending    bool
 	finalErr  error
+	gaveUp    int // restarts in the window when it gave up (intensity); 0 if it did not
 	startedAt time.Time
 	path      string
 }
@@ -149,7 +150,11 @@ func (r *run) finish(err error) {
 			job.timer.Stop()
 		}
 	}
-	r.emit(Event{Kind: EventSupervisorStopped, Err: err})
+	inWindow := r.gaveUp
+	if inWindow == 0 {
+		inWindow = r.intensity.used(time.Now())
+	}
+	r.emit(Event{Kind: EventSupervisorStopped, Err: err, Restarts: inWindow})
 	late := r.in.close()
 	s.mu.Lock()
 	var gone []*child
@@ -213,7 +218,7 @@ func (r *run) handle(m msg) {
 }
 
 func (r *run) errf(name string, sentinel error) error {
-	return fmt.Errorf("supervisor %s: child %q: %w", r.s.name, name, sentinel)
+	return fmt.Errorf("supervisor %s: child %q: %w", r.path, name, sentinel)
 }
 
 // call answers the public API while running.
@@ -254,7 +259,7 @@ func (r *run) call(m *call) reply {
 		}
 		return reply{}
 	}
-	return reply{err: fmt.Errorf("supervisor %s: unknown call %d", r.s.name, m.op)}
+	return reply{err: fmt.Errorf("supervisor %s: unknown call %d", r.path, m.op)}
 }
 
 // startAll starts the recorded specs in order; on a failure it stops the
@@ -268,7 +273,7 @@ func (r *run) startAll() error {
 				r.stopChild(p)
 			}
 			return fmt.Errorf("supervisor %s: start abandoned by %s before child %q: %w",
-				r.s.name, r.s.parent.name, c.spec.Name, r.ctx.Err())
+				r.path, r.s.parent.where(), c.spec.Name, r.ctx.Err())
 		}
 		c.terminated = false
 		if err := r.startChild(c, false); err != nil {

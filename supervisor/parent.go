@@ -28,16 +28,33 @@ func claim(parent, sub *Supervisor, fresh bool) error {
 				return fmt.Errorf("%w: a supervisor cannot supervise itself", ErrInvalidSpec)
 			}
 			return fmt.Errorf("%w: supervisor %s is an ancestor of %s: adding it would make a cycle",
-				ErrInvalidSpec, sub.name, parent.name)
+				ErrInvalidSpec, sub.pathLocked(), parent.pathLocked())
 		}
 	}
 	switch {
 	case sub.owner == nil:
 		sub.owner = parent
 	case sub.owner != parent || fresh:
-		return fmt.Errorf("%w: supervisor %s already belongs to %s", ErrAlreadyPresent, sub.name, sub.owner.name)
+		return fmt.Errorf("%w: supervisor %s already belongs to %s", ErrAlreadyPresent, sub.pathLocked(), sub.owner.pathLocked())
 	}
 	return nil
+}
+
+// where names s in error texts as events name it: by its path in the tree
+// it belongs to ("root/web"), known as soon as it is added to a parent.
+func (s *Supervisor) where() string {
+	owners.Lock()
+	defer owners.Unlock()
+	return s.pathLocked()
+}
+
+// pathLocked is where with owners held.
+func (s *Supervisor) pathLocked() string {
+	path := s.name
+	for p := s.owner; p != nil; p = p.owner {
+		path = p.name + PathSeparator + path
+	}
+	return path
 }
 
 // release ends parent's ownership of sub, when the spec holding it is
@@ -70,9 +87,9 @@ func (s *Supervisor) claimSpecs(specs []Spec) (claimed []*Supervisor, err error)
 		}
 		if sub != s && sub.running() {
 			err = fmt.Errorf("supervisor %s: child %q: %w: supervisor %s runs already",
-				s.name, spec.Name, ErrAlreadyStarted, sub.name)
+				s.where(), spec.Name, ErrAlreadyStarted, sub.where())
 		} else if cerr := claim(s, sub, true); cerr != nil {
-			err = fmt.Errorf("supervisor %s: child %q: %w", s.name, spec.Name, cerr)
+			err = fmt.Errorf("supervisor %s: child %q: %w", s.where(), spec.Name, cerr)
 		}
 		if err != nil {
 			s.releaseAll(claimed)
@@ -98,7 +115,7 @@ func (s *Supervisor) ownerRuns() error {
 	owner := s.owner
 	owners.Unlock()
 	if owner != nil && owner.running() {
-		return fmt.Errorf("supervisor %s: %w: it belongs to %s, which runs", s.name, ErrAlreadyStarted, owner.name)
+		return fmt.Errorf("supervisor %s: %w: it belongs to %s, which runs", s.where(), ErrAlreadyStarted, owner.where())
 	}
 	return nil
 }

@@ -22,7 +22,7 @@ func (r *run) startChild(c *child, restarted bool) (err error) {
 		if err != nil {
 			c.state, c.inc, c.lastErr = ChildStopped, nil, err
 			r.emit(Event{Kind: EventChildStartFailed, Child: c.spec.Name, Err: err, Restarts: c.restarts})
-			err = fmt.Errorf("supervisor %s: start child %q: %w", r.s.name, c.spec.Name, err)
+			err = fmt.Errorf("supervisor %s: start child %q: %w", r.path, c.spec.Name, err)
 		}
 	}()
 	inst, err := callNew(c.spec.New)
@@ -84,6 +84,9 @@ func (r *run) startChild(c *child, restarted bool) (err error) {
 	c.setSince(now)
 	kind := EventChildStarted
 	if restarted {
+		// Counted once it has succeeded: a restart that fails to start is
+		// retried, and the events before and after agree on the count.
+		c.restarts++
 		kind = EventChildRestarted
 	}
 	r.emit(Event{Time: now, Kind: kind, Child: c.spec.Name, Restarts: c.restarts})

@@ -33,8 +33,9 @@ func (r *run) restart(c *child, cause error, since int64, now time.Time) {
 
 // giveUp ends the supervisor after too many restarts: escalation.
 func (r *run) giveUp(c *child, cause error) {
+	r.gaveUp = len(r.intensity.times) // the refused restart included: "more than max"
 	err := fmt.Errorf("supervisor %s: %w: more than %d restarts in %v; last failure: child %q: %w",
-		r.s.name, ErrIntensityExceeded, r.intensity.max, r.intensity.period, c.spec.Name, cause)
+		r.path, ErrIntensityExceeded, r.intensity.max, r.intensity.period, c.spec.Name, cause)
 	r.emit(Event{Kind: EventIntensityExceeded, Child: c.spec.Name, Err: err, Restarts: c.restarts})
 	r.shutdown(err)
 }
@@ -111,9 +112,7 @@ func (r *run) runJob(job *restartJob) {
 			continue // terminated, or taken over by a newer job
 		}
 		c.job = nil
-		c.restarts++
 		if err := r.startChild(c, true); err != nil {
-			c.restarts--
 			for j := len(started) - 1; j >= 0; j-- {
 				r.stopChild(started[j])
 			}

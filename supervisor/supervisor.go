@@ -178,16 +178,16 @@ func (s *Supervisor) begin(ctx context.Context, parent *Supervisor, name string)
 // beginLocked is begin with s.mu held.
 func (s *Supervisor) beginLocked(ctx context.Context, parent *Supervisor, path string) (*run, error) {
 	if ctx == nil {
-		return nil, fmt.Errorf("supervisor %s: %w: nil context", s.name, ErrInvalidOption)
+		return nil, fmt.Errorf("supervisor %s: %w: nil context", s.where(), ErrInvalidOption)
 	}
 	if s.cfg.err != nil {
-		return nil, fmt.Errorf("supervisor %s: %w", s.name, s.cfg.err)
+		return nil, fmt.Errorf("supervisor %s: %w", s.where(), s.cfg.err)
 	}
 	if s.phase == running {
 		if s.parent != nil {
-			return nil, fmt.Errorf("supervisor %s: %w: run by %s", s.name, ErrAlreadyStarted, s.parent.name)
+			return nil, fmt.Errorf("supervisor %s: %w: run by %s", s.where(), ErrAlreadyStarted, s.parent.where())
 		}
-		return nil, fmt.Errorf("supervisor %s: %w", s.name, ErrAlreadyStarted)
+		return nil, fmt.Errorf("supervisor %s: %w", s.where(), ErrAlreadyStarted)
 	}
 	if s.phase == ended {
 		s.done = make(chan struct{})
@@ -207,7 +207,7 @@ func (s *Supervisor) beginLocked(ctx context.Context, parent *Supervisor, path s
 // parent owns its runs (it would restart what Serve's ctx stopped).
 func (s *Supervisor) Serve(ctx context.Context) error {
 	if ctx == nil {
-		return fmt.Errorf("supervisor %s: %w: nil context", s.name, ErrInvalidOption)
+		return fmt.Errorf("supervisor %s: %w: nil context", s.where(), ErrInvalidOption)
 	}
 	if err := s.ownerRuns(); err != nil {
 		return err
@@ -374,7 +374,7 @@ func (s *Supervisor) request(c *call) reply {
 	ok := r.in.push(msg{op: c.op, call: c})
 	s.mu.Unlock()
 	if !ok {
-		return reply{err: fmt.Errorf("supervisor %s: %w", s.name, ErrStopped)}
+		return reply{err: fmt.Errorf("supervisor %s: %w", s.where(), ErrStopped)}
 	}
 	c.done.Wait()
 	disposeEach(c.rep.gone)
