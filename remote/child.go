@@ -82,6 +82,9 @@ func Register[M any](n *Node, kindName string, factory func() actor.Actor[M], co
 	case codec == nil:
 		return fmt.Errorf("remote: register %q: %w: nil codec", kindName, ErrInvalid)
 	}
+	if err := checkCodec(codec); err != nil {
+		return fmt.Errorf("remote: register %q: %w", kindName, err)
+	}
 	k := &kind{name: kindName, typeName: typeName[M](), codec: codec}
 	k.host = func(owner, name, incID string) (*hosted, error) {
 		return hostIncarnation(n, k, owner, name, incID, factory, codec, opts)

@@ -60,6 +60,9 @@ func (n *Node) malformed(err error, data []byte) {
 // reason.
 func (n *Node) deadLetter(target string, msg any, reason error, label string) {
 	n.stats.deadLetter(label)
+	if label == "codec" {
+		n.logCodec(target, reason)
+	}
 	n.sys.DeadLetters().Record(target, msg, reason)
 }
 
@@ -125,3 +128,39 @@ func (n *Node) request(ctx context.Context, node string, frame []byte) (byte, *r
 // stopTimeout bounds how long an owner waits for a peer to stop one of its
 // children before it counts the peer as unreachable.
 func (n *Node) stopTimeout() time.Duration { return 2 * n.window() }
+
+// codecLogEvery is how often, at most, a node logs the codec dead letters
+// of one target.
+const codecLogEvery = 10 * time.Second
+
+// codecNote is how a target's codec dead letters were last logged.
+type codecNote struct {
+	at      time.Time
+	dropped uint64 // since then
+}
+
+// logCodec logs a codec dead letter: a peer and this node disagree on a
+// message type or codec, which nothing on the sending side can report (its
+// Send succeeded). Once per target every codecLogEvery, with how many there
+// were, so a stream of bad messages cannot flood the log.
+func (n *Node) logCodec(target string, reason error) {
+	now := time.Now()
+	n.codecMu.Lock()
+	if n.codecLog == nil || len(n.codecLog) >= 1024 {
+		n.codecLog = map[string]*codecNote{}
+	}
+	c := n.codecLog[target]
+	if c == nil {
+		c = &codecNote{}
+		n.codecLog[target] = c
+	}
+	c.dropped++
+	if !c.at.IsZero() && now.Sub(c.at) < codecLogEvery {
+		n.codecMu.Unlock()
+		return
+	}
+	count := c.dropped
+	c.at, c.dropped = now, 0
+	n.codecMu.Unlock()
+	n.log.Warn("remote: undecodable message is a dead letter", "target", target, "count", count, "reason", reason)
+}

@@ -40,6 +40,9 @@ func Expose[M any](n *Node, ref actor.Ref[M], codec Codec[M]) error {
 	case ref.Name() == "":
 		return fmt.Errorf("remote: expose: %w: zero Ref", ErrInvalid)
 	}
+	if err := checkCodec(codec); err != nil {
+		return fmt.Errorf("remote: expose %q: %w", ref.Name(), err)
+	}
 	return serve(n, ref, codec)
 }
 
@@ -298,6 +301,9 @@ func Lookup[M any](ctx context.Context, n *Node, node, name string, codec Codec[
 		return zero, fmt.Errorf("remote: lookup %q: %w: nil context", name, ErrInvalid)
 	case n.closing.Load():
 		return zero, fmt.Errorf("remote: node %q: %w", n.name, ErrClosed)
+	}
+	if err := checkCodec(codec); err != nil {
+		return zero, fmt.Errorf("remote: lookup %q: %w", name, err)
 	}
 	tn := typeName[M]()
 	if node == n.name {

@@ -77,6 +77,9 @@ type Node struct {
 	placed    map[string]int        // node -> children of this node running there (Any spreads by it)
 
 	stats stats
+
+	codecMu  sync.Mutex
+	codecLog map[string]*codecNote // by target: see logCodec
 }
 
 // member is what a node knows of another.

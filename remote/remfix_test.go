@@ -1,7 +1,11 @@
 package remote_test
 
 import (
+	"context"
 	"errors"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -79,5 +83,132 @@ func TestRegressionAskQueuedBehindRemoteCrashIsAnswered(t *testing.T) {
 	close(gate)
 	if r := <-got; r.err != nil || r.v != 42 {
 		t.Fatalf("Ask queued behind a crash: %d, %v; want 42, nil", r.v, r.err)
+	}
+}
+
+// Variant is an interface message type: JSON cannot decode into it.
+type Variant interface{ isVariant() }
+
+type addVariant struct{ N int }
+
+func (addVariant) isVariant() {}
+
+type sink[M any] struct{}
+
+func (sink[M]) Receive(*actor.Context[M], M) error { return nil }
+
+// JSON with an interface message type is refused where it is given, naming
+// the type and the way out. It used to be accepted, Send returned nil, and
+// every message became a codec dead letter on the receiving node.
+func TestRegressionJSONInterfaceTypeRefused(t *testing.T) {
+	a, b, sa, _ := pair(t)
+	ref, err := actor.SpawnIn(sa, "variants", func() actor.Actor[Variant] { return sink[Variant]{} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, remote.ErrInvalid) || !errors.Is(err, remote.ErrCodec) ||
+			!strings.Contains(err.Error(), "remote_test.Variant") || !strings.Contains(err.Error(), "concrete struct type") {
+			t.Errorf("%s: %v, want ErrInvalid and ErrCodec naming the type", what, err)
+		}
+	}
+	check("Expose", remote.Expose(a, ref, remote.JSON[Variant]{}))
+	check("Register", remote.Register(a, "variants", func() actor.Actor[Variant] { return sink[Variant]{} }, remote.JSON[Variant]{}))
+	_, err = remote.Lookup(ctxT(t, 5*time.Second), b, "a", "variants", remote.JSON[Variant]{})
+	check("Lookup", err)
+	// any decodes (into maps and the like), and a custom codec is the
+	// user's business: both are accepted.
+	anyRef, err := actor.SpawnIn(sa, "anything", func() actor.Actor[any] { return sink[any]{} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Expose(a, anyRef, remote.JSON[any]{}); err != nil {
+		t.Errorf("Expose of JSON[any]: %v", err)
+	}
+	if err := remote.Expose(a, ref, variantCodec{}); err != nil {
+		t.Errorf("Expose with a custom codec: %v", err)
+	}
+}
+
+// variantCodec decodes every message as an addVariant.
+type variantCodec struct{}
+
+func (variantCodec) Encode(v Variant) ([]byte, error) { return []byte("{}"), nil }
+func (variantCodec) Decode([]byte) (Variant, error)   { return addVariant{}, nil }
+
+// brokenCodec encodes, and refuses to decode.
+type brokenCodec struct{}
+
+func (brokenCodec) Encode(m Msg) ([]byte, error) { return []byte("x"), nil }
+func (brokenCodec) Decode([]byte) (Msg, error)   { return Msg{}, errors.New("cannot decode") }
+
+// records keeps the log records of a handler, for tests.
+type records struct {
+	mu   sync.Mutex
+	recs []slog.Record
+}
+
+func (r *records) Enabled(context.Context, slog.Level) bool { return true }
+func (r *records) Handle(_ context.Context, rec slog.Record) error {
+	r.mu.Lock()
+	r.recs = append(r.recs, rec.Clone())
+	r.mu.Unlock()
+	return nil
+}
+func (r *records) WithAttrs([]slog.Attr) slog.Handler { return r }
+func (r *records) WithGroup(string) slog.Handler      { return r }
+
+func (r *records) matching(msg string) []slog.Record {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []slog.Record
+	for _, rec := range r.recs {
+		if strings.Contains(rec.Message, msg) {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+// A message the receiving node cannot decode is a dead letter there, and
+// the node says so in its log: once for a burst, with the count, not once
+// per message. It used to be counted and nothing more.
+func TestRegressionCodecDeadLettersAreLogged(t *testing.T) {
+	logs := &records{}
+	sa, sb := startSystem(t, "sys-a"), startSystem(t, "sys-b")
+	a := startNode(t, "a", sa, remote.WithListen("127.0.0.1:0"), remote.WithLogger(slog.New(logs)))
+	b := startNode(t, "b", sb, remote.WithURL(a.ClientURL()))
+	waitFor(t, 10*time.Second, "membership", func() bool { return len(a.Nodes()) == 1 && len(b.Nodes()) == 1 })
+	ref, err := actor.SpawnIn(sa, "picky", func() actor.Actor[Msg] { return sink[Msg]{} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Expose(a, ref, brokenCodec{}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := remote.Lookup(ctxT(t, 5*time.Second), b, "a", "picky", brokenCodec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := r.Send(Msg{Op: "add", N: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 5*time.Second, "3 codec dead letters on a", func() bool { return a.Metrics().DeadLetters["codec"] == 3 })
+	got := logs.matching("undecodable")
+	if len(got) != 1 {
+		t.Fatalf("%d log lines for 3 codec dead letters, want 1 (the first)", len(got))
+	}
+	var target string
+	got[0].Attrs(func(at slog.Attr) bool {
+		if at.Key == "target" {
+			target = at.Value.String()
+		}
+		return true
+	})
+	if got[0].Level != slog.LevelWarn || target != "picky" {
+		t.Fatalf("logged %v %q target=%q, want a Warn naming picky", got[0].Level, got[0].Message, target)
 	}
 }
