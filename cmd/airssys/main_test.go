@@ -301,7 +301,7 @@ func TestTreeWatch(t *testing.T) {
 	if len(f.all) < 2 {
 		t.Fatalf("%d frames", len(f.all))
 	}
-	if !strings.Contains(f.all[0], "0 restarts") || !strings.Contains(f.all[1], "1 restarts") ||
+	if !strings.Contains(f.all[0], "0 restarts") || !strings.Contains(f.all[1], "1 restart\n") ||
 		!strings.Contains(f.all[1], "last error: unexpected EOF") {
 		t.Errorf("frames:\n%s\n---\n%s", f.all[0], f.all[1])
 	}
@@ -479,7 +479,7 @@ func TestTreeSummaryCountsProcesses(t *testing.T) {
 	snap := observe.Snapshot{Totals: observe.Totals{Supervisors: 1, Workers: 1, Processes: 2, Running: 3}}
 	snap.Root = observe.SupervisorSnapshot{Name: "web", Path: "web", Running: true}
 	printer{}.snapshot(&b, snap)
-	if want := "1 supervisors, 1 workers, 0 actors · 3 running · 0 restarts · 2 processes"; !strings.Contains(b.String(), want) {
+	if want := "1 supervisor, 1 worker, 0 actors · 3 running · 0 restarts · 2 processes"; !strings.Contains(b.String(), want) {
 		t.Errorf("summary lacks %q:\n%s", want, b.String())
 	}
 }

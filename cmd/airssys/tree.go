@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/airssys/rt/observe"
 )
@@ -266,9 +265,9 @@ func (p printer) snapshot(w io.Writer, s observe.Snapshot) {
 	width := 0
 	var colWidth [alignedCols]int
 	for _, l := range lines {
-		width = max(width, utf8.RuneCountInString(l.prefix+l.name))
+		width = max(width, displayWidth(l.prefix+l.name))
 		for i, c := range l.cols {
-			colWidth[i] = max(colWidth[i], utf8.RuneCountInString(c.text))
+			colWidth[i] = max(colWidth[i], displayWidth(c.text))
 		}
 	}
 	var b strings.Builder
@@ -276,7 +275,7 @@ func (p printer) snapshot(w io.Writer, s observe.Snapshot) {
 		b.Reset()
 		b.WriteString(l.prefix)
 		b.WriteString(p.paint(l.nameStyle, l.name))
-		pad := width - utf8.RuneCountInString(l.prefix+l.name)
+		pad := width - displayWidth(l.prefix+l.name)
 		for i := range alignedCols {
 			text, style := "", ""
 			if i < len(l.cols) {
@@ -284,7 +283,7 @@ func (p printer) snapshot(w io.Writer, s observe.Snapshot) {
 			}
 			b.WriteString(strings.Repeat(" ", pad+2))
 			b.WriteString(p.paint(style, text))
-			pad = colWidth[i] - utf8.RuneCountInString(text)
+			pad = colWidth[i] - displayWidth(text)
 		}
 		for _, c := range l.rest {
 			if c.text == "" {
@@ -297,10 +296,11 @@ func (p printer) snapshot(w io.Writer, s observe.Snapshot) {
 		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
 	}
 	t := s.Totals
-	summary := fmt.Sprintf("%d supervisors, %d workers, %d actors · %d running · %d restarts",
-		t.Supervisors, t.Workers, t.Actors, t.Running, t.Restarts)
+	summary := fmt.Sprintf("%s, %s, %s · %d running · %s",
+		count(t.Supervisors, "supervisor", "supervisors"), count(t.Workers, "worker", "workers"),
+		count(t.Actors, "actor", "actors"), t.Running, count(t.Restarts, "restart", "restarts"))
 	if t.Processes > 0 {
-		summary += fmt.Sprintf(" · %d processes", t.Processes)
+		summary += " · " + count(t.Processes, "process", "processes")
 	}
 	if t.Unhealthy > 0 {
 		summary += " · " + p.paint(red, fmt.Sprintf("%d unhealthy", t.Unhealthy))
@@ -380,14 +380,13 @@ func (p printer) childCells(c observe.ChildSnapshot) (cols, rest []cell) {
 
 // oneLine fits an error on the row: its lines joined (errors.Join and
 // panic values can span several) and, unless --wide, cut at
-// maxErrorWidth runes.
+// maxErrorWidth columns.
 func (p printer) oneLine(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
-	if p.wide || utf8.RuneCountInString(s) <= maxErrorWidth {
+	if p.wide {
 		return s
 	}
-	r := []rune(s)
-	return string(r[:maxErrorWidth-1]) + "…"
+	return truncateWidth(s, maxErrorWidth)
 }
 
 func healthText(h observe.Health) string {
