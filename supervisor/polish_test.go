@@ -89,6 +89,34 @@ func TestRegressionHealthRestartStopsGroupNewestFirst(t *testing.T) {
 	}
 }
 
+// The same when the health restart is one too many: the supervisor gives
+// up and stops everything newest first, the unhealthy child in its place.
+func TestRegressionHealthRestartOverIntensityStopsNewestFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig()
+		s := New("root", RestForOne, Permanent, quiet, WithIntensity(0, time.Second))
+		for _, n := range []string{"a", "b", "c"} {
+			spec := r.spec(n, DefaultRestart)
+			if n == "b" {
+				spec.New = func() Child { return &sickRig{rigWorker{r: r, name: n}} }
+				spec.Health = HealthPolicy{Interval: time.Second, UnhealthyThreshold: 1}
+			}
+			if err := s.StartChild(spec); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mustStart(t, s)
+		defer s.Stop()
+		r.j.expect(t, "start a", "start b", "start c")
+		time.Sleep(time.Second + time.Millisecond)
+		<-s.Done()
+		r.j.expect(t, "stop c", "stop b", "stop a")
+		if !errors.Is(s.Err(), ErrUnhealthy) || !errors.Is(s.Err(), ErrIntensityExceeded) {
+			t.Fatalf("%v", s.Err())
+		}
+	})
+}
+
 // Found by a first user: "child_start_failed restarts=3" was followed by
 // "intensity_exceeded restarts=2" (a failed restart was counted, then
 // uncounted), and the supervisor that gave up logged
