@@ -193,3 +193,13 @@ func (inc *incarnation[M]) Node() string {
 	}
 	return ""
 }
+
+// Backlog is how many messages wait for this actor behind the one in
+// Receive: taken out of the mailbox by its activation or still queued
+// there. It is for actors that forward their messages in batches (the
+// remote package's Lookup stand-ins): one that sees 0 has nothing more
+// coming for now and sends what it holds. It is a hint, never too high:
+// messages put back at the head (Requeue) and those of a bounded mailbox
+// are not counted, so a batch may go out early, but it never waits for a
+// message that is not coming.
+func (c *Context[M]) Backlog() int { return c.cell.inHand() + c.cell.inLen() }

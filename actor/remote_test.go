@@ -200,3 +200,41 @@ func newSystem(t *testing.T) *actor.System {
 	t.Cleanup(func() { _ = sys.Shutdown(context.Background()) })
 	return sys
 }
+
+// Backlog counts the messages behind the one in Receive, whether the
+// activation has taken them out of the mailbox yet or not, down to 0 at the
+// last: what a batching forwarder flushes on.
+func TestContextBacklog(t *testing.T) {
+	sys := newSystem(t)
+	started, release := make(chan struct{}), make(chan struct{})
+	backlogs := make(chan int, 16)
+	ref, err := actor.SpawnIn(sys, "batcher", func() actor.Actor[int] {
+		return actor.Func[int](func(cx *actor.Context[int], m int) error {
+			if m == 0 {
+				close(started)
+				<-release
+			}
+			backlogs <- cx.Backlog()
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = ref.Send(0)
+	<-started
+	for i := 1; i <= 5; i++ {
+		_ = ref.Send(i)
+	}
+	close(release)
+	for want := 5; want >= 0; want-- {
+		select {
+		case got := <-backlogs:
+			if got != want {
+				t.Fatalf("Backlog %d, want %d", got, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no Receive")
+		}
+	}
+}

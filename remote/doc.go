@@ -30,6 +30,12 @@
 // mailbox takes the message at once; it encodes each message with the
 // Codec and publishes it, so Send never waits for the network, and what
 // cannot be delivered is a dead letter rather than an error from Send.
+// When messages queue up faster than one NATS message each can carry them
+// (many senders, one target), the stand-in publishes what is queued in
+// batches of up to 256 messages and 32 KiB per NATS message, in order;
+// a message alone goes alone, at once. A batch changes nothing of the
+// guarantees below: every message is encoded, checked against max_payload
+// and decoded on its own.
 //
 // Request types carry actor.Reply[R] as locally; JSON (the default Codec)
 // carries the Reply field, and the answer comes back over NATS as JSON.
@@ -90,6 +96,7 @@
 // # What it costs
 //
 // A remote message costs an encode, a NATS publish and a decode: tens of
-// microseconds over TCP loopback, against well under a microsecond for a
-// local Send. The local Send path is not touched.
+// microseconds of round trip over TCP loopback, against well under a
+// microsecond for a local Send; batching makes a busy stream cost about a
+// microsecond a message (BENCHMARKS.md). The local Send path is not touched.
 package remote

@@ -24,6 +24,8 @@ func (n *Node) onInbox(msg *nats.Msg) {
 	switch msg.Data[0] {
 	case tSend:
 		n.onSend(r, msg.Data)
+	case tBatch:
+		n.onBatch(r, msg.Data)
 	case tChild:
 		n.onChild(r, msg.Data)
 	case tAnswer:

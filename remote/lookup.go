@@ -2,6 +2,7 @@ package remote
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"reflect"
@@ -133,6 +134,32 @@ func (n *Node) onSend(r *reader, raw []byte) {
 	s.deliver(payload)
 }
 
+// onBatch delivers the messages of a batch to a served actor, each on its
+// own: one that does not decode is a dead letter, and the others go on.
+func (n *Node) onBatch(r *reader, raw []byte) {
+	name := r.str()
+	if r.err != nil {
+		n.malformed(r.err, raw)
+		return
+	}
+	n.mu.Lock()
+	s := n.served[name]
+	n.mu.Unlock()
+	for len(r.b) > 0 {
+		payload := r.raw()
+		if r.err != nil {
+			n.malformed(r.err, r.b) // the rest of the frame, unread
+			return
+		}
+		if s == nil {
+			n.deadLetter(name, append([]byte(nil), payload...),
+				fmt.Errorf("remote: node %q: actor %q: %w", n.name, name, actor.ErrNotFound), "unknown_actor")
+			continue
+		}
+		s.deliver(payload)
+	}
+}
+
 // onLookup answers a peer that looks up a served actor, and remembers it
 // as a watcher.
 func (n *Node) onLookup(msg *nats.Msg, r *reader) {
@@ -200,11 +227,15 @@ type proxyEntry struct {
 	mu      sync.Mutex
 	fail    func(error) // the stand-in's Context.Fail, once started
 	stopped error       // set when asked to stop before it started
+	cause   error       // why it was asked to stop, for a batch left over
 }
 
 func (p *proxyEntry) stop(cause error) {
 	p.mu.Lock()
 	fail := p.fail
+	if p.cause == nil {
+		p.cause = cause
+	}
 	if fail == nil && p.stopped == nil {
 		p.stopped = cause
 	}
@@ -220,8 +251,29 @@ type proxy[M any] struct {
 	codec   Codec[M]
 	carry   bool   // M can hold a Reply
 	subject string // the node's inbox
-	buf     []byte // the frame under construction (Receive only)
+
+	// The batch under construction (Receive and PostStop only): a tBatch
+	// frame, whose header is the first head bytes, then the payloads of
+	// msgs; ids are the Asks inside them, bytes their payloads' total.
+	// It goes out when the mailbox holds nothing more (Context.Backlog),
+	// or when it is full.
+	batch []byte
+	head  int
+	last  int // where the last payload starts in batch
+	msgs  []M
+	ids   []uint64
+	bytes int
+	one   []byte // a batch of one goes as a tSend frame, built here
 }
+
+// A batch holds at most batchMsgs messages and batchBytes bytes (less if
+// the server's max_payload is smaller): large enough that a busy stand-in
+// publishes a NATS message per few dozen of its messages, small enough
+// that the first of them does not wait long for the last.
+const (
+	batchMsgs  = 256
+	batchBytes = 32 << 10
+)
 
 func (p *proxy[M]) PreStart(cx *actor.Context[M]) error {
 	p.e.mu.Lock()
@@ -233,42 +285,120 @@ func (p *proxy[M]) PreStart(cx *actor.Context[M]) error {
 	return nil
 }
 
-func (p *proxy[M]) Receive(_ *actor.Context[M], msg M) error {
-	p.buf = sendNamed(p.n, p.e.node, p.subject, p.e.name, p.codec, p.carry, msg, p.buf)
+// Receive encodes msg into the batch, and publishes the batch unless more
+// messages are already waiting to join it. What cannot go is a dead
+// letter here, and Asks inside it fail at once.
+func (p *proxy[M]) Receive(cx *actor.Context[M], msg M) error {
+	p.add(msg)
+	if len(p.msgs) > 0 && cx.Backlog() == 0 {
+		p.flush()
+	}
 	return nil
 }
 
-// sendNamed encodes msg and publishes it to the actor name on node, in a
-// frame built in buf (which it returns for the next message: Publish copies
-// it). What cannot go is a dead letter here, and Asks inside it fail at
-// once.
-func sendNamed[M any](n *Node, node, subject, name string, codec Codec[M], carry bool, msg M, buf []byte) []byte {
-	data, ids, err := encode(n, node, codec, msg, carry)
-	if err == nil {
-		w := writer{b: buf[:0]}
-		w.byte(tSend)
-		w.str(name)
-		w.b = append(w.b, data...)
-		switch {
-		case len(w.b) > n.maxPay:
-			err = fmt.Errorf("remote: to %q on node %q: %d bytes over max_payload %d: %w", name, node, len(w.b), n.maxPay, ErrTooLarge)
-		default:
-			n.stats.countSent(len(data)) // before: the answer may beat the return
-			if perr := n.nc.Publish(subject, w.b); perr != nil {
-				n.stats.uncountSent(len(data))
-				err = fmt.Errorf("remote: to %q on node %q: %w: %w", name, node, ErrClosed, perr)
-			}
-		}
-		buf = w.b
-		if err == nil {
-			return buf
-		}
-	} else {
-		err = fmt.Errorf("remote: to %q on node %q: %w", name, node, err)
+func (p *proxy[M]) add(msg M) {
+	n, node, name := p.n, p.e.node, p.e.name
+	data, ids, err := encode(n, node, p.codec, msg, p.carry)
+	if err != nil {
+		p.fail(msg, ids, fmt.Errorf("remote: to %q on node %q: %w", name, node, err))
+		return
 	}
-	n.deadLetter(name, msg, err, reasonLabel(err))
+	// The limit is that of the message sent alone, as a tSend frame.
+	if size := 1 + uvarintLen(len(name)) + len(name) + len(data); size > n.maxPay {
+		p.fail(msg, ids, fmt.Errorf("remote: to %q on node %q: %d bytes over max_payload %d: %w", name, node, size, n.maxPay, ErrTooLarge))
+		return
+	}
+	entry := uvarintLen(len(data)) + len(data)
+	if len(p.msgs) > 0 && (len(p.msgs) >= batchMsgs || len(p.batch)+entry > min(n.maxPay, batchBytes)) {
+		p.flush()
+	}
+	if len(p.msgs) == 0 {
+		w := writer{b: p.batch[:0]}
+		w.byte(tBatch)
+		w.str(name)
+		p.batch, p.head = w.b, len(w.b)
+	}
+	w := writer{b: p.batch}
+	w.b = binary.AppendUvarint(w.b, uint64(len(data)))
+	p.last = len(w.b)
+	w.b = append(w.b, data...)
+	p.batch = w.b
+	p.msgs = append(p.msgs, msg)
+	p.ids = append(p.ids, ids...)
+	p.bytes += len(data)
+}
+
+// flush publishes the batch: a tSend frame if it holds one message (which
+// fits: add checked), a tBatch frame otherwise (which fits too: add
+// flushed before it would not).
+func (p *proxy[M]) flush() {
+	if len(p.msgs) == 0 {
+		return
+	}
+	n := p.n
+	frame := p.batch
+	if len(p.msgs) == 1 {
+		w := writer{b: p.one[:0]}
+		w.byte(tSend)
+		w.str(p.e.name)
+		w.b = append(w.b, p.batch[p.last:]...)
+		p.one, frame = w.b, w.b
+	}
+	for range p.msgs {
+		n.stats.countSent(0) // before: the answer may beat the return
+	}
+	n.stats.sentBytes.Add(uint64(p.bytes))
+	if err := n.nc.Publish(p.subject, frame); err != nil {
+		for range p.msgs {
+			n.stats.uncountSent(0)
+		}
+		n.stats.sentBytes.Add(^uint64(p.bytes - 1))
+		p.drop(fmt.Errorf("remote: to %q on node %q: %w: %w", p.e.name, p.e.node, ErrClosed, err))
+		return
+	}
+	p.reset()
+}
+
+// PostStop accounts for a batch that never went: the stand-in stopped
+// (its node went down, the actor it stands for stopped, or this node is
+// closing) between a message and the next, so its messages are dead
+// letters with the reason.
+func (p *proxy[M]) PostStop(*actor.Context[M]) {
+	if len(p.msgs) == 0 {
+		return
+	}
+	p.e.mu.Lock()
+	cause := p.e.cause
+	p.e.mu.Unlock()
+	if cause == nil {
+		cause = actor.ErrStopped
+	}
+	p.drop(fmt.Errorf("remote: to %q on node %q: the stand-in stopped before the batch went: %w", p.e.name, p.e.node, cause))
+}
+
+// drop makes every message of the batch a dead letter with err.
+func (p *proxy[M]) drop(err error) {
+	for _, m := range p.msgs {
+		p.n.deadLetter(p.e.name, m, err, reasonLabel(err))
+	}
+	failIDs(p.ids, err)
+	p.reset()
+}
+
+func (p *proxy[M]) reset() {
+	clear(p.msgs) // the batch must not keep sent messages alive
+	p.msgs, p.ids, p.bytes = p.msgs[:0], p.ids[:0], 0
+}
+
+// fail makes one message that cannot go a dead letter.
+func (p *proxy[M]) fail(msg M, ids []uint64, err error) {
+	p.n.deadLetter(p.e.name, msg, err, reasonLabel(err))
 	failIDs(ids, err)
-	return buf
+}
+
+func uvarintLen(v int) int {
+	var b [binary.MaxVarintLen64]byte
+	return len(binary.AppendUvarint(b[:0], uint64(v)))
 }
 
 var lookupSeq struct {

@@ -23,6 +23,7 @@ const (
 	tStop                    // request: incarnation -> begun
 	tLookup                  // request: name, type, watcher
 	tPing                    // request: -> node id
+	tBatch                   // to a served actor: name, then payloads each length-prefixed
 )
 
 // Statuses of replies to requests.
