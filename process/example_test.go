@@ -66,6 +66,42 @@ func ExampleProcess_Output() {
 	// stdout world
 }
 
+// A crash-looping child has no running incarnation most of the time; its
+// spec's Observable, in supervisor.ChildInfo, still gives its last lines:
+// here while it waits an hour (a backoff) for its restart.
+func Example_outputBetweenRestarts() {
+	events := make(chan supervisor.Event, 16)
+	sup := supervisor.New("root", supervisor.OneForOne, supervisor.Permanent,
+		supervisor.WithLogger(slog.New(slog.DiscardHandler)),
+		supervisor.WithEventHandler(func(e supervisor.Event) { events <- e }),
+		supervisor.WithBackoff(supervisor.Backoff{Initial: time.Hour}))
+	err := sup.StartChild(process.Spec("migrate",
+		process.Command{Path: "/bin/sh", Args: []string{"-c", "echo 'schema v7: column exists'; exit 1"}},
+		process.WithOutput(slog.New(slog.DiscardHandler))))
+	if err != nil {
+		panic(err)
+	}
+	if err := sup.Start(context.Background()); err != nil {
+		panic(err)
+	}
+	for e := range events {
+		if e.Kind == supervisor.EventChildRestartScheduled {
+			break
+		}
+	}
+	ci := sup.WhichChildren()[0]
+	fmt.Println(ci.Name, ci.State, "instance:", ci.Instance != nil)
+	if kept, ok := ci.Observable.(interface{ Lines() []process.Line }); ok {
+		for _, l := range kept.Lines() {
+			fmt.Println(l.Stream, l.Text)
+		}
+	}
+	_ = sup.Stop()
+	// Output:
+	// migrate restarting instance: false
+	// stdout schema v7: column exists
+}
+
 // Bad input is an error, never a panic; NewSpec reports it at once.
 func ExampleNewSpec() {
 	_, err := process.NewSpec("api", process.Command{},
