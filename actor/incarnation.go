@@ -162,7 +162,7 @@ func (inc *incarnation[M]) start(ctx context.Context) error {
 	// Registered now rather than at Launch: if the supervisor gives up on
 	// this start (a timeout), it never launches the incarnation but does
 	// cancel ctx, and PostStop is still due.
-	inc.stopAfter = afterFunc(ctx, inc.onCancel)
+	inc.stopAfter = afterFuncInline(ctx, inc.onCancelInline)
 	return nil
 }
 
@@ -180,6 +180,20 @@ func afterFunc(ctx context.Context, f func()) (stop func() bool) {
 		return af.AfterFunc(f)
 	}
 	return context.AfterFunc(ctx, f)
+}
+
+// inlineAfterFuncer is implemented by the supervisor's contexts: a
+// function registered with AfterFuncInline runs on the goroutine that
+// cancels (the supervisor's), so it must never block.
+type inlineAfterFuncer interface {
+	AfterFuncInline(f func()) (stop func() bool)
+}
+
+func afterFuncInline(ctx context.Context, f func()) (stop func() bool) {
+	if af, ok := ctx.(inlineAfterFuncer); ok {
+		return af.AfterFuncInline(f)
+	}
+	return afterFunc(ctx, f)
 }
 
 func (inc *incarnation[M]) preStart() (err error) {
@@ -202,7 +216,7 @@ func (inc *incarnation[M]) Launch(ctx context.Context, exit func(error)) {
 		inc.cx.ctx = ctx
 	}
 	if inc.stopAfter == nil {
-		inc.stopAfter = afterFunc(ctx, inc.onCancel)
+		inc.stopAfter = afterFuncInline(ctx, inc.onCancelInline)
 	}
 	c.mu.Lock()
 	if c.stopped {
@@ -248,6 +262,43 @@ func (inc *incarnation[M]) onCancel() {
 		return
 	}
 	inc.cx.cell.runHere()
+}
+
+// onCancelInline is the stop request as the supervisor delivers it, on its
+// own goroutine (see afterFuncInline), so it must not block. An idle actor
+// whose end runs no code of the user's (no PostStop due, nothing to drain,
+// no predecessor to retire) is ended right here: a supervisor stopping a
+// thousand actors one at a time, each waited for in turn, then needs no
+// goroutine and no wake-up per stop, and finds each one ended when it
+// looks. Anything else gets an activation goroutine, as onCancel does; an
+// actor in Receive sees the request at its next turn.
+func (inc *incarnation[M]) onCancelInline() {
+	if !inc.launched {
+		go inc.onCancel() // PostStop may be due
+		return
+	}
+	inc.ctl.Or(ctlStop)
+	c := inc.cx.cell
+	if !c.activate() {
+		return // the activation that owns the cell sees the request
+	}
+	if !inc.quietEnd() {
+		go c.run()
+		return
+	}
+	c.run()
+}
+
+// quietEnd reports whether ending inc now would run no code of the user's;
+// the caller owns the cell (activate).
+func (inc *incarnation[M]) quietEnd() bool {
+	if _, ok := inc.actor.(PostStopper[M]); ok && inc.started {
+		return false
+	}
+	c := inc.cx.cell
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.inc == inc && inc.rare == nil && !(c.drain && c.hasQueuedLocked())
 }
 
 // postStop calls PostStop if it is due. A panic there turns a normal end

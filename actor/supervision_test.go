@@ -912,3 +912,98 @@ func TestBrutalKillRestartsStillPostStop(t *testing.T) {
 		t.Fatalf("%d incarnations", n)
 	}
 }
+
+// slowPostStop's PostStop blocks until release is closed.
+type slowPostStop struct {
+	stopping chan struct{}
+	release  chan struct{}
+}
+
+func (a *slowPostStop) Receive(*Context[int], int) error { return nil }
+func (a *slowPostStop) PostStop(*Context[int]) {
+	close(a.stopping)
+	<-a.release
+}
+
+// An idle actor is stopped on the supervisor's own goroutine when its end
+// runs no code of the user's; a PostStop is user code and may block, so it
+// runs on a goroutine of the actor's, and the supervisor's Graceful timeout
+// still bounds the stop. (Had the stop run PostStop inline, TerminateChild
+// would never return.)
+func TestStopRunsPostStopOffTheSupervisor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sys := NewSystem("sys", WithSystemLogger(quiet))
+		a := &slowPostStop{stopping: make(chan struct{}), release: make(chan struct{})}
+		_, err := SpawnIn(sys, "slow", func() Actor[int] { return a },
+			WithShutdown(supervisor.Graceful(time.Second)), WithRestart(supervisor.Temporary))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = sys.Start(context.Background())
+		synctest.Wait() // idle
+		start := time.Now()
+		if err := sys.Root().TerminateChild("slow"); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d != time.Second {
+			t.Fatalf("terminate took %v, want the Graceful timeout", d)
+		}
+		<-a.stopping
+		close(a.release)
+		_ = sys.Shutdown(context.Background())
+	})
+}
+
+// Stopping an idle actor with nothing to run at its end (no PostStop, no
+// mailbox to drain) ends it on the supervisor's goroutine at once, with or
+// without WithDrainOnStop; what is sent afterwards waits for the next
+// incarnation.
+func TestStopIdleActorIsImmediate(t *testing.T) {
+	for _, drain := range []bool{false, true} {
+		synctest.Test(t, func(t *testing.T) {
+			sys := NewSystem("sys", WithSystemLogger(quiet))
+			var got []int
+			var mu sync.Mutex
+			gate := make(chan struct{})
+			opts := []Option{}
+			if drain {
+				opts = append(opts, WithDrainOnStop())
+			}
+			ref, err := SpawnIn(sys, "idle", func() Actor[int] {
+				return Func[int](func(_ *Context[int], m int) error {
+					<-gate
+					mu.Lock()
+					got = append(got, m)
+					mu.Unlock()
+					return nil
+				})
+			}, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = sys.Start(context.Background())
+			synctest.Wait()
+			close(gate)
+			start := time.Now()
+			if err := sys.Root().TerminateChild("idle"); err != nil {
+				t.Fatal(err)
+			}
+			for i := range 3 {
+				_ = ref.Send(i) // stopped: they wait in the mailbox
+			}
+			if d := time.Since(start); d != 0 {
+				t.Fatalf("stopping an idle actor took %v", d)
+			}
+			if err := sys.Root().RestartChild("idle"); err != nil {
+				t.Fatal(err)
+			}
+			synctest.Wait()
+			mu.Lock()
+			if len(got) != 3 {
+				t.Fatalf("drain=%v: got %v", drain, got)
+			}
+			mu.Unlock()
+			_ = sys.Shutdown(context.Background())
+		})
+	}
+}

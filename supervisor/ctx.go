@@ -18,6 +18,7 @@ type incCtx struct {
 	mu       sync.Mutex
 	done     chan struct{} // created lazily: goroutine-less children may never ask
 	canceled atomic.Bool   // Err is context.Canceled; a flag read without the lock, 16 bytes less than an error
+	inline   bool          // first was registered by AfterFuncInline: cancel calls it directly
 	first    func()        // the first AfterFunc registration, kept inline: an idle actor has exactly one
 	more     *[]*afterFunc // any later ones, behind a pointer: most contexts never get them
 }
@@ -95,6 +96,26 @@ func (c *incCtx) AfterFunc(f func()) (stop func() bool) {
 
 func stopped() bool { return false }
 
+// AfterFuncInline is AfterFunc for a function that never blocks: cancel
+// calls it on the cancelling goroutine rather than on a goroutine of its
+// own. The supervisor stops children one at a time on its own goroutine,
+// so for an idle actor (a Launcher) that goroutine hop and the wait for it
+// were most of the cost of each stop in a group restart. A function
+// registered here must hand anything that may block (user code such as
+// PostStop, a Receive while draining) to a goroutine of its own. Only the
+// first registration of an incarnation may be inline; later ones, and any
+// made after the cancel, run as AfterFunc's do.
+func (c *incCtx) AfterFuncInline(f func()) (stop func() bool) {
+	c.mu.Lock()
+	if c.canceled.Load() || c.first != nil || c.more != nil {
+		c.mu.Unlock()
+		return c.AfterFunc(f)
+	}
+	c.first, c.inline = f, true
+	c.mu.Unlock()
+	return c.stopFirst
+}
+
 // stopFirst unregisters the first AfterFunc; it reports false once the
 // function has run or been stopped.
 func (c *incCtx) stopFirst() bool {
@@ -103,7 +124,7 @@ func (c *incCtx) stopFirst() bool {
 	if c.first == nil {
 		return false
 	}
-	c.first = nil
+	c.first, c.inline = nil, false
 	if c.more == nil {
 		// Keep later registrations out of the inline slot: a second
 		// stopFirst must not unregister someone else's function.
@@ -122,8 +143,8 @@ func (c *incCtx) cancel() {
 	if c.done != nil {
 		close(c.done)
 	}
-	first := c.first
-	c.first = nil
+	first, inline := c.first, c.inline
+	c.first, c.inline = nil, false
 	var more []*afterFunc
 	if c.more != nil {
 		more = *c.more
@@ -133,7 +154,11 @@ func (c *incCtx) cancel() {
 		a.ran = true
 	}
 	c.mu.Unlock()
-	if first != nil {
+	switch {
+	case first == nil:
+	case inline:
+		first()
+	default:
 		go first()
 	}
 	for _, a := range more {

@@ -74,3 +74,34 @@ func TestIncarnationContext(t *testing.T) {
 		<-ok
 	})
 }
+
+// A function registered with AfterFuncInline runs on the goroutine that
+// cancels, before cancel returns; only the first registration may be
+// inline, and one made after the cancel runs as AfterFunc's do.
+func TestIncarnationContextInline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := &incCtx{base: context.Background()}
+		ran := false
+		_ = c.AfterFuncInline(func() { ran = true }) // no lock: same goroutine, or the race detector says so
+		later := make(chan struct{})
+		_ = c.AfterFuncInline(func() { close(later) }) // second: not inline
+		c.cancel()
+		if !ran {
+			t.Fatal("the inline function did not run before cancel returned")
+		}
+		<-later
+		late := make(chan struct{})
+		if c.AfterFuncInline(func() { close(late) })() {
+			t.Fatal("stop on a done context")
+		}
+		<-late
+
+		// Stopped before the cancel, it never runs.
+		d := &incCtx{base: context.Background()}
+		stop := d.AfterFuncInline(func() { t.Error("stopped func ran") })
+		if !stop() || stop() {
+			t.Fatal("stop must report true once")
+		}
+		d.cancel()
+	})
+}
