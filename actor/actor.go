@@ -45,10 +45,16 @@ type Context[M any] struct {
 	cell *cell[M]
 	inc  *incarnation[M] // the incarnation this Context belongs to (see Fail)
 	ctx  context.Context
+	self *cell[M] // what Self returns instead of cell (see SetSelf)
 }
 
 // Self returns the actor's own Ref, the same value across restarts.
-func (c *Context[M]) Self() Ref[M] { return Ref[M]{c.cell} }
+func (c *Context[M]) Self() Ref[M] {
+	if c.self != nil {
+		return Ref[M]{c.self}
+	}
+	return Ref[M]{c.cell}
+}
 
 // Context is done when this incarnation is asked to stop (its supervisor
 // stops or restarts it) and after it has ended. A long Receive should watch

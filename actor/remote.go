@@ -203,3 +203,11 @@ func (inc *incarnation[M]) Node() string {
 // are not counted, so a batch may go out early, but it never waits for a
 // message that is not coming.
 func (c *Context[M]) Backlog() int { return c.cell.inHand() + c.cell.inLen() }
+
+// SetSelf makes Self return ref for the rest of this incarnation. It is for
+// transports that run an incarnation on behalf of an actor whose mailbox is
+// elsewhere (the remote package's hosted children): a message the actor
+// sends itself must queue in that mailbox, behind the others, not in the
+// local cell that only relays them. Call it from PreStart, before the
+// actor's own code can ask for Self; a zero ref restores the default.
+func (c *Context[M]) SetSelf(ref Ref[M]) { c.self = ref.c }

@@ -132,7 +132,11 @@ func hostIncarnation[M any](n *Node, k *kind, owner, name, incID string, factory
 	h := &hosted{n: n, incID: incID, owner: owner, name: name,
 		hostName: "hosted:" + owner + ":" + name + "#" + incID}
 	carry := carriesReply[M]()
-	newActor := func() actor.Actor[M] { return &hostActor[M]{inner: factory(), h: h} }
+	self, err := childSelf(n, owner, name, codec)
+	if err != nil {
+		return nil, err
+	}
+	newActor := func() actor.Actor[M] { return &hostActor[M]{inner: factory(), h: h, self: self} }
 	all := append(append([]actor.Option(nil), opts...),
 		actor.WithSystem(n.hostSys), actor.WithRestart(supervisor.Temporary), actor.WithMailbox(actor.Unbounded()))
 	spec, ref := actor.Spec(h.hostName, newActor, all...)
@@ -254,9 +258,15 @@ func (n *Node) rememberEnded(incID string, h *hosted) {
 type hostActor[M any] struct {
 	inner actor.Actor[M]
 	h     *hosted
+	self  actor.Ref[M] // the child's Ref on this node (see childSelf)
 }
 
+// PreStart makes Self the child's Ref through its owner, so that what the
+// actor sends itself queues in the child's one mailbox, numbered like the
+// rest: sent to this cell it would skip the owner's accounting of what
+// has begun, and could be lost with no dead letter after a crash.
 func (a *hostActor[M]) PreStart(cx *actor.Context[M]) error {
+	cx.SetSelf(a.self)
 	if p, ok := a.inner.(actor.PreStarter[M]); ok {
 		return p.PreStart(cx)
 	}
@@ -527,6 +537,7 @@ func (f *forwarder[M]) PreStart(cx *actor.Context[M]) error {
 	} else {
 		switch status {
 		case stOK:
+			n.watchServed(sh.name, any(cx.Self()), node)
 		case stUnknownKind:
 			err = fmt.Errorf("remote: child %q: kind %q on node %q: %w %s", sh.name, sh.kind, node, ErrUnknownKind, r.str())
 		default:

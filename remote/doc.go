@@ -62,11 +62,13 @@
 // node went down (sent, never acknowledged) are dead letters wrapping
 // ErrNodeDown. Nothing is delivered twice.
 //
-// Inside a remote child, Context.Self is the incarnation's own cell on its
-// node, not the child's Ref: a message sent to it skips the declaring side's
-// mailbox, and the begun-up-to accounting above cannot tell it from the
-// owner's messages. Give a remote child its own Ref in a message (or Lookup
-// it) rather than send to Self.
+// Inside a remote child, Context.Self is the child's Ref as its declaring
+// node serves it (through a stand-in, as Lookup gives, on the hosting
+// node): a message the child sends itself crosses to the declaring side
+// and queues in the child's one mailbox behind what is there, numbered
+// like any other, so the accounting above holds for it too. It costs a
+// round trip through NATS, and arrives after the messages queued before
+// it.
 //
 // A node that cannot hear a child's owner for the heartbeat window stops
 // that child itself (fencing), so after a partition heals exactly one

@@ -475,20 +475,10 @@ func Lookup[M any](ctx context.Context, n *Node, node, name string, codec Codec[
 	default:
 		return zero, fmt.Errorf("remote: lookup %q on node %q: %w", name, node, &RemoteError{Node: node, Text: r.str()})
 	}
-	e := &proxyEntry{node: node, name: name, typeName: tn}
-	lookupSeq.mu.Lock()
-	lookupSeq.n++
-	seq := lookupSeq.n
-	lookupSeq.mu.Unlock()
-	ref, err := actor.Spawn(n.proxies, "lookup:"+node+":"+name+"#"+strconv.FormatUint(seq, 10),
-		func() actor.Actor[M] {
-			return &proxy[M]{n: n, e: e, codec: codec, carry: carriesReply[M](), subject: n.inboxOf(node)}
-		},
-		actor.WithRestart(supervisor.Temporary), actor.WithSystem(n.proxySys))
+	ref, e, err := spawnStandIn(n, node, name, tn, codec)
 	if err != nil {
 		return zero, fmt.Errorf("remote: lookup %q: %w", name, err)
 	}
-	e.ref = ref
 	n.mu.Lock()
 	if other := n.lookups[key]; other != nil {
 		n.mu.Unlock()
@@ -516,6 +506,79 @@ func Lookup[M any](ctx context.Context, n *Node, node, name string, codec Codec[
 		e.stop(fmt.Errorf("remote: actor %q on node %q stopped: %w", name, node, actor.ErrStopped))
 	}
 	return ref, nil
+}
+
+// spawnStandIn starts the local stand-in of the actor name on node.
+func spawnStandIn[M any](n *Node, node, name, tn string, codec Codec[M]) (actor.Ref[M], *proxyEntry, error) {
+	e := &proxyEntry{node: node, name: name, typeName: tn}
+	lookupSeq.mu.Lock()
+	lookupSeq.n++
+	seq := lookupSeq.n
+	lookupSeq.mu.Unlock()
+	ref, err := actor.Spawn(n.proxies, "lookup:"+node+":"+name+"#"+strconv.FormatUint(seq, 10),
+		func() actor.Actor[M] {
+			return &proxy[M]{n: n, e: e, codec: codec, carry: carriesReply[M](), subject: n.inboxOf(node)}
+		},
+		actor.WithRestart(supervisor.Temporary), actor.WithSystem(n.proxySys))
+	if err != nil {
+		return ref, nil, err
+	}
+	e.ref = ref
+	return ref, e, nil
+}
+
+// childSelf returns the Ref by which a child hosted here for owner is
+// addressed: the owner's Ref of it (the owner serves its children by
+// name), through a stand-in as a Lookup would give, without the round trip
+// (the owner, which just asked for the spawn, serves it). Messages sent to
+// it queue in the one mailbox the owner keeps for the child. On the owner
+// itself it is the child's Ref.
+func childSelf[M any](n *Node, owner, name string, codec Codec[M]) (actor.Ref[M], error) {
+	var zero actor.Ref[M]
+	tn := typeName[M]()
+	if owner == n.name {
+		n.mu.Lock()
+		s := n.served[name]
+		n.mu.Unlock()
+		if s != nil {
+			if ref, ok := s.ref.(actor.Ref[M]); ok {
+				return ref, nil
+			}
+		}
+	}
+	key := owner + "\x00" + name
+	if ref, ok, err := n.cachedLookup(key, tn); ok {
+		r, _ := ref.(actor.Ref[M])
+		return r, err
+	}
+	ref, e, err := spawnStandIn(n, owner, name, tn, codec)
+	if err != nil {
+		return zero, fmt.Errorf("remote: child %q: its Self: %w", name, err)
+	}
+	n.mu.Lock()
+	if other := n.lookups[key]; other != nil {
+		n.mu.Unlock()
+		e.stop(fmt.Errorf("remote: child %q: %w (a duplicate)", name, supervisor.ErrShutdown))
+		if other.typeName != tn {
+			return zero, fmt.Errorf("remote: actor %q takes %s, not %s: %w", name, other.typeName, tn, actor.ErrWrongType)
+		}
+		r, _ := other.ref.(actor.Ref[M])
+		return r, nil
+	}
+	n.lookups[key] = e
+	n.mu.Unlock()
+	return ref, nil
+}
+
+// watchServed remembers that node hosts an incarnation of the served child
+// ref under name, and so holds a stand-in of it (its Self, see childSelf):
+// the node then hears when the child stops for good, as a Lookup's would.
+func (n *Node) watchServed(name string, ref any, node string) {
+	n.mu.Lock()
+	if s := n.served[name]; s != nil && s.ref == ref && s.watchers != nil && node != n.name {
+		s.watchers[node] = true
+	}
+	n.mu.Unlock()
 }
 
 func (n *Node) cachedLookup(key, tn string) (any, bool, error) {
