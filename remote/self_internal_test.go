@@ -136,3 +136,46 @@ func TestRegressionSelfInRemoteChildLosesNothing(t *testing.T) {
 		t.Fatalf("dead letters %v, want only the one crashed on", dead)
 	}
 }
+
+// The stand-in a hosting node keeps for a remote child's Self goes when the
+// child stops for good: its owner counts the host among the nodes to tell,
+// as it does for a Lookup.
+func TestSelfStandInStopsWithTheChild(t *testing.T) {
+	a, b, _, _, _ := twoNodes(t, 1<<20)
+	kind := func() actor.Actor[string] {
+		return actor.Func[string](func(cx *actor.Context[string], m string) error {
+			if m == "stop" {
+				return supervisor.ErrShutdown
+			}
+			return nil
+		})
+	}
+	for _, n := range []*Node{a, b} {
+		if err := Register(n, "stoppable", kind, JSON[string]{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUntil(t, "b offering the kind to a", func() bool {
+		for _, m := range a.Nodes() {
+			if m.Name == "b" && slices.Contains(m.Kinds, "stoppable") {
+				return true
+			}
+		}
+		return false
+	})
+	ref, err := Spawn[string](a.sys.Root(), a, "c2", "stoppable", On("b"), actor.WithRestart(supervisor.Temporary))
+	if err != nil {
+		t.Fatal(err)
+	}
+	standIn := func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return b.lookups["a\x00c2"] != nil
+	}
+	if !standIn() {
+		t.Fatal("no stand-in for the child's Self on b")
+	}
+	_ = ref.Send("stop")
+	<-ref.Done()
+	waitUntil(t, "the stand-in gone from b", func() bool { return !standIn() })
+}
