@@ -64,7 +64,7 @@ func TestClusterLookupSendAskWatch(t *testing.T) {
 	if _, err := remote.Lookup(ctxT(t, 5*time.Second), a, "b", "nobody", remote.JSON[Msg]{}); !errors.Is(err, actor.ErrNotFound) {
 		t.Fatalf("lookup unknown actor: %v", err)
 	}
-	if _, err := remote.Lookup(ctxT(t, 5*time.Second), a, "zz", "acct", remote.JSON[Msg]{}); !errors.Is(err, remote.ErrUnknownNode) {
+	if _, err := remote.Lookup(ctxT(t, 50*time.Millisecond), a, "zz", "acct", remote.JSON[Msg]{}); !errors.Is(err, remote.ErrUnknownNode) {
 		t.Fatalf("lookup unknown node: %v", err)
 	}
 	ref2, _ := actor.SpawnIn(cl.syss[1], "other", counterKind("b", nil))

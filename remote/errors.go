@@ -17,7 +17,9 @@ var (
 	// ErrUnknownKind: the node has not registered that kind (or registered
 	// it with another message type), or no live node has (Any).
 	ErrUnknownKind = errors.New("unknown kind")
-	// ErrUnknownNode: no node of that name has ever been a member.
+	// ErrUnknownNode: no node of that name has been heard from (it has not
+	// started, its first heartbeat has not arrived, or it is on another
+	// NATS deployment or cluster name).
 	ErrUnknownNode = errors.New("unknown node")
 	// ErrCodec: a message could not be encoded, or bytes from the network
 	// could not be decoded.

@@ -414,9 +414,11 @@ var lookupSeq struct {
 // it is back. Messages are sent in order, at most once; what cannot be
 // delivered is a dead letter on the side that finds out.
 //
-// It fails with ErrUnknownNode if node was never a member, ErrNodeDown if it
-// is down, actor.ErrNotFound if node serves no such actor, actor.ErrWrongType
-// if that actor takes another message type. For this node's own name it
+// A node not heard from yet may be starting: Lookup waits for it to
+// appear until ctx ends, then fails with ErrUnknownNode (wrapping ctx's
+// error). It fails at once with ErrNodeDown if node is known and down,
+// actor.ErrNotFound if node serves no such actor, actor.ErrWrongType if
+// that actor takes another message type. For this node's own name it
 // returns the local Ref. Looking up the same actor twice gives the same Ref.
 func Lookup[M any](ctx context.Context, n *Node, node, name string, codec Codec[M]) (actor.Ref[M], error) {
 	var zero actor.Ref[M]
@@ -448,7 +450,7 @@ func Lookup[M any](ctx context.Context, n *Node, node, name string, codec Codec[
 		}
 		return actor.Lookup[M](n.sys, name)
 	}
-	if err := n.checkNode(node); err != nil {
+	if err := n.awaitNode(ctx, node); err != nil {
 		return zero, err
 	}
 	key := node + "\x00" + name

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -223,7 +224,7 @@ func (n *Node) checkNode(node string) error {
 	case n.closing.Load():
 		return fmt.Errorf("remote: node %q: %w", n.name, ErrClosed)
 	case !known:
-		return fmt.Errorf("remote: node %q: %w", node, ErrUnknownNode)
+		return fmt.Errorf("remote: node %q: %w: not heard from yet in cluster %q (not started, not yet heard, or on another NATS deployment or cluster name)", node, ErrUnknownNode, n.cluster())
 	case !up:
 		return fmt.Errorf("remote: node %q: %w", node, ErrNodeDown)
 	}
@@ -260,4 +261,44 @@ func (n *Node) pingOne(next int) int {
 		n.mu.Unlock()
 	}()
 	return next + 1
+}
+
+// cluster is the name of the node's cluster (WithCluster).
+func (n *Node) cluster() string {
+	return strings.TrimSuffix(strings.TrimPrefix(n.prefix, "airssys."), ".")
+}
+
+// awaitNode is checkNode for a caller with a ctx (Lookup): a node not
+// heard from yet may just be starting (its first heartbeat takes up to an
+// interval), so it waits for it until ctx ends, and then fails with
+// ErrUnknownNode wrapping ctx's error. A node known to be down is answered
+// at once.
+func (n *Node) awaitNode(ctx context.Context, node string) error {
+	err := n.checkNode(node)
+	if !errors.Is(err, ErrUnknownNode) {
+		return err
+	}
+	up := make(chan struct{}, 1)
+	cancel := n.Subscribe(func(ev NodeEvent) {
+		if ev.Kind == NodeUp && ev.Node == node {
+			select {
+			case up <- struct{}{}:
+			default:
+			}
+		}
+	})
+	defer cancel()
+	for {
+		// Again once subscribed: it may have come up in between.
+		if err = n.checkNode(node); !errors.Is(err, ErrUnknownNode) {
+			return err
+		}
+		select {
+		case <-up:
+		case <-n.stop:
+			return fmt.Errorf("remote: node %q: %w", n.name, ErrClosed)
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %w", err, ctx.Err())
+		}
+	}
 }

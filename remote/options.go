@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -35,7 +36,17 @@ const (
 // WithURL joins an existing NATS deployment instead of starting an embedded
 // server: one URL or several, comma-separated ("nats://h1:4222,nats://h2:4222").
 // Credentials and TLS go in WithNATSOptions, or in the URL as NATS allows.
-func WithURL(url string) Option { return func(c *config) { c.url = url } }
+// An empty url is an error (ErrInvalid), not a request for the embedded
+// server: leave WithURL out for that.
+func WithURL(url string) Option {
+	return func(c *config) {
+		if strings.TrimSpace(url) == "" {
+			c.err = fmt.Errorf("%w: WithURL(%q): no URL (leave WithURL out to run an embedded server)", ErrInvalid, url)
+			return
+		}
+		c.url = url
+	}
+}
 
 // WithListen makes the embedded server accept connections from other
 // processes on addr ("127.0.0.1:4222"; port 0 picks a free one, see

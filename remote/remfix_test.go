@@ -212,3 +212,62 @@ func TestRegressionCodecDeadLettersAreLogged(t *testing.T) {
 		t.Fatalf("logged %v %q target=%q, want a Warn naming picky", got[0].Level, got[0].Message, target)
 	}
 }
+
+// WithURL("") is bad input, not a request for the embedded server (which
+// it used to start, silently).
+func TestRegressionEmptyURLRefused(t *testing.T) {
+	sys := startSystem(t, "sys-x")
+	for _, url := range []string{"", "  "} {
+		n, err := remote.Start(context.Background(), "x", sys, remote.WithURL(url))
+		if !errors.Is(err, remote.ErrInvalid) || !strings.Contains(err.Error(), "WithURL") {
+			if n != nil {
+				_ = n.Close(context.Background())
+			}
+			t.Fatalf("WithURL(%q): %v, want ErrInvalid naming WithURL", url, err)
+		}
+	}
+}
+
+// Lookup waits, within its ctx, for a node not heard from yet: right after
+// Start the first heartbeat has not arrived. It used to fail at once with
+// ErrUnknownNode. A node that never appears fails when ctx ends, with
+// ErrUnknownNode wrapping ctx's error and a hint; a node known to be down
+// fails at once with ErrNodeDown.
+func TestRegressionLookupWaitsForTheNode(t *testing.T) {
+	sa := startSystem(t, "sys-a")
+	a := startNode(t, "a", sa, remote.WithListen("127.0.0.1:0"), remote.WithHeartbeat(500*time.Millisecond, 3))
+	ref, err := actor.SpawnIn(sa, "acct", counterKind("a", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Expose(a, ref, remote.JSON[Msg]{}); err != nil {
+		t.Fatal(err)
+	}
+	sb := startSystem(t, "sys-b")
+	b := startNode(t, "b", sb, remote.WithURL(a.ClientURL()))
+	r, err := remote.Lookup(ctxT(t, 10*time.Second), b, "a", "acct", remote.JSON[Msg]{})
+	if err != nil {
+		t.Fatalf("Lookup right after Start: %v", err)
+	}
+	if v := get(t, r); v != 0 {
+		t.Fatalf("get: %d", v)
+	}
+
+	_, err = remote.Lookup(ctxT(t, 20*time.Millisecond), b, "zz", "acct", remote.JSON[Msg]{})
+	if !errors.Is(err, remote.ErrUnknownNode) || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "cluster name") {
+		t.Fatalf("Lookup of a node never heard: %v, want ErrUnknownNode wrapping the deadline, with a hint", err)
+	}
+
+	ev := watchEvents(t, b)
+	if err := a.Close(ctxT(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	ev.wait(t, remote.NodeDown, "a", 10*time.Second)
+	start := time.Now()
+	if _, err := remote.Lookup(context.Background(), b, "a", "acct", remote.JSON[Msg]{}); !errors.Is(err, remote.ErrNodeDown) {
+		t.Fatalf("Lookup of a node known down: %v, want ErrNodeDown", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("Lookup of a node known down took %v", d)
+	}
+}
