@@ -2,7 +2,9 @@ package remote_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/airssys/rt/actor"
 	"github.com/airssys/rt/remote"
@@ -72,10 +74,13 @@ func ExampleLookup() {
 	_ = remote.Expose(node, echo, remote.JSON[string]{})
 	ref, err := remote.Lookup(ctx, node, "a", "echo", remote.JSON[string]{})
 	fmt.Println(ref == echo, err)
-	if _, err := remote.Lookup(ctx, node, "b", "echo", remote.JSON[string]{}); err != nil {
-		fmt.Println("b:", err)
+	// No node "b" ever starts: Lookup waits for it while its ctx lets it.
+	wait, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if _, err := remote.Lookup(wait, node, "b", "echo", remote.JSON[string]{}); err != nil {
+		fmt.Println("b:", errors.Is(err, remote.ErrUnknownNode), errors.Is(err, context.DeadlineExceeded))
 	}
 	// Output:
 	// true <nil>
-	// b: remote: node "b": unknown node
+	// b: true true
 }
