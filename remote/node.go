@@ -138,7 +138,8 @@ type ownerChild interface {
 // Start attaches sys to NATS as the node name: unique among the live
 // nodes of its cluster, made of letters, digits, '-' and '_'. Without
 // WithURL it starts an embedded NATS server first. ctx bounds starting only:
-// the node lives until Close.
+// the node lives until Close. A System is attached to one node at a time: a
+// second Start with it fails with ErrInvalid until that node is closed.
 func Start(ctx context.Context, name string, sys *actor.System, opts ...Option) (*Node, error) {
 	cfg := config{cluster: "default", interval: DefaultHeartbeat, misses: DefaultMisses}
 	for _, o := range opts {
@@ -163,6 +164,15 @@ func Start(ctx context.Context, name string, sys *actor.System, opts ...Option) 
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("remote: start %q: %w", name, err)
 	}
+	if err := attach(sys, name); err != nil {
+		return nil, fmt.Errorf("remote: start %q: %w", name, err)
+	}
+	started := false
+	defer func() {
+		if !started {
+			detach(sys)
+		}
+	}()
 	log := cfg.logger
 	if log == nil {
 		log = sys.Logger()
@@ -216,6 +226,7 @@ func Start(ctx context.Context, name string, sys *actor.System, opts ...Option) 
 	n.loops.Add(1)
 	go n.heartbeatLoop()
 	log.Debug("node started", "id", n.id, "cluster", cfg.cluster)
+	started = true
 	return n, nil
 }
 
@@ -402,7 +413,11 @@ func (n *Node) emitLocked(ev NodeEvent) {
 	if ev.Kind == NodeDown {
 		level = slog.LevelWarn
 	}
-	n.log.Log(context.Background(), level, ev.Kind.String(), "peer", ev.Node, "reason", ev.Reason)
+	if ev.Reason == nil {
+		n.log.Log(context.Background(), level, ev.Kind.String(), "peer", ev.Node)
+	} else {
+		n.log.Log(context.Background(), level, ev.Kind.String(), "peer", ev.Node, "reason", ev.Reason)
+	}
 	for _, s := range n.subs {
 		s.push(ev)
 	}
@@ -524,6 +539,7 @@ func (n *Node) Close(ctx context.Context) error {
 		for _, s := range subs {
 			s.idle.Wait()
 		}
+		detach(n.sys)
 		close(n.closed)
 	}()
 	select {

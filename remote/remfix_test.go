@@ -271,3 +271,53 @@ func TestRegressionLookupWaitsForTheNode(t *testing.T) {
 		t.Fatalf("Lookup of a node known down took %v", d)
 	}
 }
+
+// One System is one node: a second Start with the same System fails,
+// naming the node that holds it, and works again once that node closed.
+// It used to be accepted silently.
+func TestRegressionSystemAttachedTwice(t *testing.T) {
+	sys := startSystem(t, "sys-a")
+	a, err := remote.Start(context.Background(), "a", sys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := remote.Start(context.Background(), "b", sys)
+	if !errors.Is(err, remote.ErrInvalid) || !strings.Contains(err.Error(), `node "a"`) {
+		if b != nil {
+			_ = b.Close(context.Background())
+		}
+		_ = a.Close(context.Background())
+		t.Fatalf("second Start with the same System: %v, want ErrInvalid naming node a", err)
+	}
+	if err := a.Close(ctxT(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	b, err = remote.Start(context.Background(), "b", sys)
+	if err != nil {
+		t.Fatalf("Start after the first node closed: %v", err)
+	}
+	if err := b.Close(ctxT(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// NodeUp is logged without a reason attribute when there is none (it used
+// to say reason=<nil>).
+func TestRegressionNodeUpLogsNoNilReason(t *testing.T) {
+	logs := &records{}
+	sa, sb := startSystem(t, "sys-a"), startSystem(t, "sys-b")
+	a := startNode(t, "a", sa, remote.WithListen("127.0.0.1:0"), remote.WithLogger(slog.New(logs)))
+	ev := watchEvents(t, a)
+	startNode(t, "b", sb, remote.WithURL(a.ClientURL()))
+	ev.wait(t, remote.NodeUp, "b", 10*time.Second)
+	ups := logs.matching("NodeUp")
+	if len(ups) == 0 {
+		t.Fatal("NodeUp not logged")
+	}
+	ups[0].Attrs(func(at slog.Attr) bool {
+		if at.Key == "reason" {
+			t.Errorf("NodeUp logged with reason=%v", at.Value)
+		}
+		return true
+	})
+}
