@@ -496,12 +496,22 @@ type forwarder[M any] struct {
 	ackedTo uint64
 	exit    *exitNote
 	down    error
+	// detached: this node closed (see Close); the incarnation stays under
+	// its supervisor, every message it gets is a dead letter with this.
+	detached error
 }
 
 var errStopRemote = errors.New("stopped on its node")
 
 func (f *forwarder[M]) PreStart(cx *actor.Context[M]) error {
 	sh, n := f.sh, f.sh.n
+	if n.closing.Load() {
+		// Started again after Close (a sibling's restart): detached, as
+		// Close leaves the others, so that the tree does not crash.
+		f.cx, f.detached = cx, fmt.Errorf("remote: child %q: node %q: %w", sh.name, n.name, ErrClosed)
+		f.down = f.detached // nothing remote to stop at PostStop
+		return nil
+	}
 	node, err := n.place(sh)
 	if err != nil {
 		return err
@@ -572,6 +582,13 @@ func (f *forwarder[M]) forget() {
 
 func (f *forwarder[M]) Receive(_ *actor.Context[M], msg M) error {
 	n := f.sh.n
+	f.mu.Lock()
+	detached := f.detached
+	f.mu.Unlock()
+	if detached != nil {
+		n.deadLetter(f.sh.name, msg, detached, "closed")
+		return nil
+	}
 	data, ids, err := encode(n, f.node, f.sh.codec, msg, f.sh.carry)
 	if err == nil && len(data)+len(f.incID)+24 > n.maxPay {
 		err = fmt.Errorf("%d bytes over max_payload %d: %w", len(data), n.maxPay, ErrTooLarge)
@@ -620,6 +637,13 @@ func (f *forwarder[M]) acked(begun uint64) {
 }
 
 func (f *forwarder[M]) exited(status byte, begun uint64, text string) {
+	if f.sh.n.closing.Load() {
+		// Its node stopped it because this one is leaving: Close's
+		// detach, not a crash to restart.
+		f.acked(begun)
+		f.detach()
+		return
+	}
 	f.mu.Lock()
 	if f.exit != nil || f.down != nil {
 		f.mu.Unlock()
@@ -638,12 +662,11 @@ func (f *forwarder[M]) exited(status byte, begun uint64, text string) {
 }
 
 func (f *forwarder[M]) nodeDown(node string) {
-	var cause error
-	if node == "" {
-		cause = fmt.Errorf("remote: child %q: node %q: %w", f.sh.name, f.sh.n.name, ErrClosed)
-	} else {
-		cause = fmt.Errorf("remote: child %q on node %q: %w", f.sh.name, node, ErrNodeDown)
+	if node == "" { // this node is closing
+		f.detach()
+		return
 	}
+	cause := fmt.Errorf("remote: child %q on node %q: %w", f.sh.name, node, ErrNodeDown)
 	f.mu.Lock()
 	if f.exit != nil || f.down != nil {
 		f.mu.Unlock()
@@ -652,6 +675,35 @@ func (f *forwarder[M]) nodeDown(node string) {
 	f.down = cause
 	f.mu.Unlock()
 	f.cx.Fail(cause)
+}
+
+// detach is Close's end of the incarnation: not a crash (the supervisor
+// would restart it on a node that is gone, and give up), but a detached
+// incarnation that stays under its supervisor until the System shuts it
+// down. What was in flight, unacknowledged, is a dead letter now (its fate
+// is unknown: the remote incarnation is stopped by fencing); what comes
+// later is one at once.
+func (f *forwarder[M]) detach() {
+	n := f.sh.n
+	cause := fmt.Errorf("remote: child %q: node %q: %w", f.sh.name, n.name, ErrClosed)
+	f.mu.Lock()
+	if f.exit != nil || f.down != nil || f.detached != nil {
+		f.mu.Unlock()
+		return
+	}
+	f.detached, f.down = cause, cause
+	flights, acked := f.flights, f.ackedTo
+	f.flights = nil
+	f.mu.Unlock()
+	f.forget()
+	for _, fl := range flights {
+		if fl.seq <= acked {
+			continue
+		}
+		reason := fmt.Errorf("remote: child %q: fate unknown: %w: %w", f.sh.name, ErrNodeDown, cause)
+		n.deadLetter(f.sh.name, fl.msg, reason, "node_down")
+		failIDs(fl.asks, reason)
+	}
 }
 
 // PostStop settles what was in flight: messages the remote incarnation had

@@ -474,17 +474,19 @@ func (s *eventSub) cancel() {
 	s.mu.Unlock()
 }
 
-// Close leaves the cluster: peers see NodeDown at once. Remote children of
-// this node exit (wrapping ErrClosed), the incarnations it hosts for others
-// stop, Lookup refs it made stop for good, and its NATS connection (and
-// embedded server) close. ctx bounds the wait for all that. Close is
-// idempotent.
+// Close leaves the cluster: peers see NodeDown at once. The incarnations
+// it hosts for others stop, Lookup refs it made stop for good, and its NATS
+// connection (and embedded server) close. ctx bounds the wait for all that.
+// Close is idempotent.
 //
-// Shut the System down first: its remote children then stop in order,
-// telling their nodes, and their messages go back to their mailboxes or to
-// dead letters as for any stop. Children still running at Close fail (their
-// supervisors may restart them, and the restarts fail with ErrClosed until
-// intensity gives up).
+// Remote children of this node still running (Close before the System's
+// Shutdown, the natural defer order) are detached, not crashed: they stay
+// under their supervisors, which see no exit and restart nothing, until
+// the System shuts them down as usual. Their remote incarnations stop (the
+// peers fence them); messages in flight, and every message sent to them
+// after Close, are dead letters wrapping ErrClosed. Shutting the System
+// down first instead stops them in order, telling their nodes, and their
+// unbegun messages go back to their mailboxes as for any stop.
 func (n *Node) Close(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()

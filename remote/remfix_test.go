@@ -321,3 +321,51 @@ func TestRegressionNodeUpLogsNoNilReason(t *testing.T) {
 		return true
 	})
 }
+
+// Closing a node before shutting its System down (the natural defer order)
+// leaves the System's tree alone: its remote children stay under their
+// supervisors, detached, what is sent to them is a dead letter wrapping
+// ErrClosed, and the Shutdown that follows stops them as usual. Close used
+// to crash them, their restarts failed on the closed node, and the root gave
+// up (intensity exceeded).
+func TestRegressionCloseBeforeShutdownIsOrderly(t *testing.T) {
+	sa, sb := startSystem(t, "sys-a"), startSystem(t, "sys-b")
+	a := startNode(t, "a", sa, remote.WithListen("127.0.0.1:0"))
+	b, err := remote.Start(context.Background(), "b", sb, remote.WithURL(a.ClientURL()), remote.WithHeartbeat(hbInterval, hbMisses))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []*remote.Node{a, b} {
+		if err := remote.Register(n, "counter", counterKind(n.Name(), nil), remote.JSON[Msg]{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 10*time.Second, "kind known", func() bool { return len(b.Nodes()) == 1 && len(b.Nodes()[0].Kinds) == 1 })
+	refs := make([]actor.Ref[Msg], 0, 5)
+	for _, name := range []string{"c1", "c2", "c3", "c4", "c5"} {
+		ref, err := remote.Spawn[Msg](sb.Root(), b, name, "counter", remote.On("a"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs = append(refs, ref)
+	}
+	if v := get(t, refs[0]); v != 0 {
+		t.Fatalf("get: %d", v)
+	}
+	dead := collectDead(t, sb)
+	if err := b.Close(ctxT(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := refs[1].Send(Msg{Op: "add", N: 1}); err != nil {
+		t.Fatalf("Send to a detached remote child: %v", err)
+	}
+	dead.waitMatching(t, remote.ErrClosed, 1, 5*time.Second)
+	select {
+	case <-sb.Done():
+		t.Fatal("the System's root stopped after Close")
+	default:
+	}
+	if err := sb.Shutdown(ctxT(t, 10*time.Second)); err != nil {
+		t.Fatalf("Shutdown after Close: %v", err)
+	}
+}
