@@ -517,11 +517,19 @@ func spawnStandIn[M any](n *Node, node, name, tn string, codec Codec[M]) (actor.
 	lookupSeq.n++
 	seq := lookupSeq.n
 	lookupSeq.mu.Unlock()
-	ref, err := actor.Spawn(n.proxies, "lookup:"+node+":"+name+"#"+strconv.FormatUint(seq, 10),
-		func() actor.Actor[M] {
-			return &proxy[M]{n: n, e: e, codec: codec, carry: carriesReply[M](), subject: n.inboxOf(node)}
-		},
+	factory := func() actor.Actor[M] {
+		return &proxy[M]{n: n, e: e, codec: codec, carry: carriesReply[M](), subject: n.inboxOf(node)}
+	}
+	// The stand-in's name is what users see (Ref.Name, errors, dead
+	// letters): the remote actor's name and node, "name@node". A
+	// stand-in of it that is still stopping holds that name: the new one
+	// then gets a number too.
+	ref, err := actor.Spawn(n.proxies, name+"@"+node, factory,
 		actor.WithRestart(supervisor.Temporary), actor.WithSystem(n.proxySys))
+	if err != nil {
+		ref, err = actor.Spawn(n.proxies, name+"@"+node+"#"+strconv.FormatUint(seq, 10), factory,
+			actor.WithRestart(supervisor.Temporary), actor.WithSystem(n.proxySys))
+	}
 	if err != nil {
 		return ref, nil, err
 	}

@@ -369,3 +369,24 @@ func TestRegressionCloseBeforeShutdownIsOrderly(t *testing.T) {
 		t.Fatalf("Shutdown after Close: %v", err)
 	}
 }
+
+// A Lookup Ref is named after the remote actor and its node ("acct@a"),
+// in Ref.Name and so in errors and dead letters; it used to carry an
+// internal name ("lookup:a:acct#1").
+func TestRegressionLookupRefName(t *testing.T) {
+	a, b, sa, _ := pair(t)
+	ref, err := actor.SpawnIn(sa, "acct", counterKind("a", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Expose(a, ref, remote.JSON[Msg]{}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := remote.Lookup(ctxT(t, 5*time.Second), b, "a", "acct", remote.JSON[Msg]{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Name() != "acct@a" {
+		t.Fatalf("Lookup Ref named %q, want acct@a", r.Name())
+	}
+}
