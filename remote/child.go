@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -175,9 +176,18 @@ func hostIncarnation[M any](n *Node, k *kind, owner, name, incID string, factory
 	n.mu.Unlock()
 	ref.Watch(func(reason error) { n.hostedEnded(h, reason) })
 	if err := n.hosts.StartChild(spec); err != nil {
-		return nil, err
+		// Its text goes to the owner, whose users know the child by its
+		// name, not by the internal one of this incarnation.
+		return nil, errors.New(h.public(err.Error()))
 	}
 	return h, nil
+}
+
+// public rewrites an error text for the owner: the child's name for the
+// incarnation's internal one, without the hosting supervisor's prefix.
+func (h *hosted) public(text string) string {
+	text = strings.TrimPrefix(text, "supervisor "+h.n.hosts.Name()+": ")
+	return strings.ReplaceAll(text, strconv.Quote(h.hostName), strconv.Quote(h.name))
 }
 
 // terminate stops the hosted incarnation (its owner asked, or fencing).
@@ -211,7 +221,9 @@ func (n *Node) hostedEnded(h *hosted, reason error) {
 	case h.stopped:
 		status = exitStopped
 	case reason != nil && errors.Unwrap(reason) != nil && !isNormalStop(reason):
-		status, text = exitCrash, reason.Error() // a start failure, say
+		// A start failure, say: the owner's users know the child by its
+		// name, not by the internal one of this incarnation.
+		status, text = exitCrash, h.public(reason.Error())
 	}
 	begun := h.begun
 	h.mu.Unlock()

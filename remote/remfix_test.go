@@ -390,3 +390,30 @@ func TestRegressionLookupRefName(t *testing.T) {
 		t.Fatalf("Lookup Ref named %q, want acct@a", r.Name())
 	}
 }
+
+// refusing fails every start.
+type refusing struct{}
+
+func (refusing) PreStart(*actor.Context[Msg]) error      { return errors.New("no database") }
+func (refusing) Receive(*actor.Context[Msg], Msg) error { return nil }
+
+// A remote child whose start fails on its node reports the failure under
+// the child's name; it used to carry the internal name of the hosted
+// incarnation ("hosted:b:rc#…-1").
+func TestRegressionRemoteStartFailureNamesTheChild(t *testing.T) {
+	a, b, _, _ := pair(t)
+	for _, n := range []*remote.Node{a, b} {
+		if err := remote.Register(n, "refusing", func() actor.Actor[Msg] { return refusing{} }, remote.JSON[Msg]{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 5*time.Second, "kind known", func() bool { return len(b.Nodes()) == 1 && len(b.Nodes()[0].Kinds) == 1 })
+	sup, _ := newSup(t, supervisor.OneForOne)
+	_, err := remote.Spawn[Msg](sup, b, "rc", "refusing", remote.On("a"))
+	if err == nil || !strings.Contains(err.Error(), "no database") {
+		t.Fatalf("Spawn: %v, want the start failure", err)
+	}
+	if strings.Contains(err.Error(), "hosted:") {
+		t.Fatalf("Spawn: %v, names the internal incarnation", err)
+	}
+}
