@@ -394,7 +394,7 @@ func TestRegressionLookupRefName(t *testing.T) {
 // refusing fails every start.
 type refusing struct{}
 
-func (refusing) PreStart(*actor.Context[Msg]) error      { return errors.New("no database") }
+func (refusing) PreStart(*actor.Context[Msg]) error     { return errors.New("no database") }
 func (refusing) Receive(*actor.Context[Msg], Msg) error { return nil }
 
 // A remote child whose start fails on its node reports the failure under
