@@ -139,6 +139,8 @@ func TestStandInBatch(t *testing.T) {
 	if d := deadB()[0]; !errors.Is(d.Reason, ErrCodec) {
 		t.Fatalf("dead letter on b: %+v", d)
 	}
+	// Dead-letter subscribers are told asynchronously: wait for a's too.
+	waitUntil(t, "the dead letter on a", func() bool { return len(deadA()) >= 1 })
 	da := deadA()
 	if len(da) != 1 || !errors.Is(da[0].Reason, ErrTooLarge) || da[0].Message != big {
 		t.Fatalf("dead letters on a: %+v", da)
