@@ -2,7 +2,7 @@
 // table, the median of each workload's metrics for each library with its
 // ratio to the raw goroutine and channel baseline and to the reference
 // library (protoactor-go, or suture where protoactor-go does not run), then
-// checks the performance bars of issues 3 and 10.
+// checks the performance bars set for actors and for the crash path.
 //
 // Benchmarks are expected to be named Benchmark<Workload>/lib=<library>, as
 // in this module (or Benchmark<Workload>/<library>), possibly with variants
@@ -178,7 +178,7 @@ func read(r *results, in io.Reader, name string) error {
 }
 
 func main() {
-	bars := flag.Bool("bars", true, "check the performance bars of issues 3 and 10")
+	bars := flag.Bool("bars", true, "check the performance bars set for actors and for the crash path")
 	flag.Usage = func() {
 		fmt.Fprintln(os.Stderr, "usage: table [-bars=false] [go test -bench output ...]")
 		flag.PrintDefaults()
@@ -207,9 +207,9 @@ func main() {
 	printTable(os.Stdout, &r)
 	if *bars {
 		fmt.Println()
-		printBars(os.Stdout, &r, "issue 3", issueBars)
+		printBars(os.Stdout, &r, "actors", issueBars)
 		fmt.Println()
-		printBars(os.Stdout, &r, "issue 10", issue10Bars)
+		printBars(os.Stdout, &r, "the crash path", issue10Bars)
 	}
 }
 
@@ -329,7 +329,7 @@ func num(v float64) string {
 	return fmt.Sprintf("%.2g", v)
 }
 
-// A bar is one performance target of issue 3 for our library.
+// A bar is one performance target for our library.
 type bar struct {
 	name   string
 	target string
@@ -417,7 +417,7 @@ var issue10Bars = []bar{
 }
 
 func printBars(w io.Writer, r *results, issue string, bars []bar) {
-	fmt.Fprintf(w, "| bar (%s) | target | airssys median | limit | verdict |\n", issue)
+	fmt.Fprintf(w, "| bar set for %s | target | airssys median | limit | verdict |\n", issue)
 	fmt.Fprintln(w, "|---|---|--:|--:|---|")
 	for _, b := range bars {
 		have, limit, unit, met, ok := b.check(r)
