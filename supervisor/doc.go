@@ -72,6 +72,43 @@
 // while the control goroutine waits for them, so a hook may call its
 // supervisor.
 //
+// # Many dynamic children: the lane
+//
+// A supervisor that holds many short-lived dynamic children (actors spawned
+// by the thousand, each doing one job and stopping) would pay two trips
+// through its control goroutine per child: one to start it, one to remove
+// it when it ends. OTP's answer is simple_one_for_one (Elixir's
+// DynamicSupervisor), a supervisor specialised for such children. Here
+// every OneForOne supervisor has that specialisation built in, the lane,
+// so nobody has to choose it:
+//
+//   - While it runs, [Supervisor.StartChild] starts a child on the caller's
+//     goroutine when it can: the name is reserved, New is called and the
+//     incarnation launched there, and StartChild returns once it runs, as
+//     before. That is for a spec with no health checks, not significant,
+//     not a supervisor, whose New returns a child without a Start step (a
+//     [Launcher] such as an actor without PreStart, or a plain worker).
+//     Other children, and every child of OneForAll and RestForOne
+//     supervisors (whose strategies restart siblings by their order), are
+//     started by the control goroutine, with the value New returned.
+//   - A Temporary lane child that ends is removed where it ends: its events
+//     are emitted and its Dispose hook runs on its own goroutine (Stop and
+//     Serve wait for those hooks, as for the others).
+//   - Whatever else happens to a lane child (an exit that calls for a
+//     restart, TerminateChild, RestartChild, DeleteChild, the shutdown) is
+//     done by the control goroutine, which first takes the child into its
+//     ordered list at its place in start order. Restart policies,
+//     intensity with escalation, backoff and ShutdownPolicy therefore
+//     apply to lane children exactly as to the others.
+//
+// Names stay unique across the lane and the rest ([ErrAlreadyStarted],
+// [ErrAlreadyPresent]); WhichChildren, CountChildren and Info list lane
+// children in start order; Stop stops them newest first like every child.
+// Two things differ from a child started by the control goroutine: New
+// runs on the caller's goroutine, and a Launch that panics is reported
+// after the child's started event (the started event must precede the
+// child's exit, which may come during Launch).
+//
 // # Observing
 //
 // Every transition is an [Event]: logged through log/slog (routine ones at

@@ -17,6 +17,9 @@ func isNormal(inc *incarnation) bool {
 // onExit handles an incarnation that ended on its own.
 func (r *run) onExit(inc *incarnation) {
 	c := inc.c
+	if inc.lane {
+		r.f.claim(c) // the loop owns what it handles (lane.go)
+	}
 	if c.inc != inc {
 		r.forget(c, inc)
 		return // stopped by the supervisor already, or abandoned
@@ -129,6 +132,7 @@ func (r *run) awaitExit(inc *incarnation, timeout <-chan time.Time) bool {
 
 // shutdown stops every child, newest first, and ends the run with err.
 func (r *run) shutdown(err error) {
+	r.closeLane() // the lane's children join the others, to be stopped in order
 	for c := r.f.tail; c != nil; c = c.prev {
 		r.stopChild(c)
 	}

@@ -28,8 +28,10 @@ type child struct {
 	job      *restartJob // pending restart this child belongs to
 	poll     *healthPoll // nil until the child is health-checked
 
-	consecutive int32 // consecutive restarts, for backoff
-	terminated  bool  // stopped by TerminateChild
+	seq         uint64 // start order, across the ordered list and the lane
+	consecutive int32  // consecutive restarts, for backoff
+	terminated  bool   // stopped by TerminateChild
+	lane        bool   // on the lane (lane.go), not in the ordered list; guarded by the family's mu
 
 	// The first incarnation lives inside the record: every child starts
 	// at least once, so this saves an allocation and its header. The
@@ -170,6 +172,7 @@ type incarnation struct {
 
 	startAbandoned atomic.Bool // Start failed or timed out: never Serve
 	cancelled      bool        // the supervisor asked it to stop (loop-owned)
+	lane           bool        // started on the lane: its exit may be handled there
 }
 
 func (c *child) shutdown() ShutdownPolicy {
@@ -204,10 +207,16 @@ func (c *child) info() ChildInfo {
 
 type family struct {
 	owner      *Supervisor
-	head, tail *child
-	byName     map[string]*child
-	n          int
-	size       atomic.Int64 // n, readable by callers sizing a snapshot buffer
+	head, tail *child       // the ordered list: loop-owned while running
+	n          int          // children in the ordered list
+	size       atomic.Int64 // children in both lists, readable by callers sizing a snapshot buffer
+	seq        atomic.Uint64
+
+	// mu guards byName, which children on the lane (lane.go) enter and
+	// leave without the control loop, and the lane itself.
+	mu     sync.Mutex
+	byName map[string]*child
+	lane   lane
 }
 
 func (f *family) init(owner *Supervisor) {
@@ -215,17 +224,12 @@ func (f *family) init(owner *Supervisor) {
 	f.byName = make(map[string]*child)
 }
 
+// append links c, whose name admit has reserved, at the end of the
+// ordered list: it is the newest child.
 func (f *family) append(c *child) {
-	c.prev, c.next = f.tail, nil
-	if f.tail != nil {
-		f.tail.next = c
-	} else {
-		f.head = c
-	}
-	f.tail = c
-	f.byName[c.spec.Name] = c
-	f.n++
-	f.size.Store(int64(f.n))
+	c.seq = f.seq.Add(1)
+	f.insertBefore(c, nil)
+	f.size.Add(1)
 }
 
 func (f *family) remove(c *child) {
@@ -243,17 +247,45 @@ func (f *family) remove(c *child) {
 	if c.sub != nil {
 		release(f.owner, c.sub)
 	}
-	delete(f.byName, c.spec.Name)
+	f.mu.Lock()
+	if f.byName[c.spec.Name] == c {
+		delete(f.byName, c.spec.Name)
+	}
+	f.mu.Unlock()
 	f.n--
-	f.size.Store(int64(f.n))
+	f.size.Add(-1)
+}
+
+// lookup finds the child named name for the control loop, taking it off
+// the lane if it is there: the loop owns whatever it touches. A child
+// still starting on the lane is not found yet.
+func (f *family) lookup(name string) *child {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.byName[name]
+	if c == nil || c.lane && c.state == ChildStarting {
+		return nil
+	}
+	f.claimLocked(c)
+	return c
 }
 
 // infos describes the children into buf, which callers allocate off the
 // control goroutine so that a large snapshot costs the loop only copying.
+// Children on the lane are merged in by start order.
 func (f *family) infos(buf []ChildInfo) []ChildInfo {
 	out := buf[:0]
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l := f.lane.head
 	for c := f.head; c != nil; c = c.next {
+		for ; l != nil && l.seq < c.seq; l = l.next {
+			out = append(out, l.info())
+		}
 		out = append(out, c.info())
+	}
+	for ; l != nil; l = l.next {
+		out = append(out, l.info())
 	}
 	return out
 }
@@ -271,6 +303,11 @@ func (f *family) counts() ChildCounts {
 			n.Workers++
 		}
 	}
+	f.mu.Lock()
+	n.Specs += f.lane.n // lane children are running workers
+	n.Active += f.lane.n
+	n.Workers += f.lane.n
+	f.mu.Unlock()
 	return n
 }
 
@@ -372,7 +409,7 @@ func (f *family) offline(s *Supervisor, m *call) (rep reply, gone *child) {
 		}
 		return reply{}, nil
 	case opTerminate, opDelete:
-		c := f.byName[m.name]
+		c := f.lookup(m.name)
 		if c == nil {
 			return reply{err: fmt.Errorf("supervisor %s: child %q: %w", s.where(), m.name, ErrNotFound)}, nil
 		}
@@ -385,35 +422,46 @@ func (f *family) offline(s *Supervisor, m *call) (rep reply, gone *child) {
 	return stopped(), nil
 }
 
-// admit validates a batch of specs: every spec valid, every name new.
+// admit validates a batch of specs (every spec valid, every name new) and
+// reserves their names, all in one step, so that a child starting on the
+// lane meanwhile cannot take one of them.
 func (f *family) admit(s *Supervisor, specs []Spec) ([]*child, error) {
 	var one [1]*child
 	cs := one[:0]
 	if len(specs) > 1 {
 		cs = make([]*child, 0, len(specs))
 	}
-	var seen map[string]bool
-	if len(specs) > 1 {
-		seen = make(map[string]bool, len(specs))
-	}
 	for _, spec := range specs {
 		c, err := newChild(s, spec)
 		if err != nil {
 			return nil, err
 		}
-		if old := f.byName[spec.Name]; old != nil || seen[spec.Name] {
+		c.sub = specSupervisor(spec) // claimed by StartChildren
+		cs = append(cs, c)
+	}
+	var seen map[string]*child
+	if len(cs) > 1 {
+		seen = make(map[string]*child, len(cs))
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range cs {
+		name := c.spec.Name
+		old := f.byName[name]
+		if old == nil && seen != nil {
+			old = seen[name]
+			seen[name] = c
+		}
+		if old != nil {
 			sentinel := ErrAlreadyPresent
-			if old != nil && old.inc != nil {
+			if old.inc != nil || old.lane {
 				sentinel = ErrAlreadyStarted
 			}
-			return nil, fmt.Errorf("supervisor %s: child %q: %w", s.where(), spec.Name, sentinel)
+			return nil, fmt.Errorf("supervisor %s: child %q: %w", s.where(), name, sentinel)
 		}
-		if seen != nil {
-			seen[spec.Name] = true
-		}
-		c.sub = specSupervisor(spec) // claimed by StartChildren
-
-		cs = append(cs, c)
+	}
+	for _, c := range cs {
+		f.byName[c.spec.Name] = c
 	}
 	return cs, nil
 }

@@ -200,3 +200,31 @@ func (l *eventLog) find(kind EventKind) (Event, bool) {
 	}
 	return Event{}, false
 }
+
+// rigLauncher is a rig worker without a Start step that runs without a
+// goroutine of the supervisor's (a Launcher, as actors are): a running
+// OneForOne supervisor starts it on its lane.
+type rigLauncher struct{ w rigWorker }
+
+func (l *rigLauncher) Serve(ctx context.Context) error { return l.w.Serve(ctx) }
+
+// Launch journals the start at once, as Start does for a rigWorker, and
+// serves on a goroutine of its own.
+func (l *rigLauncher) Launch(ctx context.Context, exit func(error)) {
+	l.w.r.j.add("start %s", l.w.name)
+	go func() {
+		var err error
+		defer func() {
+			if v := recover(); v != nil {
+				err = NewPanicError(v)
+			}
+			exit(err)
+		}()
+		err = l.w.Serve(ctx)
+	}()
+}
+
+// launcherSpec is spec for a rigLauncher.
+func (r *rig) launcherSpec(name string, restart RestartPolicy) Spec {
+	return Spec{Name: name, Restart: restart, New: func() Child { return &rigLauncher{rigWorker{r: r, name: name}} }}
+}

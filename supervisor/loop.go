@@ -42,6 +42,7 @@ type call struct {
 	name  string
 	specs []Spec
 	one   [1]Spec     // backs specs for StartChild: one allocation per call
+	made  Child       // what New returned for specs[0] on the caller's goroutine (startLane), or nil
 	buf   []ChildInfo // room for a snapshot, allocated by the caller
 
 	// The answer, handed over by a WaitGroup rather than a channel: it
@@ -106,6 +107,7 @@ func (r *run) main() {
 		return
 	}
 	r.emit(Event{Kind: EventSupervisorStarted})
+	r.openLane()
 	r.started <- nil
 	ctxDone := r.ctx.Done()
 	for !r.ending {
@@ -232,9 +234,9 @@ func (r *run) call(m *call) reply {
 		info := r.info(m.buf)
 		return reply{info: &info}
 	case opStartChild:
-		return reply{err: r.startChildren(m.specs)}
+		return reply{err: r.startChildren(m.specs, m.made)}
 	}
-	c := r.f.byName[m.name]
+	c := r.f.lookup(m.name)
 	if c == nil {
 		return reply{err: r.errf(m.name, ErrNotFound)}
 	}
@@ -286,15 +288,18 @@ func (r *run) startAll() error {
 	return nil
 }
 
-// startChildren adds specs while running: all or nothing.
-func (r *run) startChildren(specs []Spec) error {
+// startChildren adds specs while running: all or nothing. made, if not
+// nil, is what New returned for the first spec already (see startLane).
+func (r *run) startChildren(specs []Spec, made Child) error {
 	cs, err := r.f.admit(r.s, specs)
 	if err != nil {
 		return err
 	}
 	for i, c := range cs {
 		r.f.append(c)
-		if err := r.startChild(c, false); err != nil {
+		err := r.startChildWith(c, false, made)
+		made = nil
+		if err != nil {
 			for j := i; j >= 0; j-- {
 				if j < i {
 					r.stopChild(cs[j])

@@ -126,7 +126,12 @@ func realStates(s *Supervisor) []string {
 }
 
 // runModel interprets ops (bytes) against both the model and a supervisor.
-func runModel(t *testing.T, ops []byte) {
+func runModel(t *testing.T, ops []byte) { runModelWith(t, ops, false) }
+
+// runModelWith is runModel; with launchers, the children are Launchers
+// without a Start step, which a running OneForOne supervisor starts on its
+// lane (lane.go), rather than goroutine children with one.
+func runModelWith(t *testing.T, ops []byte, launchers bool) {
 	synctest.Test(t, func(t *testing.T) {
 		if len(ops) == 0 {
 			return
@@ -134,12 +139,16 @@ func runModel(t *testing.T, ops []byte) {
 		strategy := Strategy(int(ops[0]) % 3)
 		ops = ops[1:]
 		r := newRig()
+		spec := r.spec
+		if launchers {
+			spec = r.launcherSpec
+		}
 		m := &model{strategy: strategy, max: 3, period: 10 * time.Second}
 		s := New("root", strategy, Permanent, quiet, WithIntensity(m.max, m.period))
 		policies := []RestartPolicy{Permanent, Transient, Temporary}
 		for i := range 4 {
 			k := &mchild{name: fmt.Sprintf("c%d", i), policy: policies[i%3]}
-			if err := s.StartChild(r.spec(k.name, k.policy)); err != nil {
+			if err := s.StartChild(spec(k.name, k.policy)); err != nil {
 				t.Fatal(err)
 			}
 			m.add(k)
@@ -218,7 +227,7 @@ func runModel(t *testing.T, ops []byte) {
 			case 5:
 				nk := &mchild{name: fmt.Sprintf("c%d", next), policy: policies[arg%3]}
 				next++
-				if err := s.StartChild(r.spec(nk.name, nk.policy)); err != nil {
+				if err := s.StartChild(spec(nk.name, nk.policy)); err != nil {
 					t.Fatal(err)
 				}
 				m.add(nk)
@@ -260,5 +269,6 @@ func TestRandomSequencesAgainstModel(t *testing.T) {
 			ops[i] = byte(rng.UintN(256))
 		}
 		t.Run(fmt.Sprint(seed), func(t *testing.T) { runModel(t, ops) })
+		t.Run(fmt.Sprint(seed, "/launchers"), func(t *testing.T) { runModelWith(t, ops, true) })
 	}
 }

@@ -15,7 +15,13 @@ import (
 
 // startChild runs New, then Start (bounded by a timer), then launches the
 // incarnation. On failure the child is left stopped with LastErr set.
-func (r *run) startChild(c *child, restarted bool) (err error) {
+func (r *run) startChild(c *child, restarted bool) error {
+	return r.startChildWith(c, restarted, nil)
+}
+
+// startChildWith is startChild with the value New returned already, if
+// made is not nil (a StartChild that tried the lane, see lane.go).
+func (r *run) startChildWith(c *child, restarted bool, made Child) (err error) {
 	c.state = ChildStarting
 	r.settle(c) // never two incarnations at once, unless one was reported abandoned
 	defer func() {
@@ -25,9 +31,11 @@ func (r *run) startChild(c *child, restarted bool) (err error) {
 			err = fmt.Errorf("supervisor %s: start child %q: %w", r.path, c.spec.Name, err)
 		}
 	}()
-	inst, err := callNew(c.spec.New)
-	if err != nil {
-		return err
+	inst := made
+	if inst == nil {
+		if inst, err = callNew(c.spec.New); err != nil {
+			return err
+		}
 	}
 	if err := checkHealthPolicy(c.spec.health(), inst); err != nil {
 		return err
@@ -213,6 +221,9 @@ func (inc *incarnation) exit(r *run, err error) {
 	}
 	inc.err = err
 	inc.ended.Store(true)
+	if inc.lane && r.laneExit(inc) {
+		return
+	}
 	r.in.push(msg{op: opExit, inc: inc})
 }
 

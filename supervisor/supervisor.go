@@ -291,6 +291,7 @@ func (s *Supervisor) drainEvents() { s.drainTree(onDeliverer()) }
 // caller is a handler (whose own delivery cannot be waited for).
 func (s *Supervisor) drainTree(inHandler bool) {
 	s.disposals.drain()
+	s.children.drainLane()
 	if !inHandler {
 		s.events.drain()
 		if subs := s.subs.Load(); subs != nil {
@@ -384,9 +385,17 @@ func (s *Supervisor) request(c *call) reply {
 
 // StartChild adds a child. Before Start it validates and records the spec;
 // while running it starts the child at once and returns when its Start has
-// completed or failed (a child that fails to start is not kept).
+// completed or failed (a child that fails to start is not kept). On a
+// running OneForOne supervisor, a child without a Start step is started on
+// the caller's goroutine, without a trip through the supervisor's (see
+// "Many dynamic children: the lane" in the package documentation): that is
+// how spawning many actors stays cheap.
 func (s *Supervisor) StartChild(spec Spec) error {
-	c := &call{op: opStartChild}
+	handled, made, err := s.startLane(spec)
+	if handled {
+		return err
+	}
+	c := &call{op: opStartChild, made: made}
 	c.one[0] = spec
 	c.specs = c.one[:]
 	return s.startChildren(c)

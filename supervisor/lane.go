@@ -1,0 +1,324 @@
+package supervisor
+
+// The lane: dynamic children started and ended without the control loop
+// (the package documentation, "Many dynamic children: the lane", says what
+// users see). Internals:
+//
+//   - The family's mu guards the name table (byName), which the lane and
+//     the loop share, and the lane's list. The loop's ordered list stays
+//     the loop's alone.
+//   - A lane start reserves the name (state ChildStarting, on no list,
+//     invisible to lookups), calls New unlocked, then links the running
+//     child onto the lane, unless the lane closed meanwhile.
+//   - The loop takes a lane child (claimLocked) before it touches it; after
+//     that the child's exit goes to the loop as any other. Every child has
+//     a seq, its place in start order, so the taken child goes where it
+//     belongs in the ordered list.
+//   - The shutdown closes the lane first and takes all its children.
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// lane holds the running lane children; guarded by the family's mu,
+// except open.
+type lane struct {
+	head, tail *child // in start order
+	n          int
+	run        *run                // the run whose lane is open; nil: closed
+	open       atomic.Pointer[run] // run, readable without the mutex
+	disposing  int                 // lane exits whose Dispose hook is running
+	idle       *sync.Cond          // signalled when disposing drops to 0 with waiting > 0
+	waiting    int
+}
+
+func (l *lane) push(c *child) {
+	c.prev, c.next = l.tail, nil
+	if l.tail != nil {
+		l.tail.next = c
+	} else {
+		l.head = c
+	}
+	l.tail = c
+	l.n++
+}
+
+func (l *lane) unlink(c *child) {
+	if c.prev != nil {
+		c.prev.next = c.next
+	} else {
+		l.head = c.next
+	}
+	if c.next != nil {
+		c.next.prev = c.prev
+	} else {
+		l.tail = c.prev
+	}
+	c.prev, c.next = nil, nil
+	l.n--
+}
+
+// openLane opens the lane of run r: its children have started and it
+// supervises. Only OneForOne supervisors have a lane: the other strategies
+// restart siblings by their order, which the loop alone keeps.
+func (r *run) openLane() {
+	if r.s.strategy != OneForOne {
+		return
+	}
+	f := r.f
+	f.mu.Lock()
+	f.lane.run = r
+	f.lane.open.Store(r)
+	f.mu.Unlock()
+}
+
+// closeLane closes the lane and takes every child on it into the ordered
+// list, where the shutdown finds them. A child still starting on the lane
+// is not taken: its StartChild finds the lane closed and fails with
+// ErrStopped.
+func (r *run) closeLane() {
+	f := r.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.lane.run != r {
+		return
+	}
+	f.lane.run = nil
+	f.lane.open.Store(nil)
+	p := f.head
+	for c := f.lane.head; c != nil; {
+		next := c.next
+		for p != nil && p.seq < c.seq {
+			p = p.next
+		}
+		f.insertBefore(c, p)
+		c = next
+	}
+	f.lane.head, f.lane.tail, f.lane.n = nil, nil, 0
+}
+
+// insertBefore links c (on no list) into the ordered list before p (nil:
+// at the end).
+func (f *family) insertBefore(c, p *child) {
+	c.lane = false
+	c.next = p
+	if p != nil {
+		c.prev, p.prev = p.prev, c
+	} else {
+		c.prev, f.tail = f.tail, c
+	}
+	if c.prev != nil {
+		c.prev.next = c
+	} else {
+		f.head = c
+	}
+	f.n++
+}
+
+// claimLocked takes c off the lane, if it is there, into the ordered list
+// at its place by start order; f.mu is held and the caller is the loop.
+func (f *family) claimLocked(c *child) {
+	if !c.lane {
+		return
+	}
+	f.lane.unlink(c)
+	p := f.tail
+	for p != nil && p.seq > c.seq {
+		p = p.prev
+	}
+	if p == nil {
+		f.insertBefore(c, f.head)
+	} else {
+		f.insertBefore(c, p.next)
+	}
+}
+
+// claim is claimLocked for the loop, which does not hold f.mu.
+func (f *family) claim(c *child) {
+	f.mu.Lock()
+	f.claimLocked(c)
+	f.mu.Unlock()
+}
+
+// unreserve releases the name a lane start reserved for c.
+func (f *family) unreserve(c *child) {
+	f.mu.Lock()
+	if f.byName[c.spec.Name] == c {
+		delete(f.byName, c.spec.Name)
+	}
+	f.mu.Unlock()
+}
+
+// startLane starts spec on the caller's goroutine if it is eligible (see
+// the top of this file). It reports whether it handled the call; if not,
+// made is what New returned, if it ran, for the loop to start.
+func (s *Supervisor) startLane(spec Spec) (handled bool, made Child, err error) {
+	f := &s.children
+	r := f.lane.open.Load()
+	if r == nil || spec.sup != nil || spec.Significant || spec.Health != (HealthPolicy{}) {
+		return false, nil, nil
+	}
+	c, err := newChild(s, spec)
+	if err != nil {
+		return true, nil, err
+	}
+	f.mu.Lock()
+	if f.lane.run != r {
+		f.mu.Unlock()
+		return false, nil, nil
+	}
+	if old := f.byName[spec.Name]; old != nil {
+		f.mu.Unlock()
+		if old.lane {
+			return true, nil, r.errf(spec.Name, ErrAlreadyStarted)
+		}
+		return false, nil, nil // the loop knows whether it runs
+	}
+	c.lane, c.state, c.seq = true, ChildStarting, f.seq.Add(1)
+	f.byName[spec.Name] = c
+	f.mu.Unlock()
+
+	inst, err := callNew(c.spec.New)
+	if err != nil {
+		f.unreserve(c)
+		return true, nil, r.laneStartFailed(c, nil, err)
+	}
+	if _, ok := inst.(Starter); ok {
+		f.unreserve(c)
+		return false, inst, nil
+	}
+	if _, ok := inst.(*Supervisor); ok {
+		f.unreserve(c)
+		return false, inst, nil
+	}
+	inc := &c.first
+	*inc = incarnation{c: c, inst: inst, incCtx: incCtx{base: r.base}, lane: true}
+	now := time.Now()
+	c.inc, c.state = inc, ChildRunning
+	c.setSince(now)
+	f.mu.Lock()
+	if f.lane.run != r {
+		// The supervisor began to stop while New ran.
+		if f.byName[c.spec.Name] == c {
+			delete(f.byName, c.spec.Name)
+		}
+		f.mu.Unlock()
+		return true, nil, fmt.Errorf("supervisor %s: %w", r.path, ErrStopped)
+	}
+	f.lane.push(c)
+	f.size.Add(1)
+	f.mu.Unlock()
+	// Emitted before the launch: the child may end at once, and its exit
+	// events must follow this one.
+	r.emit(Event{Time: now, Kind: EventChildStarted, Child: c.spec.Name})
+	if l, ok := inst.(Launcher); ok {
+		if err := callLaunch(l, &inc.incCtx, inc.exitFunc(r)); err != nil {
+			return true, nil, r.laneLaunchFailed(c, inc, err)
+		}
+		return true, nil, nil
+	}
+	go inc.serve(r)
+	return true, nil, nil
+}
+
+// laneStartFailed reports a lane child that failed to start, as the loop
+// reports a dynamic child's start failure: the events, and its Dispose
+// hook on the caller's goroutine.
+func (r *run) laneStartFailed(c *child, inc *incarnation, err error) error {
+	if inc != nil {
+		inc.cancel()
+	}
+	c.state, c.inc, c.since, c.lastErr = ChildStopped, nil, 0, err
+	r.emit(Event{Kind: EventChildStartFailed, Child: c.spec.Name, Err: err})
+	r.emit(Event{Kind: EventChildRemoved, Child: c.spec.Name})
+	dispose(c)
+	return fmt.Errorf("supervisor %s: start child %q: %w", r.path, c.spec.Name, err)
+}
+
+// laneLaunchFailed handles a Launch that panicked. If the loop has taken
+// the child meanwhile (to stop it), it gets the failure as the exit it
+// waits for.
+func (r *run) laneLaunchFailed(c *child, inc *incarnation, err error) error {
+	f := r.f
+	f.mu.Lock()
+	if !c.lane {
+		f.mu.Unlock()
+		inc.exit(r, err)
+		return fmt.Errorf("supervisor %s: start child %q: %w", r.path, c.spec.Name, err)
+	}
+	f.lane.unlink(c)
+	delete(f.byName, c.spec.Name)
+	f.size.Add(-1)
+	f.mu.Unlock()
+	return r.laneStartFailed(c, inc, err)
+}
+
+// laneExit handles the exit of a lane child where it happens, if the child
+// is Temporary and still on the lane: it is removed, and disposed on this
+// goroutine. It reports false for any other exit, which goes to the loop.
+func (r *run) laneExit(inc *incarnation) bool {
+	c := inc.c
+	if c.restart != Temporary {
+		return false
+	}
+	f := r.f
+	f.mu.Lock()
+	if !c.lane || c.inc != inc {
+		f.mu.Unlock()
+		return false
+	}
+	f.lane.unlink(c)
+	delete(f.byName, c.spec.Name)
+	f.size.Add(-1)
+	f.lane.disposing++
+	f.mu.Unlock()
+
+	inc.cancel()
+	c.inc, c.since, c.lastErr, c.state = nil, 0, inc.err, ChildStopped
+	kind := EventChildExited
+	if !isNormal(inc) {
+		kind = EventChildFailed
+	}
+	now := time.Now()
+	r.emit(Event{Time: now, Kind: kind, Child: c.spec.Name, Err: inc.err})
+	r.emit(Event{Time: now, Kind: EventChildRemoved, Child: c.spec.Name})
+	dispose(c)
+
+	f.mu.Lock()
+	f.lane.disposing--
+	if f.lane.disposing == 0 && f.lane.waiting > 0 {
+		f.lane.idle.Broadcast()
+	}
+	f.mu.Unlock()
+	return true
+}
+
+// laneExitFunc is the name of (*run).laneExit in tracebacks: a Dispose hook
+// it runs may stop its own supervisor, which must not wait for the hook.
+const laneExitFunc = "github.com/airssys/rt/supervisor.(*run).laneExit"
+
+// drainLane waits until the Dispose hooks of lane exits have run.
+func (f *family) drainLane() {
+	f.mu.Lock()
+	if f.lane.disposing == 0 {
+		f.mu.Unlock()
+		return
+	}
+	f.mu.Unlock()
+	if onStack(laneExitFunc) {
+		return
+	}
+	f.mu.Lock()
+	for f.lane.disposing > 0 {
+		if f.lane.idle == nil {
+			f.lane.idle = sync.NewCond(&f.mu)
+		}
+		f.lane.waiting++
+		f.lane.idle.Wait()
+		f.lane.waiting--
+	}
+	f.mu.Unlock()
+}
