@@ -454,7 +454,7 @@ func (f *family) admit(s *Supervisor, specs []Spec) ([]*child, error) {
 		}
 		if old != nil {
 			sentinel := ErrAlreadyPresent
-			if old.inc != nil || old.lane {
+			if old.lane || old.inc != nil { // a lane child's fields are its starter's until it runs
 				sentinel = ErrAlreadyStarted
 			}
 			return nil, fmt.Errorf("supervisor %s: child %q: %w", s.where(), name, sentinel)

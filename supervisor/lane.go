@@ -197,8 +197,6 @@ func (s *Supervisor) startLane(spec Spec) (handled bool, made Child, err error) 
 	inc := &c.first
 	*inc = incarnation{c: c, inst: inst, incCtx: incCtx{base: r.base}, lane: true}
 	now := time.Now()
-	c.inc, c.state = inc, ChildRunning
-	c.setSince(now)
 	f.mu.Lock()
 	if f.lane.run != r {
 		// The supervisor began to stop while New ran.
@@ -208,6 +206,8 @@ func (s *Supervisor) startLane(spec Spec) (handled bool, made Child, err error) 
 		f.mu.Unlock()
 		return true, nil, fmt.Errorf("supervisor %s: %w", r.path, ErrStopped)
 	}
+	c.inc, c.state = inc, ChildRunning // under mu: lookup reads state
+	c.setSince(now)
 	f.lane.push(c)
 	f.size.Add(1)
 	f.mu.Unlock()
