@@ -1,6 +1,9 @@
 package supervisor
 
-import "sync"
+import (
+	"slices"
+	"sync"
+)
 
 // inbox is the control goroutine's mailbox: an unbounded queue that never
 // blocks a sender (a child reporting its exit, a timer, a caller), plus a
@@ -31,6 +34,31 @@ func (in *inbox) push(m msg) bool {
 	}
 	return true
 }
+
+// pushExit is push(msg{op: opExit, inc: inc}) for the exit of a launched
+// child, which may be reported from the end of a deep, small goroutine
+// stack (an actor's activation): it keeps its own frame small, so that the
+// report does not make that stack grow.
+func (in *inbox) pushExit(inc *incarnation) {
+	in.mu.Lock()
+	if in.closed {
+		in.mu.Unlock()
+		return
+	}
+	if len(in.q) == cap(in.q) {
+		in.grow()
+	}
+	in.q = in.q[:len(in.q)+1]
+	in.q[len(in.q)-1] = msg{op: opExit, inc: inc}
+	in.mu.Unlock()
+	select {
+	case in.signal <- struct{}{}:
+	default:
+	}
+}
+
+//go:noinline
+func (in *inbox) grow() { in.q = slices.Grow(in.q, 1) }
 
 // take returns everything queued; the slice is valid until the next take.
 func (in *inbox) take() []msg {

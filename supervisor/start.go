@@ -211,7 +211,13 @@ func callLaunch(l Launcher, ctx context.Context, exit func(error)) (err error) {
 }
 
 func (inc *incarnation) exitFunc(r *run) func(error) {
-	return func(err error) { inc.exit(r, err) }
+	return func(err error) {
+		if inc.exited.CompareAndSwap(false, true) {
+			inc.err = err
+			inc.ended.Store(true)
+			r.in.pushExit(inc)
+		}
+	}
 }
 
 // exit records the end of the incarnation; only the first call counts.
