@@ -30,6 +30,9 @@ func (r *run) onExit(inc *incarnation) {
 	c.inc, c.since = nil, 0
 	c.lastErr = inc.err
 	normal := isNormal(inc)
+	if !normal {
+		refillPanicSpare() // here, where the stack has room (see NewPanicError)
+	}
 	now := time.Now() // one clock read for the event and the restart's intensity and backoff
 	if normal {
 		r.emit(Event{Time: now, Kind: EventChildExited, Child: c.spec.Name, Err: inc.err, Restarts: c.restarts})

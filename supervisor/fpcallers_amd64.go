@@ -1,0 +1,16 @@
+//go:build !purego
+
+package supervisor
+
+// fpCallers records the return addresses of the frame-pointer chain,
+// innermost first, from its caller's frame: the program counters that
+// runtime.Callers would give for the physical frames, without the
+// runtime's unwinder (which reads the tables of every frame, and costs
+// about as much as the rest of a restart). runtime.CallersFrames expands
+// inlined calls from them as it does from runtime.Callers' output.
+//
+//go:noescape
+func fpCallers(pcs []uintptr) int
+
+// fastCallers reports whether fpCallers may be used.
+const fastCallers = true

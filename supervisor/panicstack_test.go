@@ -1,0 +1,168 @@
+package supervisor
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// The stack NewPanicError records (read off the frame-pointer chain where
+// it can be) must name the same frames, lines included, as the runtime's
+// own unwinder: through calls the compiler inlined, wrappers it made,
+// generic code, closures, runtime errors, and stacks deeper than a
+// PanicError keeps.
+
+//go:noinline
+func nested(n int, f func()) {
+	if n == 0 {
+		f()
+		return
+	}
+	nested(n-1, f)
+}
+
+// small enough to be inlined into its callers
+func inlinedCall(f func()) { f() }
+
+//go:noinline
+func callsInlined(f func()) { inlinedCall(f) }
+
+type valueDoer struct{}
+
+// Called through an interface on a value receiver: the compiler adds a
+// pointer-receiver wrapper frame.
+func (valueDoer) Do(f func()) { nested(1, f) }
+
+type doer interface{ Do(func()) }
+
+//go:noinline
+func genericCall[T any](_ T, f func()) { f() }
+
+// recordPanic runs f and returns the PanicError of its panic, with the
+// frames the runtime's unwinder sees from the same deferred function.
+func recordPanic(f func()) (pe *PanicError, want []runtime.Frame) {
+	defer func() {
+		v := recover()
+		pe = NewPanicError(v)
+		pcs := make([]uintptr, 256)
+		n := runtime.Callers(1, pcs)
+		want = framesAfterPanic(pcs[:n])
+	}()
+	f()
+	return nil, nil
+}
+
+func framesAfterPanic(pcs []uintptr) []runtime.Frame {
+	var frames []runtime.Frame
+	it := runtime.CallersFrames(pcs)
+	for {
+		f, more := it.Next()
+		frames = append(frames, f)
+		if !more {
+			break
+		}
+	}
+	for i, f := range frames {
+		if f.Function == "runtime.gopanic" {
+			return frames[i+1:]
+		}
+	}
+	return frames
+}
+
+func TestPanicErrorStackMatchesRuntime(t *testing.T) {
+	var doit doer = valueDoer{}
+	var nilMap map[string]int
+	var nilPtr *struct{ x int }
+	cases := []struct {
+		name string
+		f    func()
+	}{
+		{"direct", func() { panic("direct") }},
+		{"nested", func() { nested(3, func() { panic(errors.New("nested")) }) }},
+		{"inlined", func() { callsInlined(func() { panic(1) }) }},
+		{"wrapper", func() { doit.Do(func() { panic("wrapped") }) }},
+		{"generic", func() { genericCall("s", func() { panic("generic") }) }},
+		{"runtime error", func() { nested(2, func() { nilMap["x"] = 1 }) }},
+		{"nil dereference", func() { nested(2, func() { nilPtr.x++ }) }},
+		{"deep", func() { nested(3*maxPanicDepth, func() { panic("deep") }) }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			pe, want := recordPanic(tc.f)
+			got := pe.Frames()
+			if len(got) == 0 {
+				t.Fatal("no frames")
+			}
+			deep := pe.n == maxPanicDepth
+			if !deep && len(got) != len(want) || len(got) > len(want) {
+				t.Fatalf("%d frames, want %d:\n%s\nwant:\n%s", len(got), len(want), show(got), show(want))
+			}
+			for i := range got {
+				g, w := got[i], want[i]
+				if g.Function != w.Function || g.File != w.File || g.Line != w.Line {
+					t.Fatalf("frame %d is %s (%s:%d), want %s (%s:%d)\ngot:\n%s\nwant:\n%s",
+						i, g.Function, g.File, g.Line, w.Function, w.File, w.Line, show(got), show(want))
+				}
+			}
+			if !strings.Contains(got[0].Function, "TestPanicErrorStackMatchesRuntime") &&
+				!strings.HasPrefix(got[0].Function, "runtime.") {
+				t.Fatalf("innermost frame %s, want the test's closure", got[0].Function)
+			}
+		})
+	}
+}
+
+func show(frames []runtime.Frame) string {
+	var b strings.Builder
+	for _, f := range frames {
+		fmt.Fprintf(&b, "  %s (%s:%d)\n", f.Function, f.File, f.Line)
+	}
+	return b.String()
+}
+
+// NewPanicError made outside a recover records the stack from its caller.
+func TestPanicErrorOutsideRecover(t *testing.T) {
+	pe := NewPanicError("not recovered")
+	frames := pe.Frames()
+	if len(frames) == 0 || !strings.HasSuffix(frames[0].Function, "TestPanicErrorOutsideRecover") {
+		t.Fatalf("frames:\n%s", show(frames))
+	}
+}
+
+// With its spare made beforehand (the supervisor makes it when it handles
+// a failure), NewPanicError allocates nothing on the panicking goroutine,
+// whose small stack an allocation's frames would have to grow.
+func TestNewPanicErrorTakesTheSpare(t *testing.T) {
+	const n = 100
+	spares := make([]*PanicError, n)
+	for i := range spares {
+		spares[i] = new(PanicError)
+	}
+	errBoom := errors.New("boom")
+	var got []*PanicError = make([]*PanicError, 0, n)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := range n {
+		panicSpare.Store(spares[i])
+		func() {
+			defer func() { got = append(got, NewPanicError(recover())) }()
+			panic(errBoom)
+		}()
+	}
+	runtime.ReadMemStats(&after)
+	if m := after.Mallocs - before.Mallocs; m >= n {
+		t.Fatalf("%d allocations for %d panics", m, n)
+	}
+	for i, pe := range got {
+		if pe != spares[i] || !errors.Is(pe, errBoom) || !strings.Contains(pe.At(), "TestNewPanicErrorTakesTheSpare") {
+			t.Fatalf("panic %d: %p (spare %p) %v at %q", i, pe, spares[i], pe, pe.At())
+		}
+	}
+	refillPanicSpare()
+	if panicSpare.Load() == nil {
+		t.Fatal("no spare after refill")
+	}
+}
