@@ -22,16 +22,17 @@ import (
 type dispatcher struct {
 	owner *Supervisor // whose logger reports a handler's panic
 
-	mu      sync.Mutex
-	q       []dispatchItem
-	spare   []dispatchItem // a delivered batch, kept for reuse
-	running bool           // a delivery goroutine exists
-	parked  bool           // it waits on wake for more events
-	busy    bool           // it is delivering a batch
-	open    bool           // its owner runs: park when idle rather than exit
-	wake    chan struct{}  // one slot; made with the first goroutine
-	idle    *sync.Cond     // broadcast when the goroutine goes idle or exits; nil until drain needs it
-	waiting int            // callers of drain waiting on idle
+	mu         sync.Mutex
+	head, tail *eventBlock   // queued events, oldest first
+	free       *eventBlock   // delivered blocks kept for reuse
+	nfree      int           // how many
+	running    bool          // a delivery goroutine exists
+	parked     bool          // it waits on wake for more events
+	busy       bool          // it is delivering a batch
+	open       bool          // its owner runs: park when idle rather than exit
+	wake       chan struct{} // one slot; made with the first goroutine
+	idle       *sync.Cond    // broadcast when the goroutine goes idle or exits; nil until drain needs it
+	waiting    int           // callers of drain waiting on idle
 
 	stopped atomic.Bool // a cancelled subscription: deliver nothing more
 }
@@ -42,9 +43,44 @@ type dispatchItem struct {
 	handler func(Event)  // nil: no handler
 }
 
-func (d *dispatcher) push(it dispatchItem) {
+// eventBlock is a piece of a dispatcher's queue. Events are written in
+// place, in blocks that are reused: a queue that grows while the delivery
+// goroutine waits for a processor (on a busy machine it may run once per
+// hundreds of events) never copies what it holds, which a slice's growth
+// did on the emitting goroutine (the supervisor's, in its restart path).
+type eventBlock struct {
+	next  *eventBlock
+	n     int
+	items [eventBlockLen]dispatchItem
+}
+
+const (
+	eventBlockLen = 16 // about 2 KB a block
+	maxFreeBlocks = 8  // kept per dispatcher after a burst
+)
+
+// push queues an event for the handler or logger (either may be nil).
+func (d *dispatcher) push(e *Event, logger *slog.Logger, handler func(Event)) {
 	d.mu.Lock()
-	d.q = append(d.q, it)
+	t := d.tail
+	if t == nil || t.n == len(t.items) {
+		b := d.free
+		if b != nil {
+			d.free, b.next = b.next, nil
+			d.nfree--
+		} else {
+			b = new(eventBlock)
+		}
+		if t == nil {
+			d.head = b
+		} else {
+			t.next = b
+		}
+		d.tail, t = b, b
+	}
+	it := &t.items[t.n]
+	it.e, it.logger, it.handler = *e, logger, handler
+	t.n++
 	switch {
 	case !d.running:
 		d.running = true
@@ -63,8 +99,6 @@ func (d *dispatcher) push(it dispatchItem) {
 	d.mu.Unlock()
 }
 
-// setOpen says whether the owner runs. Closing wakes a parked goroutine
-// so that it exits.
 func (d *dispatcher) setOpen(open bool) {
 	d.mu.Lock()
 	d.open = open
@@ -82,7 +116,7 @@ func (d *dispatcher) loop() {
 	d.mu.Lock()
 	yielded := false
 	for {
-		if len(d.q) == 0 && d.open && !yielded {
+		if d.head == nil && d.open && !yielded {
 			// Events come in bursts (a restart is a failure and a start):
 			// let the rest of the burst come before parking, which spares
 			// the control loop a wake-up per event.
@@ -93,7 +127,7 @@ func (d *dispatcher) loop() {
 			continue
 		}
 		yielded = false
-		if len(d.q) == 0 {
+		if d.head == nil {
 			d.busy = false
 			if !d.open {
 				d.running = false
@@ -108,19 +142,25 @@ func (d *dispatcher) loop() {
 			d.mu.Lock()
 			continue
 		}
-		batch := d.q
-		d.q, d.spare = d.spare[:0], nil
+		batch := d.head
+		d.head, d.tail = nil, nil
 		d.busy = true
 		d.mu.Unlock()
-		for i := range batch {
-			if !d.stopped.Load() {
-				d.deliver(&batch[i])
+		for b := batch; b != nil; b = b.next {
+			for i := range b.n {
+				if !d.stopped.Load() {
+					d.deliver(&b.items[i])
+				}
 			}
+			clear(b.items[:b.n]) // delivered events must not stay reachable
+			b.n = 0
 		}
-		clear(batch)
 		d.mu.Lock()
-		if d.spare == nil && cap(batch) <= 4096 {
-			d.spare = batch[:0]
+		for b := batch; b != nil && d.nfree < maxFreeBlocks; {
+			next := b.next
+			b.next, d.free = d.free, b
+			d.nfree++
+			b = next
 		}
 	}
 }
@@ -169,7 +209,7 @@ func (d *dispatcher) signalIdle() {
 // itself. Callers check that with onDeliverer, once for a whole tree.
 func (d *dispatcher) drain() {
 	d.mu.Lock()
-	for len(d.q) > 0 || d.busy || (d.running && !d.open) {
+	for d.head != nil || d.busy || (d.running && !d.open) {
 		if d.idle == nil {
 			d.idle = sync.NewCond(&d.mu)
 		}

@@ -188,19 +188,19 @@ func (r *run) emit(e Event) {
 	}
 	e.Supervisor = r.path
 	if logger != nil && s.cfg.handler == nil {
-		s.events.push(dispatchItem{e: e, logger: logger})
+		s.events.push(&e, logger, nil)
 	}
 	for p := s; p != nil; p = p.parent {
 		if p.cfg.handler != nil {
-			it := dispatchItem{e: e, handler: p.cfg.handler}
+			var l *slog.Logger
 			if p == s {
-				it.logger = logger
+				l = logger
 			}
-			p.events.push(it)
+			p.events.push(&e, l, p.cfg.handler)
 		}
 		if subs := p.subs.Load(); subs != nil {
 			for _, sub := range *subs {
-				sub.events.push(dispatchItem{e: e, handler: sub.fn})
+				sub.events.push(&e, nil, sub.fn)
 			}
 		}
 	}
