@@ -170,9 +170,10 @@ type incarnation struct {
 	exited atomic.Bool // the exit was reported (first report wins)
 	ended  atomic.Bool // err is written
 
-	startAbandoned atomic.Bool // Start failed or timed out: never Serve
-	cancelled      bool        // the supervisor asked it to stop (loop-owned)
-	lane           bool        // started on the lane: its exit may be handled there
+	startAbandoned atomic.Bool  // Start failed or timed out: never Serve
+	cancelled      bool         // the supervisor asked it to stop (loop-owned)
+	lane           bool         // started on the lane: its exit may be handled there
+	nextDead       *incarnation // the next exit in the lane's reaper stack (lane.go)
 }
 
 func (c *child) shutdown() ShutdownPolicy {

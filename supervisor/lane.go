@@ -17,7 +17,9 @@ package supervisor
 //   - The shutdown closes the lane first and takes all its children.
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,8 +32,8 @@ type lane struct {
 	n          int
 	run        *run                // the run whose lane is open; nil: closed
 	open       atomic.Pointer[run] // run, readable without the mutex
-	disposing  int                 // lane exits whose Dispose hook is running
-	idle       *sync.Cond          // signalled when disposing drops to 0 with waiting > 0
+	exiting    int                 // lane exits whose events the reaper has yet to emit
+	idle       *sync.Cond          // broadcast when exiting or reaping may have dropped, with waiting > 0
 	waiting    int
 }
 
@@ -98,6 +100,12 @@ func (r *run) closeLane() {
 		c = next
 	}
 	f.lane.head, f.lane.tail, f.lane.n = nil, nil, 0
+	// The reaper emits the events of lane exits before the supervisor's
+	// stopped event: no exit can begin now, and the reaper runs no user
+	// code before it has emitted them, so this wait is short.
+	for f.lane.exiting > 0 {
+		f.waitLocked()
+	}
 }
 
 // insertBefore links c (on no list) into the ordered list before p (nil:
@@ -256,69 +264,151 @@ func (r *run) laneLaunchFailed(c *child, inc *incarnation, err error) error {
 	return r.laneStartFailed(c, inc, err)
 }
 
-// laneExit handles the exit of a lane child where it happens, if the child
-// is Temporary and still on the lane: it is removed, and disposed on this
-// goroutine. It reports false for any other exit, which goes to the loop.
+// laneExit hands the exit of a Temporary lane child to the run's reaper,
+// which removes it where it is still on the lane, and gives the loop the
+// exits of children the loop has taken meanwhile. It reports false for the
+// exit of any other child, which goes to the loop.
+//
+// It does as little as it can, and nothing that may call deeper: this is
+// the child's goroutine (an actor's activation, started with a small stack
+// for one message, already deep in it here), and any further call (a
+// contended mutex, an allocation, building events) would grow that stack,
+// a copy that costs more than all the rest of the exit. Hence a lock-free
+// push rather than the family's mutex.
 func (r *run) laneExit(inc *incarnation) bool {
-	c := inc.c
-	if c.restart != Temporary {
+	if inc.c.restart != Temporary {
 		return false
 	}
-	f := r.f
-	f.mu.Lock()
-	if !c.lane || c.inc != inc {
-		f.mu.Unlock()
-		return false
+	for {
+		top := r.dead.Load()
+		inc.nextDead = top
+		if r.dead.CompareAndSwap(top, inc) {
+			break
+		}
 	}
-	f.lane.unlink(c)
-	delete(f.byName, c.spec.Name)
-	f.size.Add(-1)
-	f.lane.disposing++
-	f.mu.Unlock()
-
-	inc.cancel()
-	c.inc, c.since, c.lastErr, c.state = nil, 0, inc.err, ChildStopped
-	kind := EventChildExited
-	if !isNormal(inc) {
-		kind = EventChildFailed
+	if r.reaping.CompareAndSwap(false, true) {
+		go r.reap()
 	}
-	now := time.Now()
-	r.emit(Event{Time: now, Kind: kind, Child: c.spec.Name, Err: inc.err})
-	r.emit(Event{Time: now, Kind: EventChildRemoved, Child: c.spec.Name})
-	dispose(c)
-
-	f.mu.Lock()
-	f.lane.disposing--
-	if f.lane.disposing == 0 && f.lane.waiting > 0 {
-		f.lane.idle.Broadcast()
-	}
-	f.mu.Unlock()
 	return true
 }
 
-// laneExitFunc is the name of (*run).laneExit in tracebacks: a Dispose hook
-// it runs may stop its own supervisor, which must not wait for the hook.
-const laneExitFunc = "github.com/airssys/rt/supervisor.(*run).laneExit"
-
-// drainLane waits until the Dispose hooks of lane exits have run.
-func (f *family) drainLane() {
-	f.mu.Lock()
-	if f.lane.disposing == 0 {
-		f.mu.Unlock()
-		return
-	}
-	f.mu.Unlock()
-	if onStack(laneExitFunc) {
-		return
-	}
-	f.mu.Lock()
-	for f.lane.disposing > 0 {
-		if f.lane.idle == nil {
-			f.lane.idle = sync.NewCond(&f.mu)
+// reap is the run's reaper. For the exits laneExit pushed, in order: a
+// child still on the lane is taken off it, its ctx cancelled, its events
+// emitted, its name deleted and its Dispose hook run; one the loop has
+// taken meanwhile gets its exit pushed to the loop, which waits for it.
+// It exits when there are none left. Its name is known to drainLane.
+func (r *run) reap() {
+	f := r.f
+	var batch []*incarnation
+	for {
+		top := r.dead.Swap(nil)
+		if top == nil {
+			f.mu.Lock()
+			r.reaping.Store(false)
+			if f.lane.waiting > 0 {
+				f.lane.idle.Broadcast()
+			}
+			f.mu.Unlock()
+			if r.dead.Load() == nil || !r.reaping.CompareAndSwap(false, true) {
+				return
+			}
+			continue
 		}
-		f.lane.waiting++
-		f.lane.idle.Wait()
-		f.lane.waiting--
+		batch = batch[:0]
+		for inc := top; inc != nil; inc = inc.nextDead {
+			batch = append(batch, inc)
+		}
+		slices.Reverse(batch) // pushed newest first
+		n := 0
+		f.mu.Lock()
+		for _, inc := range batch {
+			c := inc.c
+			inc.nextDead = nil
+			if !c.lane || c.inc != inc {
+				// Taken by the loop, which stops it or handles its exit.
+				r.in.push(msg{op: opExit, inc: inc})
+				continue
+			}
+			f.lane.unlink(c)
+			delete(f.byName, c.spec.Name)
+			f.size.Add(-1)
+			c.inc, c.since, c.lastErr, c.state = nil, 0, inc.err, ChildStopped
+			batch[n] = inc
+			n++
+		}
+		f.lane.exiting += n
+		f.mu.Unlock()
+		gone := batch[:n]
+		listened := r.listened(EventChildExited) // Debug: if so, Info events are too
+		for _, inc := range gone {
+			inc.cancel()
+			kind := EventChildExited
+			if !isNormal(inc) {
+				kind = EventChildFailed
+			}
+			if listened || kind == EventChildFailed && r.listened(kind) {
+				now := time.Now()
+				r.emit(Event{Time: now, Kind: kind, Child: inc.c.spec.Name, Err: inc.err})
+				r.emit(Event{Time: now, Kind: EventChildRemoved, Child: inc.c.spec.Name})
+			}
+		}
+		f.mu.Lock()
+		f.lane.exiting -= n
+		if f.lane.waiting > 0 {
+			f.lane.idle.Broadcast()
+		}
+		f.mu.Unlock()
+		for i, inc := range gone {
+			dispose(inc.c)
+			gone[i] = nil
+		}
+	}
+}
+
+// listened reports whether an event of kind k would be logged or handled:
+// the reaper skips building events nobody wants.
+func (r *run) listened(k EventKind) bool {
+	s := r.s
+	if s.logger().Enabled(context.Background(), Event{Kind: k}.LogLevel()) {
+		return true
+	}
+	for p := s; p != nil; p = p.parent {
+		if p.cfg.handler != nil {
+			return true
+		}
+		if subs := p.subs.Load(); subs != nil && len(*subs) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func (f *family) waitLocked() {
+	if f.lane.idle == nil {
+		f.lane.idle = sync.NewCond(&f.mu)
+	}
+	f.lane.waiting++
+	f.lane.idle.Wait()
+	f.lane.waiting--
+}
+
+// reaperFunc is the name of (*family).reap in tracebacks: a Dispose hook
+// it runs may stop its own supervisor, which must not wait for the hook.
+const reaperFunc = "github.com/airssys/rt/supervisor.(*run).reap"
+
+// drainLane waits until the reaper of the current run, if any, has run
+// the Dispose hooks of the lane children that ended.
+func (s *Supervisor) drainLane() {
+	s.mu.Lock()
+	r := s.run
+	s.mu.Unlock()
+	if r == nil || !r.reaping.Load() || onStack(reaperFunc) {
+		return
+	}
+	f := r.f
+	f.mu.Lock()
+	for r.reaping.Load() {
+		f.waitLocked()
 	}
 	f.mu.Unlock()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -86,6 +87,11 @@ type run struct {
 	gaveUp    int // restarts in the window when it gave up (intensity); 0 if it did not
 	startedAt time.Time
 	path      string
+
+	// The lane's reaper (lane.go): exits pushed by the children's
+	// goroutines, and whether a reaper goroutine runs.
+	dead    atomic.Pointer[incarnation]
+	reaping atomic.Bool
 }
 
 func newRun(s *Supervisor, ctx context.Context) *run {

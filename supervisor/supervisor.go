@@ -291,7 +291,7 @@ func (s *Supervisor) drainEvents() { s.drainTree(onDeliverer()) }
 // caller is a handler (whose own delivery cannot be waited for).
 func (s *Supervisor) drainTree(inHandler bool) {
 	s.disposals.drain()
-	s.children.drainLane()
+	s.drainLane()
 	if !inHandler {
 		s.events.drain()
 		if subs := s.subs.Load(); subs != nil {
