@@ -254,3 +254,52 @@ func TestLanePermanentChildRestartsThroughTheLoop(t *testing.T) {
 		}
 	})
 }
+
+// gatedStarter is a child whose Start waits for its gate: while it does,
+// the supervisor's control goroutine waits with it.
+type gatedStarter struct {
+	oneJob
+	gate chan struct{}
+}
+
+func (g *gatedStarter) Start(ctx context.Context) error {
+	<-g.gate
+	return nil
+}
+
+// TestLaneNeedsNoTripThroughTheLoop checks what the lane is for: while the
+// control goroutine is busy (waiting for another child's Start), a child
+// without a Start step is still started, and a Temporary one that ends is
+// still removed and disposed.
+func TestLaneNeedsNoTripThroughTheLoop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := New("root", OneForOne, Temporary, quiet)
+		mustStart(t, s)
+		g := &gatedStarter{oneJob: oneJob{done: make(chan error)}, gate: make(chan struct{})}
+		slow := make(chan error)
+		go func() { slow <- s.StartChild(Spec{Name: "slow", New: func() Child { return g }}) }()
+		synctest.Wait() // the loop waits for slow's Start
+
+		j := &oneJob{done: make(chan error, 1)}
+		disposed := make(chan error, 1)
+		if err := s.StartChild(Spec{Name: "quick", New: func() Child { return j },
+			Dispose: func(reason error) { disposed <- reason }}); err != nil {
+			t.Fatal(err)
+		}
+		j.done <- errBoom
+		synctest.Wait()
+		select {
+		case reason := <-disposed:
+			if !errors.Is(reason, errBoom) {
+				t.Fatalf("Dispose(%v), want the exit's error", reason)
+			}
+		default:
+			t.Fatal("a lane child's exit waited for the busy control goroutine")
+		}
+		close(g.gate)
+		if err := <-slow; err != nil {
+			t.Fatal(err)
+		}
+		mustStop(t, s)
+	})
+}

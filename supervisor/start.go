@@ -215,6 +215,9 @@ func (inc *incarnation) exitFunc(r *run) func(error) {
 		if inc.exited.CompareAndSwap(false, true) {
 			inc.err = err
 			inc.ended.Store(true)
+			if inc.lane && r.laneExit(inc) {
+				return
+			}
 			r.in.pushExit(inc)
 		}
 	}
