@@ -165,7 +165,7 @@ func (c *cell[M]) sendUnbounded(msg M) error {
 		c.deadLetter(msg, errSentAfterStop)
 		return fmt.Errorf("actor %q: send: %w", c.name, ErrStopped)
 	}
-	n := c.inPush(msg)
+	i := c.inPush(msg)
 	st := c.state.Load()
 	switch {
 	case st&stClosed != 0:
@@ -181,7 +181,7 @@ func (c *cell[M]) sendUnbounded(msg M) error {
 		if c.activate() {
 			go c.run()
 		}
-	case n > yieldAbove && n&(yieldEvery-1) == 0:
+	case (i+1)&(yieldEvery-1) == 0 && c.inLen() > yieldAbove:
 		// The actor falls behind its senders: now and then, give it the
 		// processor rather than grow the backlog (see yieldAbove).
 		// Nothing blocks.
@@ -360,58 +360,90 @@ func (r *ring[M]) takeAll() []M {
 // The queue of an unbounded mailbox (the inbox) is lock-free for senders,
 // who never wait on one another nor on the actor: no lock handoff, no
 // convoy behind a sender the OS preempted while holding a lock. A sender
-// claims a slot with one atomic add on c.tail, writes its message there
-// and marks the slot full; the activation (the one consumer, under c.mu)
-// takes full slots in order, a batch at a time. Slots live in a chain of
-// segments that are never reused, so that no sender can write into a slot
-// the consumer is reading: a consumed segment is garbage once the consumer
-// (c.first) and the senders' hint (c.last) have moved past it.
+// claims an index with one atomic add on c.tail, finds the slot of that
+// index, writes its message there and stamps the slot with the index; the
+// activation (the one consumer, under c.mu) takes stamped slots in order,
+// a batch at a time.
 //
-// Segment sizes follow the traffic: the first holds one message (an actor
-// sent a single message keeps 64 bytes for it), each next one doubles up
-// to segSteady, and past that up to segMax only while a backlog builds, so
-// that an actor idle after a burst keeps at most one large segment and an
-// actor in steady traffic allocates once per segSteady messages.
+// Slots live in a chain of segments. Segment sizes follow the traffic:
+// the first holds one message (an actor sent a single message keeps 64
+// bytes for it), each next one doubles up to segSteady, and past that up
+// to segMax only while a backlog builds.
+//
+// Segments are reused, so that steady traffic allocates nothing: a segment
+// the consumer has left waits behind it (a short list through prev) until
+// no sender can still reach it, then goes back to the end of the chain as
+// the next segment senders will open. Senders look for their slot from
+// c.last (read after their claim), forward through next or, if c.last has
+// already moved past their index, back through prev; every segment on
+// those paths lies at or after the consumer's, so none is reused under
+// them. The proof that a left segment is unreachable: when the consumer
+// leaves a segment it moves c.first and c.last past it, then reads c.tail;
+// a sender that could still reach the segment read c.last or c.first
+// before that, hence claimed its index before, and once the consumer has
+// taken every index below that tail, every such sender has written its
+// slot and let go. (A slot's stamp is its index plus one, so a reused
+// slot never looks written with an older message.)
 type segment[M any] struct {
-	start uint64 // index of slots[0]
+	start atomic.Uint64 // index of slots[0]
 	next  atomic.Pointer[segment[M]]
+	// prev is the segment before: the way back for a sender that finds
+	// c.last past its index, and, behind the consumer, the list of the
+	// segments it left that wait to be reused (cut after keepBehind).
+	prev  atomic.Pointer[segment[M]]
 	slots []slot[M]
 }
 
 type slot[M any] struct {
-	full atomic.Uint32
-	v    M
+	// stamp is the index of the message in v, plus one, once written. In
+	// a segment the consumer has left, slots[0].stamp holds the tail it
+	// read when leaving (see leave): no sender writes there any more,
+	// and it keeps the segment no larger than the slots it needs.
+	stamp atomic.Uint64
+	v     M
 }
 
 const (
-	segFirst  = 1    // slots of the first segment
-	segSteady = 64   // doubling stops here while the backlog is short
-	segMax    = 1024 // and here when it is long
+	segFirst   = 1    // slots of the first segment
+	segSteady  = 64   // doubling stops here while the backlog is short
+	segMax     = 1024 // and here when it is long
+	keepBehind = 8    // left segments waiting to be reused, at most
 )
 
 func newSegment[M any](start uint64, size int) *segment[M] {
-	return &segment[M]{start: start, slots: make([]slot[M], size)}
+	s := &segment[M]{slots: make([]slot[M], size)}
+	s.start.Store(start)
+	return s
 }
+
+// end is the index after the segment's last slot.
+func (s *segment[M]) end() uint64 { return s.start.Load() + uint64(len(s.slots)) }
 
 // inLen is how many messages the inbox holds: claimed by senders, not yet
 // taken by the consumer. A send under way counts from the moment it
 // claims its slot.
 func (c *cell[M]) inLen() int { return int(c.tail.Load() - c.head.Load()) }
 
-// inPush queues m in the inbox and returns the new length. It never
-// blocks, and allocates only when it opens a segment.
-func (c *cell[M]) inPush(m M) int {
-	s := c.last.Load() // before the claim: s.start is at most our index
+// inPush queues m in the inbox and returns its index. It never blocks,
+// and allocates only when it opens a segment and none is there for
+// reuse. It does not read c.head: the consumer writes next to it for
+// every message.
+func (c *cell[M]) inPush(m M) uint64 {
+	i := c.tail.Add(1) - 1
+	s := c.last.Load() // after the claim: see the proof above
 	if s == nil {
 		c.first.CompareAndSwap(nil, newSegment[M](0, segFirst))
 		c.last.CompareAndSwap(nil, c.first.Load())
 		s = c.last.Load()
 	}
-	i := c.tail.Add(1) - 1
-	for i >= s.start+uint64(len(s.slots)) {
+	for i < s.start.Load() {
+		s = s.prev.Load() // a later sender moved c.last past our slot
+	}
+	for i >= s.end() {
 		n := s.next.Load()
 		if n == nil {
-			n = newSegment[M](s.start+uint64(len(s.slots)), c.nextSegSize(len(s.slots)))
+			n = newSegment[M](s.end(), c.nextSegSize(len(s.slots)))
+			n.prev.Store(s)
 			if !s.next.CompareAndSwap(nil, n) {
 				n = s.next.Load()
 			}
@@ -419,10 +451,10 @@ func (c *cell[M]) inPush(m M) int {
 		c.last.CompareAndSwap(s, n)
 		s = n
 	}
-	sl := &s.slots[i-s.start]
+	sl := &s.slots[i-s.start.Load()]
 	sl.v = m
-	sl.full.Store(1)
-	return int(i + 1 - c.head.Load())
+	sl.stamp.Store(i + 1)
+	return i
 }
 
 // nextSegSize is the size of the segment after one of size prev.
@@ -442,12 +474,12 @@ func (c *cell[M]) inReady() bool {
 		return false
 	}
 	h := c.head.Load()
-	if h >= s.start+uint64(len(s.slots)) {
+	if h >= s.end() {
 		if s = s.next.Load(); s == nil {
 			return false
 		}
 	}
-	return s.slots[h-s.start].full.Load() != 0
+	return s.slots[h-s.start.Load()].stamp.Load() == h+1
 }
 
 // inPopInto moves up to len(dst) of the inbox's oldest messages into dst,
@@ -460,19 +492,21 @@ func (c *cell[M]) inPopInto(dst []M) int {
 	}
 	var zero M
 	h := c.head.Load()
+	start, end := s.start.Load(), s.end()
 	n := 0
 	for n < len(dst) {
-		if h >= s.start+uint64(len(s.slots)) {
+		if h >= end {
 			next := s.next.Load()
 			if next == nil {
 				break // its sender is opening it
 			}
+			c.leave(s, next, h)
 			s = next
-			c.first.Store(s)
+			start, end = s.start.Load(), s.end()
 			continue
 		}
-		sl := &s.slots[h-s.start]
-		if sl.full.Load() == 0 {
+		sl := &s.slots[h-start]
+		if sl.stamp.Load() != h+1 {
 			break // claimed, not yet written
 		}
 		dst[n] = sl.v
@@ -482,4 +516,68 @@ func (c *cell[M]) inPopInto(dst []M) int {
 	}
 	c.head.Store(h)
 	return n
+}
+
+// leave moves the consumer from segment s, all taken (h is its end), to
+// next. s joins the list behind the consumer, stamped with the tail read
+// after no sender can newly find it: it may be reused once the consumer
+// has taken every index below that tail. c.mu is held.
+func (c *cell[M]) leave(s, next *segment[M], h uint64) {
+	c.first.Store(next)
+	c.last.CompareAndSwap(s, next) // a lagging hint: senders must not start from s
+	s.slots[0].stamp.Store(c.tail.Load())
+	c.reclaim(next, h, keepBehind)
+}
+
+// reclaim looks at the segments left behind cur (newest first): the
+// newest that may be reused, given that every index below h is taken,
+// goes back to the end of the chain, the others wait; past keep of them
+// the rest are garbage. c.mu is held.
+func (c *cell[M]) reclaim(cur *segment[M], h uint64, keep int) {
+	p := cur
+	for k := 0; ; k++ {
+		q := p.prev.Load()
+		if q == nil {
+			return
+		}
+		if k >= keep {
+			p.prev.Store(nil)
+			return
+		}
+		if h >= q.slots[0].stamp.Load() {
+			older := q.prev.Load()
+			if c.reuse(q) {
+				p.prev.Store(older)
+			}
+			return
+		}
+		p = q
+	}
+}
+
+// reuse puts s, a left segment no sender can reach, at the end of the
+// chain, and reports whether s is done with: reused, or too small to
+// keep (it would restart the doubling). It keeps s, reporting false,
+// when a segment is open at the end already. c.mu is held.
+func (c *cell[M]) reuse(s *segment[M]) bool {
+	t := c.last.Load()
+	if len(s.slots) < len(t.slots) {
+		return true
+	}
+	if t.next.Load() != nil {
+		return false
+	}
+	s.next.Store(nil)
+	s.start.Store(t.end())
+	s.prev.Store(t)
+	t.next.CompareAndSwap(nil, s) // lost to a sender opening one: s goes
+	return true
+}
+
+// inIdle lets the segments left behind the consumer go when the actor
+// goes idle. c.mu is held.
+func (c *cell[M]) inIdle() {
+	if s := c.first.Load(); s != nil {
+		s.prev.Store(nil)
+	}
 }

@@ -203,6 +203,7 @@ func (c *cell[M]) turnLoop(buf []M) {
 					continue
 				}
 				c.q.shrink() // going idle: a burst's large buffer can go
+				c.inIdle()   // and the inbox's left segments
 				c.mu.Unlock()
 				return
 			}
