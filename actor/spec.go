@@ -114,11 +114,21 @@ func Spec[M any](name string, factory func() Actor[M], opts ...Option) (supervis
 }
 
 func newSpec[M any](name string, factory func() Actor[M], opts []Option) (supervisor.Spec, Ref[M], error) {
+	return newSpecIn(nil, name, factory, opts)
+}
+
+// newSpecIn is newSpec with sys, if not nil, as if WithSystem(sys) came
+// after opts: SpawnIn passes it so, without a closure and a copy of opts
+// per actor.
+func newSpecIn[M any](sys *System, name string, factory func() Actor[M], opts []Option) (supervisor.Spec, Ref[M], error) {
 	o := options{throughput: defaultThroughput}
 	for _, opt := range opts {
 		if opt != nil {
 			o = opt(o)
 		}
+	}
+	if sys != nil {
+		o.sys = sys
 	}
 	c := &cell[M]{
 		name: name, factory: factory,
@@ -178,10 +188,15 @@ func (c *cell[M]) fail(err error) {
 // tree it joins when it first starts, which, while that supervisor runs,
 // is before Spawn returns.
 func Spawn[M any](sup *supervisor.Supervisor, name string, factory func() Actor[M], opts ...Option) (Ref[M], error) {
+	return spawn(sup, nil, name, factory, opts)
+}
+
+// spawn is Spawn, with sys as if WithSystem(sys) came after opts.
+func spawn[M any](sup *supervisor.Supervisor, sys *System, name string, factory func() Actor[M], opts []Option) (Ref[M], error) {
 	if sup == nil {
 		return Ref[M]{}, fmt.Errorf("actor %q: %w: nil supervisor", name, ErrInvalidSpec)
 	}
-	spec, ref, err := newSpec(name, factory, opts)
+	spec, ref, err := newSpecIn(sys, name, factory, opts)
 	if err != nil {
 		return Ref[M]{}, err
 	}
@@ -210,6 +225,5 @@ func SpawnIn[M any](sys *System, name string, factory func() Actor[M], opts ...O
 	if sys == nil {
 		return Ref[M]{}, fmt.Errorf("actor %q: %w: nil System", name, ErrInvalidSpec)
 	}
-	opts = append(opts[:len(opts):len(opts)], WithSystem(sys))
-	return Spawn(sys.root, name, factory, opts...)
+	return spawn(sys.root, sys, name, factory, opts)
 }

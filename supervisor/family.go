@@ -81,6 +81,11 @@ type coldSpec struct {
 var (
 	colds     sync.Map // coldSpec -> *coldSpec
 	coldCount atomic.Int32
+	// lastCold is the coldSpec interned last: a program spawning many
+	// children of one kind asks for the same one again and again, and
+	// finds it here without boxing a coldSpec into a map key (an
+	// allocation per child) or hashing it.
+	lastCold atomic.Pointer[coldSpec]
 )
 
 const maxColds = 1024
@@ -93,26 +98,43 @@ func compact(s Spec) childSpec {
 		// The child's own value: shared by nobody, and the table would keep
 		// it (an output tail, say) alive for good. It may also be of a type
 		// that cannot be a map key.
-		cs.cold = &cold
+		cs.cold = own(cold)
 		return cs
 	}
 	if cold == (coldSpec{}) {
 		return cs
 	}
-	if shared, ok := colds.Load(cold); ok {
-		cs.cold = shared.(*coldSpec)
+	if last := lastCold.Load(); last != nil && *last == cold {
+		cs.cold = last
 		return cs
 	}
-	if coldCount.Load() < maxColds {
-		shared, loaded := colds.LoadOrStore(cold, &cold)
-		if !loaded {
-			coldCount.Add(1)
-		}
-		cs.cold = shared.(*coldSpec)
-		return cs
-	}
-	cs.cold = &cold
+	cs.cold = intern(cold)
 	return cs
+}
+
+// own returns a coldSpec of the child's own.
+func own(cold coldSpec) *coldSpec { return &cold }
+
+// intern returns the shared coldSpec equal to cold, made if need be; the
+// slow path of compact, apart so that its fast path does not move cold to
+// the heap.
+//go:noinline
+func intern(cold coldSpec) *coldSpec {
+	if shared, ok := colds.Load(cold); ok {
+		p := shared.(*coldSpec)
+		lastCold.Store(p)
+		return p
+	}
+	if coldCount.Load() >= maxColds {
+		return own(cold)
+	}
+	shared, loaded := colds.LoadOrStore(cold, own(cold))
+	if !loaded {
+		coldCount.Add(1)
+	}
+	p := shared.(*coldSpec)
+	lastCold.Store(p)
+	return p
 }
 
 func (s *childSpec) shutdownPolicy() ShutdownPolicy {

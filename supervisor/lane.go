@@ -19,6 +19,7 @@ package supervisor
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -300,8 +301,18 @@ func (r *run) laneExit(inc *incarnation) bool {
 func (r *run) reap() {
 	f := r.f
 	var batch []*incarnation
+	yielded := false
 	for {
 		top := r.dead.Swap(nil)
+		if top == nil && !yielded {
+			// Exits come in streams (a thousand actors doing one job
+			// each): let the next ones come before exiting, which spares
+			// a goroutine per exit.
+			yielded = true
+			runtime.Gosched()
+			continue
+		}
+		yielded = false
 		if top == nil {
 			f.mu.Lock()
 			r.reaping.Store(false)
