@@ -118,6 +118,7 @@ func own(cold coldSpec) *coldSpec { return &cold }
 // intern returns the shared coldSpec equal to cold, made if need be; the
 // slow path of compact, apart so that its fast path does not move cold to
 // the heap.
+//
 //go:noinline
 func intern(cold coldSpec) *coldSpec {
 	if shared, ok := colds.Load(cold); ok {
