@@ -334,3 +334,45 @@ func ExampleDefaultDeadLetters() {
 	fmt.Println(errors.Is(err, actor.ErrStopped), actor.DefaultDeadLetters().Count() > 0)
 	// Output: true true
 }
+
+// Many short-lived actors: each is spawned for one job, handles one
+// message and stops itself. Spawned Temporary under a running OneForOne
+// supervisor (a System's root is one), each costs no trip through the
+// supervisor's goroutine: it starts on the caller's goroutine, and is
+// removed where it stops (see "Many dynamic children: the lane" in the
+// supervisor package). Its name is free again once its Done is closed.
+func ExampleSpawnIn_manyShortLived() {
+	sys := actor.NewSystem("jobs", actor.WithSystemLogger(quiet))
+	if err := sys.Start(context.Background()); err != nil {
+		panic(err)
+	}
+	results := make(chan int, 100)
+	square := func() actor.Actor[int] {
+		return actor.Func[int](func(_ *actor.Context[int], n int) error {
+			results <- n * n
+			return supervisor.ErrShutdown // done: a normal end
+		})
+	}
+	refs := make([]actor.Ref[int], 0, 100)
+	for i := range 100 {
+		ref, err := actor.SpawnIn(sys, fmt.Sprintf("job-%d", i), square, actor.WithRestart(supervisor.Temporary))
+		if err != nil {
+			panic(err)
+		}
+		_ = ref.Send(i)
+		refs = append(refs, ref)
+	}
+	sum := 0
+	for range 100 {
+		sum += <-results
+	}
+	for _, ref := range refs {
+		<-ref.Done()
+	}
+	fmt.Println("sum of squares:", sum)
+	fmt.Println("still registered:", len(sys.Names()))
+	_ = sys.Shutdown(context.Background())
+	// Output:
+	// sum of squares: 328350
+	// still registered: 0
+}

@@ -25,6 +25,12 @@ func (a oneShot) PostStop(*actor.Context[Msg])         { a.stopped.Done() }
 // when it handles it. The timer runs until every actor has stopped for good
 // (its stop hook has run and it is gone from the registry). The issue's
 // size is 100,000 actors: -benchtime 100000x.
+//
+// AirsSys-RT's actors are Temporary, spawned with SpawnIn under the
+// System's root, a running OneForOne supervisor: the form the supervisor
+// package recommends for many short-lived children, whose spawn and end
+// take the supervisor's lane (no trip through its goroutine), as
+// protoactor-go spawns under its root with no supervisor call.
 func BenchmarkSpawnMessageStop(b *testing.B) {
 	b.Run(libRaw, func(b *testing.B) {
 		// A goroutine per "actor", with a channel for its mailbox.

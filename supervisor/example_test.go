@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -220,4 +221,44 @@ type sickDB struct{}
 func (sickDB) Serve(ctx context.Context) error { <-ctx.Done(); return nil }
 func (sickDB) CheckHealth(context.Context) health.Status {
 	return health.Unhealthy("replica lag 40s")
+}
+
+// Dynamic children that each do one job: a running OneForOne supervisor
+// starts a child without a Start step on the caller's goroutine and
+// removes a Temporary one where it ends (the lane: see the package
+// documentation), so a thousand of them cost no trip each through the
+// supervisor's goroutine. Their names are unique as any children's.
+func ExampleSupervisor_StartChild_manyDynamicChildren() {
+	sup := supervisor.New("jobs", supervisor.OneForOne, supervisor.Temporary, quiet)
+	if err := sup.Start(context.Background()); err != nil {
+		panic(err)
+	}
+	var wg sync.WaitGroup
+	gate := make(chan struct{})
+	for i := range 1000 {
+		wg.Add(1)
+		err := sup.StartChild(supervisor.Spec{
+			Name: fmt.Sprintf("job-%d", i),
+			New: func() supervisor.Child {
+				return supervisor.ChildFunc(func(ctx context.Context) error {
+					<-gate // the job
+					return nil
+				})
+			},
+			Dispose: func(error) { wg.Done() }, // removed: the job is over
+		})
+		if err != nil {
+			panic(err)
+		}
+	}
+	fmt.Println("running:", sup.CountChildren().Active)
+	fmt.Println(sup.StartChild(supervisor.Spec{Name: "job-7", New: func() supervisor.Child { return nil }}))
+	close(gate)
+	wg.Wait()
+	fmt.Println("left:", sup.CountChildren().Specs)
+	_ = sup.Stop()
+	// Output:
+	// running: 1000
+	// supervisor jobs: child "job-7": already started
+	// left: 0
 }
