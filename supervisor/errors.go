@@ -78,10 +78,10 @@ func NewPanicError(v any) *PanicError {
 	// deep in it: the panic's own frames sit above the child's. Growing
 	// that stack copies and rewrites every frame on it, which cost more
 	// than the rest of a restart, so nothing here may need more stack than
-	// a few words: the error comes ready-made from panicSpare (refilled
-	// by the supervisor's goroutine, see refillPanicSpare) and the program
+	// a few words: the error comes ready-made from the spares (refilled
+	// by the supervisor's goroutine, see refillPanicSpares) and the program
 	// counters are read off the frame-pointer chain.
-	e := panicSpare.Swap(nil)
+	e := takePanicSpare()
 	if e == nil {
 		e = new(PanicError)
 	}
@@ -99,16 +99,44 @@ func NewPanicError(v any) *PanicError {
 	return e
 }
 
-// panicSpare holds a PanicError for the next NewPanicError, so that the
-// panicking goroutine need not allocate one (see NewPanicError).
-var panicSpare atomic.Pointer[PanicError]
+// panicSpares holds PanicErrors made in advance for NewPanicError, so
+// that the panicking goroutine need not allocate one. They are made a few
+// at a time, in one allocation, which a restart after a panic would
+// otherwise pay each time on the supervisor's goroutine; a PanicError kept
+// alive keeps its few siblings' memory with it (about 1 KB in all).
+var panicSpares atomic.Pointer[panicBatch]
 
-// refillPanicSpare makes the next panicSpare, if the last was taken. The
+type panicBatch struct {
+	taken atomic.Int32 // errs[:taken] are handed out
+	errs  [panicBatchLen]PanicError
+}
+
+const panicBatchLen = 4
+
+// takePanicSpare returns a spare PanicError, or nil if none is left. It
+// calls nothing, so it needs no stack beyond its own few words.
+func takePanicSpare() *PanicError {
+	b := panicSpares.Load()
+	if b == nil {
+		return nil
+	}
+	for {
+		i := b.taken.Load()
+		if i >= panicBatchLen {
+			return nil
+		}
+		if b.taken.CompareAndSwap(i, i+1) {
+			return &b.errs[i]
+		}
+	}
+}
+
+// refillPanicSpares makes new spares when the last are taken. The
 // supervisor calls it on its own goroutine, whose stack has room, when it
 // handles a failure.
-func refillPanicSpare() {
-	if panicSpare.Load() == nil {
-		panicSpare.CompareAndSwap(nil, new(PanicError))
+func refillPanicSpares() {
+	if b := panicSpares.Load(); b == nil || b.taken.Load() >= panicBatchLen {
+		panicSpares.CompareAndSwap(b, new(panicBatch))
 	}
 }
 

@@ -30,9 +30,6 @@ func (r *run) onExit(inc *incarnation) {
 	c.inc, c.since = nil, 0
 	c.lastErr = inc.err
 	normal := isNormal(inc)
-	if !normal {
-		refillPanicSpare() // here, where the stack has room (see NewPanicError)
-	}
 	now := time.Now() // one clock read for the event and the restart's intensity and backoff
 	if normal {
 		r.emit(Event{Time: now, Kind: EventChildExited, Child: c.spec.Name, Err: inc.err, Restarts: c.restarts})
@@ -40,6 +37,11 @@ func (r *run) onExit(inc *incarnation) {
 		r.emit(Event{Time: now, Kind: EventChildFailed, Child: c.spec.Name, Err: inc.err, Restarts: c.restarts})
 	}
 	r.afterExit(c, inc.err, normal, since, now)
+	if !normal {
+		// Here, where the stack has room (see NewPanicError), and after
+		// the restart, which need not wait for the allocation.
+		refillPanicSpares()
+	}
 }
 
 // afterExit applies c's restart policy to an exit the supervisor did not

@@ -132,37 +132,52 @@ func TestPanicErrorOutsideRecover(t *testing.T) {
 	}
 }
 
-// With its spare made beforehand (the supervisor makes it when it handles
-// a failure), NewPanicError allocates nothing on the panicking goroutine,
-// whose small stack an allocation's frames would have to grow.
-func TestNewPanicErrorTakesTheSpare(t *testing.T) {
+// With its spares made beforehand (the supervisor makes them when it
+// handles a failure), NewPanicError allocates nothing on the panicking
+// goroutine, whose small stack an allocation's frames would have to grow.
+func TestNewPanicErrorTakesASpare(t *testing.T) {
 	const n = 100
-	spares := make([]*PanicError, n)
-	for i := range spares {
-		spares[i] = new(PanicError)
+	batches := make([]*panicBatch, n)
+	for i := range batches {
+		batches[i] = new(panicBatch)
 	}
 	errBoom := errors.New("boom")
-	var got []*PanicError = make([]*PanicError, 0, n)
+	got := make([]*PanicError, 0, n*panicBatchLen)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	for i := range n {
-		panicSpare.Store(spares[i])
-		func() {
-			defer func() { got = append(got, NewPanicError(recover())) }()
-			panic(errBoom)
-		}()
+		panicSpares.Store(batches[i])
+		for range panicBatchLen {
+			func() {
+				defer func() { got = append(got, NewPanicError(recover())) }()
+				panic(errBoom)
+			}()
+		}
 	}
 	runtime.ReadMemStats(&after)
 	if m := after.Mallocs - before.Mallocs; m >= n {
-		t.Fatalf("%d allocations for %d panics", m, n)
+		t.Fatalf("%d allocations for %d panics", m, n*panicBatchLen)
 	}
 	for i, pe := range got {
-		if pe != spares[i] || !errors.Is(pe, errBoom) || !strings.Contains(pe.At(), "TestNewPanicErrorTakesTheSpare") {
-			t.Fatalf("panic %d: %p (spare %p) %v at %q", i, pe, spares[i], pe, pe.At())
+		if pe != &batches[i/panicBatchLen].errs[i%panicBatchLen] || !errors.Is(pe, errBoom) ||
+			!strings.Contains(pe.At(), "TestNewPanicErrorTakesASpare") {
+			t.Fatalf("panic %d: %p %v at %q", i, pe, pe, pe.At())
 		}
 	}
-	refillPanicSpare()
-	if panicSpare.Load() == nil {
-		t.Fatal("no spare after refill")
+	// All taken: the next one is made on the spot, and a refill brings
+	// a fresh batch.
+	if takePanicSpare() != nil {
+		t.Fatal("a spare beyond the batch")
+	}
+	if pe := NewPanicError("x"); pe == nil || pe.Value != "x" {
+		t.Fatalf("%v", pe)
+	}
+	refillPanicSpares()
+	if b := panicSpares.Load(); b == batches[n-1] || b.taken.Load() != 0 {
+		t.Fatal("no fresh batch after the refill")
+	}
+	refillPanicSpares()
+	if takePanicSpare() == nil {
+		t.Fatal("the refill made no spares")
 	}
 }
