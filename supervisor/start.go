@@ -210,42 +210,58 @@ func callLaunch(l Launcher, ctx context.Context, exit func(error)) (err error) {
 	return nil
 }
 
+// exitFunc is the exit a Launcher calls. Its body is exit's, written out
+// rather than called: it may run at the end of a deep, small goroutine
+// stack (an actor's activation reporting a crash), and a frame more there
+// made that stack grow for the report, which cost more than the rest of
+// the restart. pushExit keeps its frame small for the same reason.
 func (inc *incarnation) exitFunc(r *run) func(error) {
 	return func(err error) {
-		if inc.exited.CompareAndSwap(false, true) {
-			inc.err = err
-			inc.ended.Store(true)
-			if inc.lane && r.laneExit(inc) {
-				return
-			}
-			r.in.pushExit(inc)
+		if !inc.recordExit(err) {
+			return
 		}
+		if inc.lane && r.laneExit(inc) {
+			return
+		}
+		r.in.pushExit(inc)
 	}
 }
 
 // exit records the end of the incarnation; only the first call counts.
 func (inc *incarnation) exit(r *run, err error) {
-	if !inc.exited.CompareAndSwap(false, true) {
+	if !inc.recordExit(err) {
 		return
 	}
-	inc.err = err
-	inc.ended.Store(true)
 	if inc.lane && r.laneExit(inc) {
 		return
 	}
-	r.in.push(msg{op: opExit, inc: inc})
+	r.in.pushExit(inc)
+}
+
+// recordExit records err as the incarnation's end, and reports whether
+// this was the first report.
+func (inc *incarnation) recordExit(err error) bool {
+	if !inc.exited.CompareAndSwap(false, true) {
+		return false
+	}
+	inc.err = err
+	inc.ended.Store(true)
+	return true
 }
 
 // serve runs a goroutine child. The recover lives here rather than in a
 // helper so that each of what may be 100,000 parked goroutines has one
-// frame less for the garbage collector to walk.
+// frame less for the garbage collector to walk. The exit is reported by a
+// defer of its own, which runs after the recovering one has returned and
+// the panic's frames are gone: reported from inside the recovering defer,
+// it grew the goroutine's small stack with the panic's frames on it.
 func (inc *incarnation) serve(r *run) {
 	var err error
+	defer func() { inc.exit(r, err) }()
 	defer func() {
 		if v := recover(); v != nil {
 			err = NewPanicError(v)
 		}
-		inc.exit(r, err)
 	}()
 	err = inc.inst.Serve(&inc.incCtx)
 }
