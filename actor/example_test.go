@@ -340,7 +340,7 @@ func ExampleDefaultDeadLetters() {
 // supervisor (a System's root is one), each costs no trip through the
 // supervisor's goroutine: it starts on the caller's goroutine, and is
 // removed where it stops (see "Many dynamic children: the lane" in the
-// supervisor package). Its name is free again once its Done is closed.
+// supervisor package). Once its Done is closed, Lookup no longer finds it.
 func ExampleSpawnIn_manyShortLived() {
 	sys := actor.NewSystem("jobs", actor.WithSystemLogger(quiet))
 	if err := sys.Start(context.Background()); err != nil {
@@ -366,13 +366,17 @@ func ExampleSpawnIn_manyShortLived() {
 	for range 100 {
 		sum += <-results
 	}
+	found := 0
 	for _, ref := range refs {
 		<-ref.Done()
+		if _, err := actor.Lookup[int](sys, ref.Name()); err == nil {
+			found++
+		}
 	}
 	fmt.Println("sum of squares:", sum)
-	fmt.Println("still registered:", len(sys.Names()))
+	fmt.Println("found by name:", found)
 	_ = sys.Shutdown(context.Background())
 	// Output:
 	// sum of squares: 328350
-	// still registered: 0
+	// found by name: 0
 }
