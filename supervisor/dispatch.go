@@ -56,7 +56,7 @@ type eventBlock struct {
 
 const (
 	eventBlockLen = 16 // about 2 KB a block
-	maxFreeBlocks = 8  // kept per dispatcher after a burst
+	maxFreeBlocks = 32 // kept per dispatcher after a burst (about 70 KB at most)
 )
 
 // push queues an event for the handler or logger (either may be nil).

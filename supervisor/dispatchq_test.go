@@ -19,7 +19,7 @@ func TestDispatcherQueueBlocks(t *testing.T) {
 			}
 			got = append(got, e.Restarts)
 		}
-		const n = 10*eventBlockLen + 3
+		const n = (maxFreeBlocks+2)*eventBlockLen + 3
 		for i := range n {
 			e := Event{Kind: EventChildFailed, Restarts: i}
 			d.push(&e, nil, handler)
