@@ -17,17 +17,21 @@ import (
 // Fields are written before the incarnation is published to the cell (in
 // Start or Launch) and read by the activation afterwards, except those
 // noted.
+//
+// It is kept at 80 bytes, so that the cell with its first incarnation
+// inside (cell.inc0) fits a 208-byte size class: what only some
+// incarnations need lives in rare, and the stop request is watched
+// without a stop function (see watchStop).
 type incarnation[M any] struct {
-	cx        Context[M] // cx.cell is the actor
-	actor     Actor[M]
-	exit      func(error)
-	stopAfter func() bool   // undoes the AfterFunc that watches for a stop
-	rare      *incRare[M]   // guarded by the cell's mu; nil in the common case
-	ctl       atomic.Uint32 // control requests (ctlStop, ctlCrash)
-	drainLeft int32         // owned by the activation; -1: not draining
-	started   bool          // PreStart succeeded (or there is none): PostStop is due
-	launched  bool
-	ended     bool // owned by the activation
+	cx       Context[M] // cx.cell is the actor
+	actor    Actor[M]
+	exit     func(error)
+	rare     *incRare[M]   // guarded by the cell's mu; nil in the common case
+	ctl      atomic.Uint32 // control requests (ctlStop, ctlCrash)
+	started  bool          // PreStart succeeded (or there is none): PostStop is due
+	launched bool
+	ended    bool  // owned by the activation
+	watch    uint8 // how the stop request is watched (watchInline, watchOther)
 }
 
 // incRare holds what few incarnations need, apart so that the others stay
@@ -39,6 +43,14 @@ type incRare[M any] struct {
 	// one): the activation ends it, PostStop included, before this one
 	// receives. Its own rare may link to an older one.
 	retiring *incarnation[M]
+	// unwatch undoes the AfterFunc that watches for a stop, when the ctx
+	// had no inline slot to give (watchOther).
+	unwatch func() bool
+	// drainLeft is how many queued messages a stopping incarnation may
+	// still handle (WithDrainOnStop), counted from when it first saw the
+	// request (draining).
+	drainLeft int32
+	draining  bool
 }
 
 // rareLocked returns inc.rare, made if need be; the cell's mu is held.
@@ -82,7 +94,21 @@ func (c *cell[M]) newChild() supervisor.Child {
 	if err != nil {
 		return c.failStart(err)
 	}
-	inc := &incarnation[M]{actor: a, drainLeft: -1}
+	var inc *incarnation[M]
+	c.mu.Lock()
+	if !c.inc0Used {
+		// The first incarnation lives inside the cell, as the
+		// supervisor's first lives inside its record: every actor starts
+		// at least once, and this spares an idle actor an object.
+		// It is used once; restarts get their own.
+		c.inc0Used = true
+		inc = &c.inc0
+	}
+	c.mu.Unlock()
+	if inc == nil {
+		inc = new(incarnation[M])
+	}
+	inc.actor = a
 	inc.cx.cell = c
 	inc.cx.inc = inc
 	_, pre := a.(PreStarter[M])
@@ -162,7 +188,7 @@ func (inc *incarnation[M]) start(ctx context.Context) error {
 	// Registered now rather than at Launch: if the supervisor gives up on
 	// this start (a timeout), it never launches the incarnation but does
 	// cancel ctx, and PostStop is still due.
-	inc.stopAfter = afterFuncInline(ctx, inc.onCancelInline)
+	inc.watchStop(ctx)
 	return nil
 }
 
@@ -182,18 +208,59 @@ func afterFunc(ctx context.Context, f func()) (stop func() bool) {
 	return context.AfterFunc(ctx, f)
 }
 
-// inlineAfterFuncer is implemented by the supervisor's contexts: a
-// function registered with AfterFuncInline runs on the goroutine that
-// cancels (the supervisor's), so it must never block.
-type inlineAfterFuncer interface {
-	AfterFuncInline(f func()) (stop func() bool)
+// inlineCanceler is implemented by the supervisor's contexts: a function
+// registered with OnCancelInline runs on the goroutine that cancels (the
+// supervisor's), so it must never block. StopOnCancelInline unregisters
+// it: no stop function is made, which an idle actor would keep.
+type inlineCanceler interface {
+	OnCancelInline(f func()) bool
+	StopOnCancelInline() bool
 }
 
-func afterFuncInline(ctx context.Context, f func()) (stop func() bool) {
-	if af, ok := ctx.(inlineAfterFuncer); ok {
-		return af.AfterFuncInline(f)
+// How an incarnation watches for its stop request (incarnation.watch).
+const (
+	watchNone   uint8 = iota
+	watchInline       // in the inline slot of a supervisor's ctx (inlineCanceler)
+	watchOther        // through afterFunc; rare.unwatch undoes it
+)
+
+// watchStop registers onCancelInline with ctx, once per incarnation, before
+// the incarnation is published to the cell (so that no activation can end
+// it meanwhile and read watch).
+func (inc *incarnation[M]) watchStop(ctx context.Context) {
+	f := inc.onCancelInline // made once; a func value is an allocation of its own
+	if ic, ok := ctx.(inlineCanceler); ok {
+		inc.watch = watchInline
+		if ic.OnCancelInline(f) {
+			return
+		}
 	}
-	return afterFunc(ctx, f)
+	inc.watch = watchOther
+	stop := afterFunc(ctx, f)
+	c := inc.cx.cell
+	c.mu.Lock()
+	inc.rareLocked().unwatch = stop
+	c.mu.Unlock()
+}
+
+// unwatchStop undoes watchStop: an incarnation that ends on its own needs
+// no wake-up when its ctx is cancelled.
+func (inc *incarnation[M]) unwatchStop() {
+	switch inc.watch {
+	case watchInline:
+		inc.cx.ctx.(inlineCanceler).StopOnCancelInline()
+	case watchOther:
+		c := inc.cx.cell
+		var stop func() bool
+		c.mu.Lock()
+		if inc.rare != nil {
+			stop, inc.rare.unwatch = inc.rare.unwatch, nil
+		}
+		c.mu.Unlock()
+		if stop != nil {
+			stop()
+		}
+	}
 }
 
 func (inc *incarnation[M]) preStart() (err error) {
@@ -215,8 +282,8 @@ func (inc *incarnation[M]) Launch(ctx context.Context, exit func(error)) {
 	if inc.cx.ctx == nil {
 		inc.cx.ctx = ctx
 	}
-	if inc.stopAfter == nil {
-		inc.stopAfter = afterFuncInline(ctx, inc.onCancelInline)
+	if inc.watch == watchNone {
+		inc.watchStop(ctx)
 	}
 	c.mu.Lock()
 	if c.stopped {
@@ -224,7 +291,7 @@ func (inc *incarnation[M]) Launch(ctx context.Context, exit func(error)) {
 		err := c.lastErr()
 		c.mu.Unlock()
 		inc.ended = true
-		inc.stopAfter()
+		inc.unwatchStop()
 		exit(inc.postStop(err))
 		return
 	}
@@ -234,7 +301,7 @@ func (inc *incarnation[M]) Launch(ctx context.Context, exit func(error)) {
 	c.inc = inc
 	c.state.Or(stHasInc)
 	c.launched = true
-	runnable := c.hasQueuedLocked() || inc.ctl.Load() != 0 || inc.rare != nil
+	runnable := c.hasQueuedLocked() || inc.ctl.Load() != 0 || inc.rare != nil && inc.rare.retiring != nil
 	c.mu.Unlock()
 	if runnable {
 		c.schedule()
@@ -265,7 +332,7 @@ func (inc *incarnation[M]) onCancel() {
 }
 
 // onCancelInline is the stop request as the supervisor delivers it, on its
-// own goroutine (see afterFuncInline), so it must not block. An idle actor
+// own goroutine (see inlineCanceler), so it must not block. An idle actor
 // whose end runs no code of the user's (no PostStop due, nothing to drain,
 // no predecessor to retire) is ended right here: a supervisor stopping a
 // thousand actors one at a time, each waited for in turn, then needs no

@@ -259,14 +259,16 @@ func (inc *incarnation[M]) drainOne(c *cell[M], ctl uint32) bool {
 	if ctl&ctlCrash != 0 || !c.drain {
 		return false
 	}
-	if inc.drainLeft < 0 {
-		inc.drainLeft = int32(c.queuedLocked())
+	r := inc.rareLocked() // few incarnations drain: the count lives apart
+	if !r.draining {
+		r.draining = true
+		r.drainLeft = int32(c.queuedLocked())
 	}
-	inc.drainLeft = min(inc.drainLeft, int32(c.queuedLocked())) // DropOldest may have taken some
-	if inc.drainLeft == 0 {
+	r.drainLeft = min(r.drainLeft, int32(c.queuedLocked())) // DropOldest may have taken some
+	if r.drainLeft == 0 {
 		return false
 	}
-	inc.drainLeft--
+	r.drainLeft--
 	return true
 }
 
@@ -318,9 +320,7 @@ func (c *cell[M]) end(inc *incarnation[M], err error, stopped bool) {
 		return
 	}
 	inc.ended = true
-	if inc.stopAfter != nil {
-		inc.stopAfter() // an exit of its own needs no wake-up on cancel
-	}
+	inc.unwatchStop() // an exit of its own needs no wake-up on cancel
 	err = inc.postStop(err)
 	c.mu.Lock()
 	if c.inc == inc {

@@ -106,15 +106,32 @@ func stopped() bool { return false }
 // first registration of an incarnation may be inline; later ones, and any
 // made after the cancel, run as AfterFunc's do.
 func (c *incCtx) AfterFuncInline(f func()) (stop func() bool) {
-	c.mu.Lock()
-	if c.canceled.Load() || c.first != nil || c.more != nil {
-		c.mu.Unlock()
+	if !c.OnCancelInline(f) {
 		return c.AfterFunc(f)
 	}
-	c.first, c.inline = f, true
-	c.mu.Unlock()
 	return c.stopFirst
 }
+
+// OnCancelInline is AfterFuncInline for a caller that keeps no stop
+// function: an actor's incarnation, of which a program may hold 100,000
+// idle, each keeping what it registered (a stop function is an
+// allocation of its own). It reports whether f took the inline slot; if
+// not (the context is cancelled already, or something registered first),
+// nothing was registered, and the caller falls back to AfterFunc.
+// StopOnCancelInline undoes it.
+func (c *incCtx) OnCancelInline(f func()) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.canceled.Load() || c.first != nil || c.more != nil {
+		return false
+	}
+	c.first, c.inline = f, true
+	return true
+}
+
+// StopOnCancelInline unregisters the function OnCancelInline registered;
+// it reports false once that has run or been stopped.
+func (c *incCtx) StopOnCancelInline() bool { return c.stopFirst() }
 
 // stopFirst unregisters the first AfterFunc; it reports false once the
 // function has run or been stopped.

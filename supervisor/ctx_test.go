@@ -105,3 +105,41 @@ func TestIncarnationContextInline(t *testing.T) {
 		d.cancel()
 	})
 }
+
+// OnCancelInline takes the inline slot as AfterFuncInline does, without a
+// stop function: StopOnCancelInline undoes it once; a taken slot or a done
+// context refuses the registration instead of falling back.
+func TestIncarnationContextOnCancelInline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := &incCtx{base: context.Background()}
+		ran := false
+		if !c.OnCancelInline(func() { ran = true }) {
+			t.Fatal("the empty slot was refused")
+		}
+		if c.OnCancelInline(func() { t.Error("refused func ran") }) {
+			t.Fatal("a taken slot was given twice")
+		}
+		c.cancel()
+		if !ran {
+			t.Fatal("the inline function did not run before cancel returned")
+		}
+		if c.StopOnCancelInline() {
+			t.Fatal("stop after the function ran must be false")
+		}
+		if c.OnCancelInline(func() { t.Error("func registered on a done context ran") }) {
+			t.Fatal("a done context took a registration")
+		}
+
+		d := &incCtx{base: context.Background()}
+		if !d.OnCancelInline(func() { t.Error("stopped func ran") }) {
+			t.Fatal("the empty slot was refused")
+		}
+		if !d.StopOnCancelInline() || d.StopOnCancelInline() {
+			t.Fatal("stop must report true once")
+		}
+		if d.OnCancelInline(func() { t.Error("slot reused after a stop") }) {
+			t.Fatal("the slot was given again after a stop")
+		}
+		d.cancel()
+	})
+}
