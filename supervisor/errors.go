@@ -89,15 +89,38 @@ func NewPanicError(v any) *PanicError {
 	if fastCallers {
 		e.n = int32(fpCallers(e.pcs[:]))
 	}
-	if _, rt := v.(runtime.Error); rt || e.n == 0 {
-		// A runtime error may come from a hardware fault (a nil
-		// dereference) in a function without a frame of its own, which
-		// the frame-pointer chain skips, and whose faulting instruction
-		// only the runtime's unwinder attributes exactly: let it walk.
+	if e.n == 0 || faulted(v, e.pcs[:e.n]) {
 		e.n = int32(runtime.Callers(2, e.pcs[:])) // from the caller of NewPanicError on
 	}
 	return e
 }
+
+// faulted reports whether the panic is a hardware fault (a nil
+// dereference, say) turned into a runtime error: the faulting function may
+// have no frame of its own, which the frame-pointer chain skips, and only
+// the runtime's unwinder attributes the faulting instruction exactly.
+// Other runtime errors (an index out of range, a nil map) are raised by a
+// call, which the chain records like any other.
+func faulted(v any, pcs []uintptr) bool {
+	if _, ok := v.(runtime.Error); !ok {
+		return false
+	}
+	frames := runtime.CallersFrames(pcs[:min(len(pcs), maxFaultDepth)])
+	for {
+		f, more := frames.Next()
+		if f.Function == "runtime.sigpanic" {
+			return true
+		}
+		if !more {
+			return false
+		}
+	}
+}
+
+// maxFaultDepth bounds where runtime.sigpanic is looked for: it sits just
+// above runtime.gopanic, which is called by the deferred function that
+// called NewPanicError (or a wrapper of it).
+const maxFaultDepth = 8
 
 // panicSpares holds PanicErrors made in advance for NewPanicError, so
 // that the panicking goroutine need not allocate one. They are made a few

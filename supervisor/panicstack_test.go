@@ -37,8 +37,16 @@ func (valueDoer) Do(f func()) { nested(1, f) }
 
 type doer interface{ Do(func()) }
 
+// A leaf with no frame of its own: a nil p faults inside it, and the
+// frame-pointer chain would skip its caller.
+//
+//go:noinline
+func leafLoad(p *struct{ x int }) int { return p.x }
+
 //go:noinline
 func genericCall[T any](_ T, f func()) { f() }
+
+var sinkInt int
 
 // recordPanic runs f and returns the PanicError of its panic, with the
 // frames the runtime's unwinder sees from the same deferred function.
@@ -87,6 +95,9 @@ func TestPanicErrorStackMatchesRuntime(t *testing.T) {
 		{"generic", func() { genericCall("s", func() { panic("generic") }) }},
 		{"runtime error", func() { nested(2, func() { nilMap["x"] = 1 }) }},
 		{"nil dereference", func() { nested(2, func() { nilPtr.x++ }) }},
+		{"nil dereference in a frameless leaf", func() { nested(2, func() { sinkInt = leafLoad(nilPtr) }) }},
+		{"index out of range", func() { nested(2, func() { sinkInt = []int{1}[sinkInt+5] }) }},
+		{"type assertion", func() { nested(1, func() { var v any = "s"; sinkInt = v.(int) }) }},
 		{"deep", func() { nested(3*maxPanicDepth, func() { panic("deep") }) }},
 	}
 	for _, tc := range cases {
@@ -179,5 +190,42 @@ func TestNewPanicErrorTakesASpare(t *testing.T) {
 	refillPanicSpares()
 	if takePanicSpare() == nil {
 		t.Fatal("the refill made no spares")
+	}
+}
+
+// Only hardware faults take the runtime's unwinder; other runtime errors,
+// raised by a call, keep the frame-pointer walk.
+func TestPanicErrorFaultsOnly(t *testing.T) {
+	if !fastCallers {
+		t.Skip("no frame-pointer walk on this platform")
+	}
+	var nilMap map[string]int
+	var nilPtr *struct{ x int }
+	cases := []struct {
+		name  string
+		f     func()
+		fault bool
+	}{
+		{"value", func() { panic("v") }, false},
+		{"nil map", func() { nilMap["x"] = 1 }, false},
+		{"index out of range", func() { sinkInt = []int{1}[sinkInt+5] }, false},
+		{"nil dereference", func() { nilPtr.x++ }, true},
+		{"nil dereference in a frameless leaf", func() { sinkInt = leafLoad(nilPtr) }, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var got bool
+			func() {
+				defer func() {
+					v := recover()
+					var pcs [maxPanicDepth]uintptr
+					got = faulted(v, pcs[:fpCallers(pcs[:])])
+				}()
+				tc.f()
+			}()
+			if got != tc.fault {
+				t.Fatalf("faulted = %v, want %v", got, tc.fault)
+			}
+		})
 	}
 }
