@@ -51,11 +51,11 @@ func (r *run) onExit(inc *incarnation) {
 // siblings it restarts, when it will.
 func (r *run) afterExit(c *child, err error, normal bool, since int64, now time.Time) {
 	switch {
-	case c.restart == Temporary:
+	case c.restart() == Temporary:
 		r.stopChild(c)
 		r.remove(c)
 		r.significantExit(c)
-	case c.restart == Transient && normal:
+	case c.restart() == Transient && normal:
 		r.stopChild(c)
 		r.significantExit(c)
 	default:
@@ -88,7 +88,7 @@ func (r *run) significantExit(c *child) {
 func (r *run) terminate(c *child) {
 	r.stopChild(c)
 	c.terminated = true
-	if c.restart == Temporary {
+	if c.restart() == Temporary {
 		r.remove(c)
 	}
 }

@@ -270,20 +270,21 @@ func (r *run) laneLaunchFailed(c *child, inc *incarnation, err error) error {
 // exits of children the loop has taken meanwhile. It reports false for the
 // exit of any other child, which goes to the loop.
 //
-// It does as little as it can, and nothing that may call deeper: this is
-// the child's goroutine (an actor's activation, started with a small stack
-// for one message, already deep in it here), and any further call (a
-// contended mutex, an allocation, building events) would grow that stack,
-// a copy that costs more than all the rest of the exit. Hence a lock-free
-// push rather than the family's mutex.
+// It does as little as it can, and nothing that may call deep: this is the
+// child's goroutine (an actor's activation, started with a small stack for
+// one message, already deep in it here), and a deeper call (a contended
+// mutex, growing a slice, building events) grows that stack, a copy that
+// costs more than all the rest of the exit. Hence a lock-free push of a
+// 16-byte node rather than the family's mutex (such an allocation refills
+// its span, the deep path, once in hundreds).
 func (r *run) laneExit(inc *incarnation) bool {
-	if inc.c.restart != Temporary {
+	if inc.c.restart() != Temporary {
 		return false
 	}
+	d := &deadExit{inc: inc} // small: allocating it does not grow the stack
 	for {
-		top := r.dead.Load()
-		inc.nextDead = top
-		if r.dead.CompareAndSwap(top, inc) {
+		d.next = r.dead.Load()
+		if r.dead.CompareAndSwap(d.next, d) {
 			break
 		}
 	}
@@ -291,6 +292,14 @@ func (r *run) laneExit(inc *incarnation) bool {
 		go r.reap()
 	}
 	return true
+}
+
+// deadExit is an exit in the reaper's stack. It is made per exit, rather
+// than linked through the incarnation, to keep the record of every idle
+// child a word smaller.
+type deadExit struct {
+	inc  *incarnation
+	next *deadExit
 }
 
 // reap is the run's reaper. For the exits laneExit pushed, in order: a
@@ -326,15 +335,14 @@ func (r *run) reap() {
 			continue
 		}
 		batch = batch[:0]
-		for inc := top; inc != nil; inc = inc.nextDead {
-			batch = append(batch, inc)
+		for d := top; d != nil; d = d.next {
+			batch = append(batch, d.inc)
 		}
 		slices.Reverse(batch) // pushed newest first
 		n := 0
 		f.mu.Lock()
 		for _, inc := range batch {
 			c := inc.c
-			inc.nextDead = nil
 			if !c.lane || c.inc != inc {
 				// Taken by the loop, which stops it or handles its exit.
 				r.in.push(msg{op: opExit, inc: inc})

@@ -90,7 +90,7 @@ type run struct {
 
 	// The lane's reaper (lane.go): exits pushed by the children's
 	// goroutines, and whether a reaper goroutine runs.
-	dead    atomic.Pointer[incarnation]
+	dead    atomic.Pointer[deadExit]
 	reaping atomic.Bool
 }
 

@@ -125,7 +125,7 @@ func TestBuilderRecordsEverySetting(t *testing.T) {
 	if got := strings.Join(names(s), ","); got != "w,pool-0,pool-1,pool-2" {
 		t.Fatal(got)
 	}
-	if c := s.children.byName["pool-2"]; c.restart != Temporary || c.spec.shutdownPolicy() != Graceful(time.Second) || c.spec.health().UnhealthyThreshold != 2 {
+	if c := s.children.byName["pool-2"]; c.restart() != Temporary || c.spec.shutdownPolicy() != Graceful(time.Second) || c.spec.health().UnhealthyThreshold != 2 {
 		t.Fatalf("%+v", c.public())
 	}
 }

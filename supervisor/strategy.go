@@ -64,7 +64,7 @@ func (r *run) groupFor(c *child) []*child {
 	var group []*child
 	for o := first; o != nil; {
 		next := o.next
-		if o.restart == Temporary && o != c {
+		if o.restart() == Temporary && o != c {
 			r.remove(o)
 		} else {
 			group = append(group, o)
