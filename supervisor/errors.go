@@ -89,22 +89,21 @@ func NewPanicError(v any) *PanicError {
 	if fastCallers {
 		e.n = int32(fpCallers(e.pcs[:]))
 	}
-	if e.n == 0 || faulted(v, e.pcs[:e.n]) {
+	if _, rt := v.(runtime.Error); e.n == 0 || rt && faulted(e.pcs[:e.n]) {
 		e.n = int32(runtime.Callers(2, e.pcs[:])) // from the caller of NewPanicError on
 	}
 	return e
 }
 
-// faulted reports whether the panic is a hardware fault (a nil
-// dereference, say) turned into a runtime error: the faulting function may
+// faulted reports whether a runtime error's panic is a hardware fault (a
+// nil dereference, say), from its stack pcs: the faulting function may
 // have no frame of its own, which the frame-pointer chain skips, and only
 // the runtime's unwinder attributes the faulting instruction exactly.
 // Other runtime errors (an index out of range, a nil map) are raised by a
-// call, which the chain records like any other.
-func faulted(v any, pcs []uintptr) bool {
-	if _, ok := v.(runtime.Error); !ok {
-		return false
-	}
+// call, which the chain records like any other. NewPanicError calls it
+// only for runtime errors: its frame is large, and the small stacks of
+// panics by value must not grow for it.
+func faulted(pcs []uintptr) bool {
 	frames := runtime.CallersFrames(pcs[:min(len(pcs), maxFaultDepth)])
 	for {
 		f, more := frames.Next()

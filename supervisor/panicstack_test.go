@@ -219,7 +219,9 @@ func TestPanicErrorFaultsOnly(t *testing.T) {
 				defer func() {
 					v := recover()
 					var pcs [maxPanicDepth]uintptr
-					got = faulted(v, pcs[:fpCallers(pcs[:])])
+					n := fpCallers(pcs[:])
+					_, rt := v.(runtime.Error)
+					got = rt && faulted(pcs[:n])
 				}()
 				tc.f()
 			}()
