@@ -61,6 +61,13 @@ func (inc *incarnation[M]) rareLocked() *incRare[M] {
 	return inc.rare
 }
 
+// New implements supervisor.Source (the cell is its actor's Spec.Source):
+// see newChild.
+func (c *cell[M]) New() supervisor.Child { return c.newChild() }
+
+// Dispose implements supervisor.Source: see dispose.
+func (c *cell[M]) Dispose(reason error) { c.dispose(reason) }
+
 // newChild is Spec.New: it runs on the supervisor's goroutine at every
 // (re)start and returns a fresh incarnation, or a child that fails to start
 // when no incarnation can be made. The returned type depends on the actor

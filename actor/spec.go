@@ -105,9 +105,12 @@ func WithDrainOnStop() Option { return func(o options) options { o.drain = true;
 // nil factory, an invalid option) is not reported here but by the
 // supervisor, as an error wrapping ErrInvalidSpec; the Ref is then already
 // stopped, with Err saying why.
-// Spawn reports it directly. A Spec value is for one supervisor: given to
-// a second while the first runs it, it fails to start there with
-// ErrInvalidSpec, and the actor stays with the first, restarts included.
+// Spawn reports it directly. A valid Spec's Source is the actor itself
+// (its New makes an incarnation, its Dispose stops the actor for good;
+// runners other than a supervisor call them), and its New and Dispose
+// fields are nil. A Spec value is for one supervisor: given to a second
+// while the first runs it, it fails to start there with ErrInvalidSpec,
+// and the actor stays with the first, restarts included.
 func Spec[M any](name string, factory func() Actor[M], opts ...Option) (supervisor.Spec, Ref[M]) {
 	spec, ref, _ := newSpec(name, factory, opts)
 	return spec, ref
@@ -140,7 +143,9 @@ func newSpecIn[M any](sys *System, name string, factory func() Actor[M], opts []
 	}
 	c.setLogger(o.logger)
 	spec := supervisor.Spec{
-		Name: name, New: c.newChild, Dispose: c.dispose,
+		// The cell is the Source: two method values (New, Dispose) would
+		// be two allocations more per actor, kept as long as it is.
+		Name: name, Source: c,
 		Restart: o.restart, Shutdown: o.shutdown, StartTimeout: o.startTimeout,
 		Significant: o.significant, Health: o.health, Kind: Kind,
 	}
@@ -162,6 +167,7 @@ func newSpecIn[M any](sys *System, name string, factory func() Actor[M], opts []
 	if err != nil {
 		err = fmt.Errorf("actor %q: %w", name, err)
 		c.fail(err)
+		spec.Source, spec.Dispose = nil, c.dispose
 		spec.New = func() supervisor.Child { return failedChild{err} }
 	}
 	return spec, Ref[M]{c}, err

@@ -561,7 +561,7 @@ func TestServeWithoutSupervisor(t *testing.T) {
 	spec, ref := Spec("solo", p.factory)
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- spec.New().Serve(ctx) }()
+	go func() { served <- spec.Source.New().Serve(ctx) }() // an actor's Spec has a Source, not a New
 	_ = ref.Send(1)
 	if d := p.next(t); d.msg != 1 {
 		t.Fatalf("%+v", d)
@@ -570,7 +570,7 @@ func TestServeWithoutSupervisor(t *testing.T) {
 	if err := <-served; err != nil {
 		t.Fatalf("Serve: %v", err)
 	}
-	spec.Dispose(nil)
+	spec.Source.Dispose(nil)
 	<-ref.Done()
 }
 

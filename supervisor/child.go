@@ -197,7 +197,7 @@ const DefaultStartTimeout = 30 * time.Second
 // Spec describes one child to a supervisor.
 type Spec struct {
 	Name         string         // unique among siblings; required; no PathSeparator ("/")
-	New          func() Child   // called on every (re)start, so each incarnation has fresh state; required
+	New          func() Child   // called on every (re)start, so each incarnation has fresh state; required, unless Source is set
 	Restart      RestartPolicy  // zero: the supervisor's default
 	Shutdown     ShutdownPolicy // zero: Graceful(5s) for workers, Infinity for supervisors
 	StartTimeout time.Duration  // bound on Start; zero: DefaultStartTimeout for workers, none for supervisors
@@ -238,10 +238,24 @@ type Spec struct {
 	// Actors use it to close their mailbox; plain workers rarely need it.
 	Dispose func(reason error)
 
+	// Source, if set, stands for New and Dispose, which must then be nil:
+	// its New is called where New would be, its Dispose where Dispose
+	// would be. It is for programs that hold many children of their own
+	// kind (actors): one value that is already allocated, where two func
+	// values would be two allocations more per child, kept as long as
+	// the child is.
+	Source Source
+
 	sup *Supervisor // the child, when known before New runs (AddSupervisor)
 }
 
 func specSupervisor(spec Spec) *Supervisor { return spec.sup }
+
+// Source is Spec.New and Spec.Dispose as one value (see Spec.Source).
+type Source interface {
+	New() Child           // as Spec.New
+	Dispose(reason error) // as Spec.Dispose
+}
 
 // HealthPolicy configures health polling of a child that implements
 // health.Checker. The zero value means no health checks. A policy with an

@@ -58,10 +58,43 @@ func (c *child) health() health.Status {
 // hold 100,000 of them. The fields most children leave at their zero value
 // live behind one pointer that stays nil for them.
 type childSpec struct {
-	Name    string
-	New     func() Child
-	Dispose func(reason error)
-	cold    *coldSpec
+	Name string
+	src  Source // Spec.Source, or New and Dispose wrapped (see sourceOf)
+	cold *coldSpec
+}
+
+// sourceOf is the Source of s: its own, or its New and Dispose as one. A
+// New alone is a func in an interface, which allocates nothing.
+func sourceOf(s Spec) Source {
+	switch {
+	case s.Source != nil:
+		return s.Source
+	case s.Dispose == nil:
+		return newOnly(s.New)
+	}
+	return &funcSource{newFn: s.New, dispose: s.Dispose}
+}
+
+// newOnly is the Source of a Spec with a New and no Dispose.
+type newOnly func() Child
+
+func (f newOnly) New() Child  { return f() }
+func (newOnly) Dispose(error) {}
+
+// funcSource is the Source of a Spec with a New and a Dispose.
+type funcSource struct {
+	newFn   func() Child
+	dispose func(reason error)
+}
+
+func (f *funcSource) New() Child           { return f.newFn() }
+func (f *funcSource) Dispose(reason error) { f.dispose(reason) }
+
+// hasDispose reports whether the spec's owner wants to hear of its end
+// (a Dispose or a Source).
+func (s *childSpec) hasDispose() bool {
+	_, plain := s.src.(newOnly)
+	return !plain
 }
 
 type coldSpec struct {
@@ -91,7 +124,7 @@ var (
 const maxColds = 1024
 
 func compact(s Spec, restart RestartPolicy) childSpec {
-	cs := childSpec{Name: s.Name, New: s.New, Dispose: s.Dispose}
+	cs := childSpec{Name: s.Name, src: sourceOf(s)}
 	cold := coldSpec{restart: restart, shutdown: s.Shutdown, startTimeout: s.StartTimeout, health: s.Health,
 		significant: s.Significant, kind: s.Kind, observable: s.Observable}
 	if s.Observable != nil {
@@ -180,9 +213,18 @@ func (c *child) restart() RestartPolicy { return c.spec.cold.restart }
 // public rebuilds the Spec (restart is the effective policy).
 func (c *child) public() Spec {
 	s := c.spec
-	return Spec{Name: s.Name, New: s.New, Dispose: s.Dispose, Restart: c.restart(), Shutdown: s.shutdownPolicy(),
+	spec := Spec{Name: s.Name, Restart: c.restart(), Shutdown: s.shutdownPolicy(),
 		StartTimeout: s.startTimeout(), Health: s.health(), Significant: s.significant(), Kind: s.kind(),
 		Observable: s.observable()}
+	switch src := s.src.(type) {
+	case newOnly:
+		spec.New = src
+	case *funcSource:
+		spec.New, spec.Dispose = src.newFn, src.dispose
+	default:
+		spec.Source = src
+	}
+	return spec
 }
 
 // incarnation is one run of a child, from New to exit. err is written by
@@ -340,8 +382,8 @@ func (f *family) counts() ChildCounts {
 // whole subtree) that the spec is gone for good. It is never called with a
 // supervisor's mutex held: a Dispose hook may call back into the tree.
 func dispose(c *child) {
-	if c.spec.Dispose != nil {
-		c.spec.Dispose(c.lastErr)
+	if c.spec.hasDispose() {
+		c.spec.src.Dispose(c.lastErr)
 	}
 	if c.sub != nil {
 		c.sub.disposeAll()
@@ -357,7 +399,7 @@ func (f *family) takeGone() []*child {
 	for c := f.head; c != nil; {
 		next := c.next
 		gone = append(gone, c)
-		if c.spec.Dispose != nil {
+		if c.spec.hasDispose() {
 			f.remove(c)
 		}
 		c = next
@@ -380,7 +422,9 @@ func newChild(s *Supervisor, spec Spec) (*child, error) {
 		return nil, bad("%v", err)
 	}
 	switch {
-	case spec.New == nil:
+	case spec.Source != nil && (spec.New != nil || spec.Dispose != nil):
+		return nil, bad("a Source with New or Dispose (the Source stands for both)")
+	case spec.New == nil && spec.Source == nil:
 		return nil, bad("nil New")
 	case spec.Restart < DefaultRestart || spec.Restart > Temporary:
 		return nil, bad("restart policy %v", spec.Restart)

@@ -190,7 +190,7 @@ func (s *Supervisor) startLane(spec Spec) (handled bool, made Child, err error) 
 	f.byName[spec.Name] = c
 	f.mu.Unlock()
 
-	inst, err := callNew(c.spec.New)
+	inst, err := callNew(c.spec.src)
 	if err != nil {
 		f.unreserve(c)
 		return true, nil, r.laneStartFailed(c, nil, err)

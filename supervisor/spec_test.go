@@ -26,6 +26,9 @@ func TestInvalidSpecs(t *testing.T) {
 		"health threshold":  {Name: "x", New: ok, Health: HealthPolicy{UnhealthyThreshold: -1}},
 		"significant perm":  {Name: "x", New: ok, Significant: true, Restart: Permanent},
 		"significant never": {Name: "x", New: ok, Significant: true, Restart: Transient},
+		"source and New":    {Name: "x", New: ok, Source: &countingSource{}},
+		"source and Dispose": {Name: "x", Source: &countingSource{},
+			Dispose: func(error) {}},
 	}
 	for name, spec := range cases {
 		s := New("root", OneForOne, Permanent, quiet)
@@ -215,4 +218,61 @@ func TestObservableIsThereBetweenIncarnations(t *testing.T) {
 		}
 	}
 	check("terminated", ChildStopped)
+}
+
+// countingSource is a Source that counts its calls.
+type countingSource struct {
+	made     int
+	disposed []error
+}
+
+func (c *countingSource) New() Child {
+	c.made++
+	return ChildFunc(func(ctx context.Context) error {
+		if c.made == 1 {
+			return errors.New("first incarnation fails")
+		}
+		<-ctx.Done()
+		return nil
+	})
+}
+
+func (c *countingSource) Dispose(reason error) { c.disposed = append(c.disposed, reason) }
+
+// A Spec's Source stands for New and Dispose: its New makes every
+// incarnation (restarts included), its Dispose hears of the end once, and
+// WhichChildren's Spec gives the Source back.
+func TestSpecSource(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := &countingSource{}
+		s := New("root", OneForOne, Permanent, quiet)
+		mustStart(t, s)
+		if err := s.StartChild(Spec{Name: "a", Source: src, Restart: Temporary}); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if err := s.StartChild(Spec{Name: "b", Source: src}); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if src.made != 2 {
+			t.Fatalf("New called %d times, want 2", src.made)
+		}
+		if len(src.disposed) != 1 || src.disposed[0] == nil {
+			t.Fatalf("Dispose calls %v, want one, with the temporary child's error", src.disposed)
+		}
+		if got := names(s); len(got) != 1 || got[0] != "b" {
+			t.Fatalf("children %v, want b", got)
+		}
+		s.children.mu.Lock()
+		spec := s.children.byName["b"].public()
+		s.children.mu.Unlock()
+		if spec.Source != Source(src) || spec.New != nil || spec.Dispose != nil {
+			t.Fatalf("the record gives back %+v, want the Source alone", spec)
+		}
+		mustStop(t, s)
+		if len(src.disposed) != 2 {
+			t.Fatalf("Dispose calls %v, want a second at the end of the tree", src.disposed)
+		}
+	})
 }

@@ -33,7 +33,7 @@ func (r *run) startChildWith(c *child, restarted bool, made Child) (err error) {
 	}()
 	inst := made
 	if inst == nil {
-		if inst, err = callNew(c.spec.New); err != nil {
+		if inst, err = callNew(c.spec.src); err != nil {
 			return err
 		}
 	}
@@ -160,13 +160,13 @@ func (r *run) resetTimer(d time.Duration) *time.Timer {
 	return r.timer
 }
 
-func callNew(newFn func() Child) (c Child, err error) {
+func callNew(src Source) (c Child, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = NewPanicError(v)
 		}
 	}()
-	c = newFn()
+	c = src.New()
 	if isNil(c) {
 		return nil, fmt.Errorf("%w: New returned a nil %T", ErrInvalidSpec, c)
 	}
