@@ -116,9 +116,10 @@ func faulted(pcs []uintptr) bool {
 	}
 }
 
-// maxFaultDepth bounds where runtime.sigpanic is looked for: it sits just
-// above runtime.gopanic, which is called by the deferred function that
-// called NewPanicError (or a wrapper of it).
+// maxFaultDepth bounds where runtime.sigpanic is looked for: innermost
+// first, the chain holds the deferred function that called NewPanicError,
+// runtime.gopanic (which called it), and then the caller of gopanic, which
+// for a fault is runtime.sigpanic, or a function it inlined.
 const maxFaultDepth = 8
 
 // panicSpares holds PanicErrors made in advance for NewPanicError, so
