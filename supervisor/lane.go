@@ -203,8 +203,8 @@ func (s *Supervisor) startLane(spec Spec) (handled bool, made Child, err error) 
 		f.unreserve(c)
 		return false, inst, nil
 	}
-	inc := &c.first
-	*inc = incarnation{c: c, inst: inst, incCtx: incCtx{base: r.base}, lane: true}
+	inc := &c.first // zero: c is new; set field by field, not by a copy of the whole
+	inc.c, inc.inst, inc.base, inc.lane = c, inst, r.base, true
 	now := time.Now()
 	f.mu.Lock()
 	if f.lane.run != r {
