@@ -430,6 +430,12 @@ func (c *cell[M]) inLen() int { return int(c.tail.Load() - c.head.Load()) }
 // every message.
 func (c *cell[M]) inPush(m M) uint64 {
 	i := c.tail.Add(1) - 1
+	c.inWrite(i, m)
+	return i
+}
+
+// inWrite writes m into the slot of index i, which the caller claimed.
+func (c *cell[M]) inWrite(i uint64, m M) {
 	s := c.last.Load() // after the claim: see the proof above
 	if s == nil {
 		c.first.CompareAndSwap(nil, newSegment[M](0, segFirst))
@@ -454,7 +460,30 @@ func (c *cell[M]) inPush(m M) uint64 {
 	sl := &s.slots[i-s.start.Load()]
 	sl.v = m
 	sl.stamp.Store(i + 1)
-	return i
+}
+
+// writerPolls is how many times the activation looks again at the
+// inbox's oldest slot when its sender has claimed it and not yet written
+// it (about a microsecond), before treating the mailbox as empty.
+const writerPolls = 200
+
+// awaitWriter waits briefly for the sender of the inbox's oldest message
+// to finish writing it, and reports whether it has. The sender is between
+// two instructions, or was preempted there: in the first case the
+// message is there within nanoseconds, which is far cheaper than
+// yielding (which hands the processor to the other senders, who queue
+// more behind the hole) or going idle (which needs that sender to start
+// a new activation once it is done). c.mu is held.
+func (c *cell[M]) awaitWriter() bool {
+	if c.capacity != 0 || c.inLen() == 0 {
+		return false
+	}
+	for range writerPolls {
+		if c.inReady() {
+			return true
+		}
+	}
+	return false
 }
 
 // nextSegSize is the size of the segment after one of size prev.

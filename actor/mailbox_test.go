@@ -771,3 +771,30 @@ func TestInboxReuseWithConcurrentSenders(t *testing.T) {
 		t.Fatalf("inLen %d after taking everything", c.inLen())
 	}
 }
+
+// The activation waits for a sender that has claimed the oldest slot and
+// not yet written it, rather than take the mailbox for empty: awaitWriter
+// says there is nothing to wait for in an empty inbox, gives up on a slot
+// that stays unwritten, and sees the message once it is written.
+func TestInboxAwaitsAWriter(t *testing.T) {
+	var c cell[int]
+	buf := make([]int, batchMax)
+	for i := range 10 {
+		c.inPush(i)
+	}
+	c.inPopInto(buf)
+	if c.awaitWriter() {
+		t.Fatal("awaitWriter on an empty inbox")
+	}
+	i := c.tail.Add(1) - 1 // a sender claims the next slot...
+	if c.awaitWriter() || c.inLen() != 1 {
+		t.Fatalf("awaitWriter with the slot unwritten, inLen %d", c.inLen())
+	}
+	c.inWrite(i, 42) // ...and writes it
+	if !c.awaitWriter() {
+		t.Fatal("awaitWriter does not see the written slot")
+	}
+	if n := c.inPopInto(buf); n != 1 || buf[0] != 42 {
+		t.Fatalf("took %v", buf[:n])
+	}
+}

@@ -55,13 +55,15 @@ const (
 // yielding on every send above the mark spent most of their time
 // contending for that lock (runtime.lock2 and goschedImpl on top of the
 // fan-in profile, 2-4 M msg/s against 8-12 M without the yield on the same
-// machine), while one in 16 still holds the backlog to about 1 M messages
-// in a 10 M-message fan-in, which no yield at all lets grow to the
-// whole run.
+// machine). One in 16 still cost the producers about 10 ns of CPU per
+// message and did not bound the backlog either (a 10 M-message fan-in
+// still queued millions): one in 256 is cheap, and still hands the
+// processor back often enough that a flooded actor waiting for one does
+// not wait behind producers that never yield.
 var yieldAbove = 4096
 
 // yieldEvery: see yieldAbove; a power of two.
-const yieldEvery = 16
+const yieldEvery = 256
 
 // lingerYields is how many times an activation yields while its mailbox is
 // empty before it gives its goroutine up. Measured in BenchmarkPingPong:
@@ -195,6 +197,9 @@ func (c *cell[M]) turnLoop(buf []M) {
 				k = 1 // draining: one at a time, counted
 			}
 			held = buf[:c.popLocked(buf[:k])]
+			if len(held) == 0 && c.awaitWriter() {
+				held = buf[:c.popLocked(buf[:k])]
+			}
 			if len(held) == 0 {
 				if yields < lingerYields {
 					c.mu.Unlock()
