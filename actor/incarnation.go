@@ -215,12 +215,14 @@ func afterFunc(ctx context.Context, f func()) (stop func() bool) {
 	return context.AfterFunc(ctx, f)
 }
 
-// inlineCanceler is implemented by the supervisor's contexts: a function
-// registered with OnCancelInline runs on the goroutine that cancels (the
-// supervisor's), so it must never block. StopOnCancelInline unregisters
-// it: no stop function is made, which an idle actor would keep.
+// inlineCanceler is implemented by the supervisor's contexts: after
+// OnCancelStopChild, the cancel calls the child's StopInline on the
+// goroutine that cancels (the supervisor's), so it must never block.
+// StopOnCancelInline unregisters it. Neither makes a function (a method
+// value and a stop function would be two allocations that each idle
+// actor keeps).
 type inlineCanceler interface {
-	OnCancelInline(f func()) bool
+	OnCancelStopChild() bool // the cancel calls StopInline
 	StopOnCancelInline() bool
 }
 
@@ -235,15 +237,14 @@ const (
 // the incarnation is published to the cell (so that no activation can end
 // it meanwhile and read watch).
 func (inc *incarnation[M]) watchStop(ctx context.Context) {
-	f := inc.onCancelInline // made once; a func value is an allocation of its own
 	if ic, ok := ctx.(inlineCanceler); ok {
 		inc.watch = watchInline
-		if ic.OnCancelInline(f) {
+		if ic.OnCancelStopChild() {
 			return
 		}
 	}
 	inc.watch = watchOther
-	stop := afterFunc(ctx, f)
+	stop := afterFunc(ctx, inc.onCancelInline)
 	c := inc.cx.cell
 	c.mu.Lock()
 	inc.rareLocked().unwatch = stop
@@ -361,6 +362,18 @@ func (inc *incarnation[M]) onCancelInline() {
 		return
 	}
 	c.run()
+}
+
+// StopInline is how a supervisor delivers the stop request when it
+// cancels the incarnation's ctx (see inlineCanceler): onCancelInline. It
+// does nothing while the ctx is not cancelled, so that nobody else (an
+// observer holding supervisor.ChildInfo.Instance) can stop an actor with
+// it.
+func (inc *incarnation[M]) StopInline() {
+	if inc.cx.ctx == nil || inc.cx.ctx.Err() == nil {
+		return
+	}
+	inc.onCancelInline()
 }
 
 // quietEnd reports whether ending inc now would run no code of the user's;

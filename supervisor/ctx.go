@@ -19,6 +19,7 @@ type incCtx struct {
 	done     chan struct{} // created lazily: goroutine-less children may never ask
 	canceled atomic.Bool   // Err is context.Canceled; a flag read without the lock, 16 bytes less than an error
 	inline   bool          // first was registered by AfterFuncInline: cancel calls it directly
+	stopKid  bool          // the inline slot holds the child itself (OnCancelStopChild): first is nil
 	first    func()        // the first AfterFunc registration, kept inline: an idle actor has exactly one
 	more     *[]*afterFunc // any later ones, behind a pointer: most contexts never get them
 }
@@ -66,7 +67,7 @@ func (c *incCtx) AfterFunc(f func()) (stop func() bool) {
 		go f()
 		return stopped
 	}
-	if c.first == nil && c.more == nil {
+	if c.first == nil && c.more == nil && !c.stopKid {
 		c.first = f
 		c.mu.Unlock()
 		return c.stopFirst
@@ -122,10 +123,31 @@ func (c *incCtx) AfterFuncInline(f func()) (stop func() bool) {
 func (c *incCtx) OnCancelInline(f func()) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.canceled.Load() || c.first != nil || c.more != nil {
+	if c.canceled.Load() || c.first != nil || c.more != nil || c.stopKid {
 		return false
 	}
 	c.first, c.inline = f, true
+	return true
+}
+
+// childStopper is implemented by children that take their stop request
+// on the cancelling goroutine (actors' incarnations): StopInline must
+// never block, as an AfterFuncInline function.
+type childStopper interface{ StopInline() }
+
+// OnCancelStopChild is OnCancelInline with the child itself in the slot:
+// the cancel calls the child's StopInline, and no function is made for
+// it (an actor's method value would be an allocation that each of
+// 100,000 idle actors keeps). It reports whether the child took the slot;
+// StopOnCancelInline undoes it. Only the context of a supervisor's
+// incarnation whose child is a childStopper may be asked.
+func (c *incCtx) OnCancelStopChild() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.canceled.Load() || c.first != nil || c.more != nil || c.stopKid {
+		return false
+	}
+	c.inline, c.stopKid = true, true
 	return true
 }
 
@@ -138,10 +160,10 @@ func (c *incCtx) StopOnCancelInline() bool { return c.stopFirst() }
 func (c *incCtx) stopFirst() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.first == nil {
+	if c.first == nil && !c.stopKid {
 		return false
 	}
-	c.first, c.inline = nil, false
+	c.first, c.inline, c.stopKid = nil, false, false
 	if c.more == nil {
 		// Keep later registrations out of the inline slot: a second
 		// stopFirst must not unregister someone else's function.
@@ -150,18 +172,30 @@ func (c *incCtx) stopFirst() bool {
 	return true
 }
 
-func (c *incCtx) cancel() {
+// cancel cancels the incarnation's context, and tells its child if the
+// child asked (OnCancelStopChild), on this goroutine.
+func (inc *incarnation) cancel() {
+	if inc.incCtx.cancel() {
+		if s, ok := inc.inst.(childStopper); ok {
+			s.StopInline()
+		}
+	}
+}
+
+// cancel cancels c, running what was registered; it reports whether the
+// child asked to be told (OnCancelStopChild), which the caller does.
+func (c *incCtx) cancel() (stopChild bool) {
 	c.mu.Lock()
 	if c.canceled.Load() {
 		c.mu.Unlock()
-		return
+		return false
 	}
 	c.canceled.Store(true)
 	if c.done != nil {
 		close(c.done)
 	}
-	first, inline := c.first, c.inline
-	c.first, c.inline = nil, false
+	first, inline, stopKid := c.first, c.inline, c.stopKid
+	c.first, c.inline, c.stopKid = nil, false, false
 	var more []*afterFunc
 	if c.more != nil {
 		more = *c.more
@@ -181,4 +215,5 @@ func (c *incCtx) cancel() {
 	for _, a := range more {
 		go a.f()
 	}
+	return stopKid
 }

@@ -143,3 +143,46 @@ func TestIncarnationContextOnCancelInline(t *testing.T) {
 		d.cancel()
 	})
 }
+
+// stopCounter is a child that counts StopInline calls.
+type stopCounter struct {
+	ChildFunc
+	stops int
+}
+
+func (s *stopCounter) StopInline() { s.stops++ }
+
+// OnCancelStopChild puts the child itself in the inline slot: cancelling
+// the incarnation calls its StopInline before cancel returns, once; a
+// later AfterFunc does not take the slot, and StopOnCancelInline undoes
+// the registration.
+func TestIncarnationContextStopChild(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		kid := &stopCounter{}
+		inc := &incarnation{inst: kid, incCtx: incCtx{base: context.Background()}}
+		if !inc.OnCancelStopChild() || inc.OnCancelStopChild() {
+			t.Fatal("the slot must be given once")
+		}
+		later := make(chan struct{})
+		_ = inc.AfterFunc(func() { close(later) })
+		inc.cancel()
+		if kid.stops != 1 {
+			t.Fatalf("StopInline called %d times before cancel returned, want 1", kid.stops)
+		}
+		<-later
+		inc.cancel()
+		if kid.stops != 1 || inc.StopOnCancelInline() {
+			t.Fatal("a second cancel told the child again, or the stop still found it registered")
+		}
+
+		kid2 := &stopCounter{}
+		inc2 := &incarnation{inst: kid2, incCtx: incCtx{base: context.Background()}}
+		if !inc2.OnCancelStopChild() || !inc2.StopOnCancelInline() || inc2.StopOnCancelInline() {
+			t.Fatal("stop must report true once")
+		}
+		inc2.cancel()
+		if kid2.stops != 0 {
+			t.Fatal("a stopped registration told the child")
+		}
+	})
+}
