@@ -64,6 +64,19 @@
 // Receive of every incarnation whose PreStart succeeded, whatever ended it,
 // before the supervisor learns of the end.
 //
+// # Many short-lived actors
+//
+// An actor spawned for one job (it handles a message or a few, then stops
+// itself) is best made Temporary (WithRestart(supervisor.Temporary)) under
+// a running OneForOne supervisor, such as a System's root (SpawnIn). Such a
+// supervisor starts an actor without PreStart on the caller's goroutine and
+// removes a Temporary one that stops where it stops, with no trip through
+// its own goroutine for either (the supervisor's lane, OTP's
+// simple_one_for_one): spawning a hundred thousand of them costs about what
+// it costs protoactor-go, and nothing about supervision changes. An actor
+// with PreStart, or under a OneForAll or RestForOne supervisor, is started
+// by the supervisor's goroutine, as every child is there.
+//
 // # Scheduling
 //
 // An idle actor holds no goroutine. A goroutine is started when a message

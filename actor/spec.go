@@ -226,7 +226,11 @@ func spawn[M any](sup *supervisor.Supervisor, sys *System, name string, factory 
 }
 
 // SpawnIn spawns an actor under sys's root supervisor, as a member of sys:
-// Spawn(sys.Root(), ...) in one word that also reports a nil System.
+// Spawn(sys.Root(), ...) in one word that also reports a nil System. The
+// root is OneForOne unless WithRootStrategy says otherwise, so a spawn
+// there, once the System runs, takes the supervisor's lane (see "Many
+// short-lived actors" in the package documentation): the way to spawn
+// many actors.
 func SpawnIn[M any](sys *System, name string, factory func() Actor[M], opts ...Option) (Ref[M], error) {
 	if sys == nil {
 		return Ref[M]{}, fmt.Errorf("actor %q: %w: nil System", name, ErrInvalidSpec)
