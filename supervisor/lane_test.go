@@ -303,3 +303,114 @@ func TestLaneNeedsNoTripThroughTheLoop(t *testing.T) {
 		mustStop(t, s)
 	})
 }
+
+// TestLaneChildUnderTheDynamicAPI checks TerminateChild, RestartChild and
+// DeleteChild on children started on the lane: the loop takes them over,
+// with the documented answers, and each spec is disposed exactly once.
+func TestLaneChildUnderTheDynamicAPI(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := New("root", OneForOne, Temporary, quiet)
+		mustStart(t, s)
+		disposed := map[string]int{}
+		var mu sync.Mutex
+		start := func(name string, restart RestartPolicy) *oneJob {
+			t.Helper()
+			j := &oneJob{done: make(chan error, 1)}
+			err := s.StartChild(Spec{Name: name, Restart: restart, New: func() Child { return j },
+				Dispose: func(error) { mu.Lock(); disposed[name]++; mu.Unlock() }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return j
+		}
+		start("a", Temporary)
+		start("b", Temporary)
+		jc := start("c", Temporary)
+		start("d", Permanent)
+
+		// TerminateChild of a Temporary lane child removes it, disposed
+		// before the call returns.
+		if err := s.TerminateChild("a"); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		if disposed["a"] != 1 {
+			t.Fatalf("a disposed %d times when TerminateChild returned", disposed["a"])
+		}
+		mu.Unlock()
+		// RestartChild and DeleteChild of a running one: ErrRunning; the
+		// loop has it now, and its own end still removes it.
+		if err := s.RestartChild("c"); !errors.Is(err, ErrRunning) {
+			t.Fatalf("RestartChild = %v", err)
+		}
+		if err := s.DeleteChild("c"); !errors.Is(err, ErrRunning) {
+			t.Fatalf("DeleteChild = %v", err)
+		}
+		jc.done <- nil
+		synctest.Wait()
+		if got := fmt.Sprint(names(s)); got != "[b d]" {
+			t.Fatalf("WhichChildren = %v", got)
+		}
+		// A Permanent lane child terminated by API stays as a stopped
+		// spec, which RestartChild brings back and DeleteChild removes.
+		if err := s.TerminateChild("d"); err != nil {
+			t.Fatal(err)
+		}
+		if ci := childInfo(t, s, "d"); ci.State != ChildStopped {
+			t.Fatalf("%+v", ci)
+		}
+		if err := s.RestartChild("d"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.TerminateChild("d"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteChild("d"); err != nil {
+			t.Fatal(err)
+		}
+		mustStop(t, s)
+		for _, name := range []string{"a", "b", "c", "d"} {
+			if disposed[name] != 1 {
+				t.Fatalf("%s disposed %d times, want once: %v", name, disposed[name], disposed)
+			}
+		}
+	})
+}
+
+// TestLaneExitsRacingStop ends lane children while their supervisor stops:
+// whichever comes first, every spec is disposed exactly once, and nothing
+// is left running.
+func TestLaneExitsRacingStop(t *testing.T) {
+	for round := range 20 {
+		synctest.Test(t, func(t *testing.T) {
+			s := New("root", OneForOne, Temporary, quiet)
+			mustStart(t, s)
+			var disposed [50]atomic.Int32
+			jobs := make([]*oneJob, len(disposed))
+			for i := range jobs {
+				jobs[i] = &oneJob{done: make(chan error, 1)}
+				err := s.StartChild(Spec{Name: fmt.Sprint("j", i), New: func() Child { return jobs[i] },
+					Dispose: func(error) { disposed[i].Add(1) }})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			go func() {
+				for i, j := range jobs {
+					if (i+round)%3 != 0 {
+						j.done <- nil
+					}
+				}
+			}()
+			if round%2 == 0 {
+				synctest.Wait()
+			}
+			mustStop(t, s)
+			for i := range disposed {
+				if n := disposed[i].Load(); n != 1 {
+					t.Fatalf("round %d: j%d disposed %d times", round, i, n)
+				}
+			}
+		})
+	}
+}
