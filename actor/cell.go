@@ -213,22 +213,24 @@ func (c *cell[M]) dispose(reason error) {
 		// this cell did not see, such as a start timeout.
 		cause = reason
 	}
+	if c.registered {
+		// Before Done closes: whoever waited for it may spawn a
+		// successor under the same name at once. (c.mu then the
+		// System's lock, the order register takes them in.)
+		c.sys.Load().unregister(c.name, c)
+		c.registered = false
+	}
 	c.stopLocked(cause)
 	queued := c.takeAllLocked()
 	var watchers *watcher
 	if r := c.rare.Load(); r != nil {
 		watchers, r.watchers = r.watchers, nil
 	}
-	registered := c.registered
-	c.registered = false
 	err := c.lastErr()
 	c.mu.Unlock()
 
 	for _, m := range queued {
 		c.deadLetter(m, errQueuedAtStop)
-	}
-	if registered {
-		c.sys.Load().unregister(c.name, c)
 	}
 	if watchers != nil {
 		l := c.log()

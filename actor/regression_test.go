@@ -373,3 +373,30 @@ type slowStart struct{ stopped chan struct{} }
 func (s *slowStart) PreStart(*Context[int]) error     { time.Sleep(2 * time.Second); return nil }
 func (s *slowStart) Receive(*Context[int], int) error { return nil }
 func (s *slowStart) PostStop(*Context[int])           { close(s.stopped) }
+
+// Done closed before the actor's name was released: dispose closed it under
+// the cell's lock and unregistered the name afterwards, so a program that
+// waited for Done and spawned a successor under the same name could get
+// ErrDuplicateName, and System.Names still listed the stopped actor. The
+// name now goes before Done closes.
+func TestRegressionNameReleasedBeforeDone(t *testing.T) {
+	sys := NewSystem("sys", WithSystemLogger(quiet), WithSupervisorOptions(supervisor.WithLogger(quiet)))
+	if err := sys.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sys.Shutdown(context.Background()) }()
+	stopOnFirst := func() Actor[int] {
+		return Func[int](func(*Context[int], int) error { return supervisor.ErrShutdown })
+	}
+	for i := range 2000 {
+		ref, err := SpawnIn(sys, "a", stopOnFirst, WithRestart(supervisor.Temporary))
+		if err != nil {
+			t.Fatalf("round %d: SpawnIn after the predecessor's Done: %v", i, err)
+		}
+		_ = ref.Send(1)
+		<-ref.Done()
+		if names := sys.Names(); len(names) != 0 {
+			t.Fatalf("round %d: Names after Done = %v, want none", i, names)
+		}
+	}
+}
