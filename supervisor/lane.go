@@ -91,6 +91,9 @@ func (r *run) closeLane() {
 	}
 	f.lane.run = nil
 	f.lane.open.Store(nil)
+	for r.entering.Load() != 0 {
+		runtime.Gosched() // a laneExit that saw the lane open: a few instructions
+	}
 	p := f.head
 	for c := f.lane.head; c != nil; {
 		next := c.next
@@ -281,6 +284,14 @@ func (r *run) laneExit(inc *incarnation) bool {
 	if inc.c.restart() != Temporary {
 		return false
 	}
+	// Once the lane is closed, exits go to the loop, which waits for them;
+	// entering lets closeLane wait for the ones that saw it open, so that
+	// no reaper starts after the supervisor has stopped.
+	r.entering.Add(1)
+	if r.f.lane.open.Load() != r {
+		r.entering.Add(-1)
+		return false
+	}
 	d := &deadExit{inc: inc} // small: allocating it does not grow the stack
 	for {
 		d.next = r.dead.Load()
@@ -291,6 +302,7 @@ func (r *run) laneExit(inc *incarnation) bool {
 	if r.reaping.CompareAndSwap(false, true) {
 		go r.reap()
 	}
+	r.entering.Add(-1)
 	return true
 }
 

@@ -90,8 +90,9 @@ type run struct {
 
 	// The lane's reaper (lane.go): exits pushed by the children's
 	// goroutines, and whether a reaper goroutine runs.
-	dead    atomic.Pointer[deadExit]
-	reaping atomic.Bool
+	dead     atomic.Pointer[deadExit]
+	reaping  atomic.Bool
+	entering atomic.Int32 // laneExits under way
 }
 
 func newRun(s *Supervisor, ctx context.Context) *run {
