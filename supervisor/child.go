@@ -228,12 +228,12 @@ type Spec struct {
 	// a failed StartChild) runs it on the caller's goroutine before the
 	// call returns; one the supervisor decides (a Temporary exit, a
 	// temporary bystander) on a goroutine of the supervisor's, one hook at
-	// a time, which Stop and Serve wait for, except the exit of a Temporary
-	// child started on the lane (see the package documentation), whose hook
-	// runs where the child ended, on its goroutine or the one that called
-	// its exit, concurrently with other such hooks, and which Stop and
-	// Serve wait for too; the end of a tree once the supervisor has ended
-	// (calls then get an ended supervisor's answers).
+	// a time, which Stop and Serve wait for (the exit of a Temporary child
+	// started on the lane, see the package documentation, has its hook run
+	// by the lane's reaper goroutine, also one at a time and also waited
+	// for, but possibly alongside a hook of the other kind); the end of a
+	// tree once the supervisor has ended (calls then get an ended
+	// supervisor's answers).
 	// It should not block for long.
 	// Actors use it to close their mailbox; plain workers rarely need it.
 	Dispose func(reason error)

@@ -91,9 +91,11 @@
 //     Other children, and every child of OneForAll and RestForOne
 //     supervisors (whose strategies restart siblings by their order), are
 //     started by the control goroutine, with the value New returned.
-//   - A Temporary lane child that ends is removed where it ends: its events
-//     are emitted and its Dispose hook runs on its own goroutine (Stop and
-//     Serve wait for those hooks, as for the others).
+//   - A Temporary lane child that ends hands its exit to the lane's reaper,
+//     a goroutine of the supervisor's that lives while exits keep coming:
+//     with a lock-free push, nothing the child's own goroutine waits for.
+//     The reaper removes the child, emits its events and runs its Dispose
+//     hook (Stop and Serve wait for those hooks, as for the others).
 //   - Whatever else happens to a lane child (an exit that calls for a
 //     restart, TerminateChild, RestartChild, DeleteChild, the shutdown) is
 //     done by the control goroutine, which first takes the child into its
