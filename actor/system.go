@@ -40,7 +40,7 @@ type System struct {
 	logger *slog.Logger
 
 	mu     sync.RWMutex
-	names  map[string]member
+	names  registry
 	phase  systemPhase
 	ran    bool          // Start succeeded: the root has a run for Shutdown to stop
 	starts chan struct{} // closed when Start returns
@@ -53,9 +53,12 @@ type member interface {
 	dispose(reason error)
 	stopErr() error
 	messageType() reflect.Type
+	regName() string // the name it is registered under
 }
 
 func (c *cell[M]) messageType() reflect.Type { return reflect.TypeFor[M]() }
+
+func (c *cell[M]) regName() string { return c.name }
 
 type systemPhase int
 
@@ -116,7 +119,7 @@ func NewSystem(name string, opts ...SystemOption) *System {
 		name:   name,
 		root:   supervisor.New(name, cfg.strategy, cfg.restart, supOpts...),
 		logger: cfg.logger,
-		names:  make(map[string]member),
+		names:  newRegistry(),
 	}
 	s.dead.logger = cfg.logger
 	registerRoot(s)
@@ -205,9 +208,7 @@ func (s *System) Shutdown(ctx context.Context) error {
 	s.phase = systemEnded
 	var never []member
 	if phase == systemIdle {
-		for _, m := range s.names {
-			never = append(never, m)
-		}
+		s.names.each(func(m member) { never = append(never, m) })
 	}
 	s.mu.Unlock()
 	if phase == systemIdle {
@@ -286,10 +287,8 @@ func (s *System) Done() <-chan struct{} { return s.root.Done() }
 // Names returns the names of the registered actors, sorted.
 func (s *System) Names() []string {
 	s.mu.RLock()
-	out := make([]string, 0, len(s.names))
-	for n := range s.names {
-		out = append(out, n)
-	}
+	out := make([]string, 0, s.names.len())
+	s.names.each(func(m member) { out = append(out, m.regName()) })
 	s.mu.RUnlock()
 	sort.Strings(out)
 	return out
@@ -301,18 +300,16 @@ func (s *System) register(name string, m member) error {
 	if s.phase == systemEnded {
 		return fmt.Errorf("system %q: %w", s.name, supervisor.ErrStopped)
 	}
-	if _, taken := s.names[name]; taken {
+	if _, taken := s.names.get(name); taken {
 		return fmt.Errorf("system %q: %w", s.name, ErrDuplicateName)
 	}
-	s.names[name] = m
+	s.names.add(name, m)
 	return nil
 }
 
 func (s *System) unregister(name string, m member) {
 	s.mu.Lock()
-	if s.names[name] == m {
-		delete(s.names, name)
-	}
+	s.names.remove(name, m)
 	s.mu.Unlock()
 }
 
@@ -337,7 +334,7 @@ func Lookup[M any](s *System, name string) (Ref[M], error) {
 		return Ref[M]{}, fmt.Errorf("actor %q: %w: nil System", name, ErrNotFound)
 	}
 	s.mu.RLock()
-	m, ok := s.names[name]
+	m, ok := s.names.get(name)
 	phase := s.phase
 	s.mu.RUnlock()
 	if !ok || m.stopErr() != nil {

@@ -1,0 +1,76 @@
+package actor
+
+import "hash/maphash"
+
+// registry is a System's names: the registered actor of each name.
+//
+// It is keyed by a 64-bit hash of the name, not by the name itself, so that
+// an entry is 24 bytes instead of 32: a System may hold 100,000 actors, and
+// a Go map's slots cost about 1.5 times their size at its usual load (35
+// bytes per actor instead of 52, measured). The name is checked against
+// the member's own, and a name whose hash another name holds already goes
+// to clash, keyed by name (two names share a hash about once in 2^64
+// pairs, so clash is almost always nil).
+type registry struct {
+	seed   maphash.Seed
+	byHash map[uint64]member
+	clash  map[string]member
+	hashFn func(string) uint64 // nil: maphash with seed; tests force clashes with it
+}
+
+func newRegistry() registry {
+	return registry{seed: maphash.MakeSeed(), byHash: make(map[uint64]member)}
+}
+
+func (r *registry) hash(name string) uint64 {
+	if r.hashFn != nil {
+		return r.hashFn(name)
+	}
+	return maphash.String(r.seed, name)
+}
+
+// get returns the member registered under name.
+func (r *registry) get(name string) (member, bool) {
+	if m, ok := r.byHash[r.hash(name)]; ok && m.regName() == name {
+		return m, true
+	}
+	m, ok := r.clash[name]
+	return m, ok
+}
+
+// add registers m under name, which must be free (see get).
+func (r *registry) add(name string, m member) {
+	h := r.hash(name)
+	if _, taken := r.byHash[h]; !taken {
+		r.byHash[h] = m
+		return
+	}
+	if r.clash == nil {
+		r.clash = make(map[string]member)
+	}
+	r.clash[name] = m
+}
+
+// remove unregisters name if m holds it.
+func (r *registry) remove(name string, m member) {
+	h := r.hash(name)
+	if r.byHash[h] == m {
+		delete(r.byHash, h)
+		return
+	}
+	if r.clash[name] == m {
+		delete(r.clash, name)
+	}
+}
+
+func (r *registry) len() int { return len(r.byHash) + len(r.clash) }
+
+// each calls f for every member.
+func (r *registry) each(f func(member)) {
+	for _, m := range r.byHash {
+		f(m)
+	}
+	for _, m := range r.clash {
+		f(m)
+	}
+}
