@@ -2,8 +2,12 @@ package benchmarks
 
 import (
 	"context"
+	"flag"
 	"log/slog"
+	"os"
 	"runtime"
+	"runtime/pprof"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +19,13 @@ import (
 
 // idleActors is how many idle actors the memory workload holds.
 const idleActors = 100_000
+
+// idleProfile, if set, is where BenchmarkIdleMemory writes a heap profile
+// of each library's idle set, taken while it sits idle (a -memprofile is
+// written after the teardown, when nothing is in use any more): the
+// library's name is appended to the file name. Use it with
+// -test.memprofilerate 64 so that small objects are sampled.
+var idleProfile = flag.String("idleprofile", "", "write a heap profile of the idle actors to this file (plus .lib)")
 
 // BenchmarkIdleMemory: 100,000 actors are spawned, each handles one
 // message, and then they sit idle. B/actor is the growth of live heap plus
@@ -37,6 +48,9 @@ func BenchmarkIdleMemory(b *testing.B) {
 			settleGoroutines() // activations finishing their last turn
 			m1 := liveBytes()
 			g1 := runtime.NumGoroutine()
+			if *idleProfile != "" {
+				writeHeapProfile(b, *idleProfile+"."+strings.TrimPrefix(b.Name()[strings.LastIndex(b.Name(), "/")+1:], "lib="))
+			}
 			b.ReportMetric(float64(int64(m1)-int64(m0))/idleActors, "B/actor")
 			b.ReportMetric(float64(g1-g0)/idleActors, "goroutines/actor")
 			teardown()
@@ -165,5 +179,17 @@ func settleGoroutines() {
 		if m := runtime.NumGoroutine(); m != n {
 			n, since = m, time.Now()
 		}
+	}
+}
+
+// writeHeapProfile writes the heap profile (in-use and allocated) to path.
+func writeHeapProfile(b *testing.B, path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		b.Fatal(err)
 	}
 }
