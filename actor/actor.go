@@ -75,8 +75,9 @@ func (c *Context[M]) Logger() *slog.Logger { return c.cell.log() }
 // System whose tree it runs in (see System), or the one WithSystem named.
 func (c *Context[M]) System() *System { return c.cell.sys.Load() }
 
-// Name returns the actor's name.
-func (c *Context[M]) Name() string { return c.cell.name }
+// Name returns the actor's name: the one it was spawned with (or, for a
+// remote child, the name its owner gave it).
+func (c *Context[M]) Name() string { return c.cell.publicName() }
 
 // Kind is the supervisor.Spec.Kind of actors, so that observers can tell
 // an actor from a plain worker even between its incarnations.

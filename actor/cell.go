@@ -84,7 +84,9 @@ type cellRare struct {
 	done     chan struct{} // Done's channel, made when first asked for; guarded by mu
 	watchers *watcher      // a list; guarded by mu
 	logger   atomic.Pointer[slog.Logger]
-	dead     atomic.Uint64 // dead letters attributed to the actor
+	base     *slog.Logger           // WithLogger's, which logger extends; set before the actor runs
+	public   atomic.Pointer[string] // the name the actor is known by, if not its cell's (see SetName)
+	dead     atomic.Uint64          // dead letters attributed to the actor
 }
 
 // rareOf returns c.rare, made if need be.
@@ -141,8 +143,28 @@ var closedChan = func() chan struct{} {
 
 func (c *cell[M]) setLogger(l *slog.Logger) {
 	if l != nil {
-		c.rareOf().logger.Store(l.With("actor", c.name))
+		r := c.rareOf()
+		r.base = l
+		r.logger.Store(l.With("actor", c.name))
 	}
+}
+
+// publicName is the name the actor is known by: its cell's, unless a
+// transport set another (see Context.SetName).
+func (c *cell[M]) publicName() string {
+	if r := c.rare.Load(); r != nil {
+		if p := r.public.Load(); p != nil {
+			return *p
+		}
+	}
+	return c.name
+}
+
+// setPublicName makes name the one Name and the logger give.
+func (c *cell[M]) setPublicName(name string) {
+	r := c.rareOf()
+	r.public.Store(&name)
+	r.logger.Store(nil) // made again by log, with the name
 }
 
 func (c *cell[M]) log() *slog.Logger {
@@ -151,12 +173,16 @@ func (c *cell[M]) log() *slog.Logger {
 			return l
 		}
 	}
-	base := slog.Default()
-	if s := c.sys.Load(); s != nil && s.logger != nil {
-		base = s.logger
+	r := c.rareOf()
+	base := r.base
+	if base == nil {
+		base = slog.Default()
+		if s := c.sys.Load(); s != nil && s.logger != nil {
+			base = s.logger
+		}
 	}
-	l := base.With("actor", c.name)
-	c.rareOf().logger.Store(l)
+	l := base.With("actor", c.publicName())
+	r.logger.Store(l)
 	return l
 }
 

@@ -211,3 +211,12 @@ func (c *Context[M]) Backlog() int { return c.cell.inHand() + c.cell.inLen() }
 // local cell that only relays them. Call it from PreStart, before the
 // actor's own code can ask for Self; a zero ref restores the default.
 func (c *Context[M]) SetSelf(ref Ref[M]) { c.self = ref.c }
+
+// SetName makes Name, and the "actor" attribute of Logger, give name
+// instead of the name the actor was spawned under. It is for transports
+// whose incarnations run under internal names on behalf of an actor known
+// by another (the remote package's hosted children, each spawned under a
+// name unique to its incarnation): the actor's own code should see the
+// name its owner gave it. Call it from PreStart, before the actor's own
+// code runs.
+func (c *Context[M]) SetName(name string) { c.cell.setPublicName(name) }

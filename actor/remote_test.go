@@ -238,3 +238,70 @@ func TestContextBacklog(t *testing.T) {
 		}
 	}
 }
+
+// renamed sets its public name in PreStart, as a transport's wrapper does,
+// and answers with the name and logs a line.
+type renamed struct{}
+
+func (renamed) PreStart(cx *actor.Context[actor.Reply[string]]) error {
+	cx.SetName("public")
+	return nil
+}
+
+func (renamed) Receive(cx *actor.Context[actor.Reply[string]], r actor.Reply[string]) error {
+	cx.Logger().Info("hello")
+	r.Send(cx.Name())
+	return nil
+}
+
+// lockedBuffer is a log destination read after the writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (w *lockedBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *lockedBuffer) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// SetName changes what Name and the logger's "actor" attribute say, and
+// keeps the logger given with WithLogger.
+func TestContextSetName(t *testing.T) {
+	var out lockedBuffer
+	logger := slog.New(slog.NewJSONHandler(&out, nil)).With("mine", true)
+	sup := supervisor.New("test", supervisor.OneForOne, supervisor.Permanent,
+		supervisor.WithLogger(slog.New(slog.DiscardHandler)))
+	if err := sup.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sup.Stop() }()
+	ref, err := actor.Spawn(sup, "internal:1", func() actor.Actor[actor.Reply[string]] { return renamed{} },
+		actor.WithLogger(logger))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	got, err := actor.Ask(ctx, ref, func(r actor.Reply[string]) actor.Reply[string] { return r })
+	if err != nil || got != "public" {
+		t.Fatalf("Name() = %q, %v; want public", got, err)
+	}
+	var line map[string]any
+	if err := json.Unmarshal([]byte(out.String()), &line); err != nil {
+		t.Fatalf("log %q: %v", out.String(), err)
+	}
+	if line["actor"] != "public" || line["mine"] != true {
+		t.Fatalf("log line %v: want actor=public and the WithLogger attribute", line)
+	}
+	if ref.Name() != "internal:1" {
+		t.Fatalf("Ref.Name() = %q: SetName is the actor's own view only", ref.Name())
+	}
+}

@@ -276,9 +276,11 @@ type hostActor[M any] struct {
 // PreStart makes Self the child's Ref through its owner, so that what the
 // actor sends itself queues in the child's one mailbox, numbered like the
 // rest: sent to this cell it would skip the owner's accounting of what
-// has begun, and could be lost with no dead letter after a crash.
+// has begun, and could be lost with no dead letter after a crash. And it
+// makes Name the child's, not the incarnation's internal one.
 func (a *hostActor[M]) PreStart(cx *actor.Context[M]) error {
 	cx.SetSelf(a.self)
+	cx.SetName(a.h.name)
 	if p, ok := a.inner.(actor.PreStarter[M]); ok {
 		return p.PreStart(cx)
 	}

@@ -22,14 +22,15 @@ type Msg struct {
 }
 
 // counter sums what it is sent; "crash" crashes it, "get" answers the sum,
-// "who" answers the node it runs on, "hold" keeps the request unanswered.
+// "who" answers the node it runs on, "name" the name its Context gives,
+// "hold" keeps the request unanswered.
 type counter struct {
 	node string
 	sum  int
 	seen *atomic.Int64 // messages begun, over incarnations (shared)
 }
 
-func (c *counter) Receive(_ *actor.Context[Msg], m Msg) error {
+func (c *counter) Receive(cx *actor.Context[Msg], m Msg) error {
 	if c.seen != nil {
 		c.seen.Add(1)
 	}
@@ -40,6 +41,8 @@ func (c *counter) Receive(_ *actor.Context[Msg], m Msg) error {
 		m.Reply.Send(c.sum)
 	case "who":
 		m.Who.Send(c.node)
+	case "name":
+		m.Who.Send(cx.Name())
 	case "crash":
 		return fmt.Errorf("boom %d", m.N)
 	case "fail":
