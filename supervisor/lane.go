@@ -115,7 +115,9 @@ func (r *run) closeLane() {
 // insertBefore links c (on no list) into the ordered list before p (nil:
 // at the end).
 func (f *family) insertBefore(c, p *child) {
-	c.lane = false
+	if c.lane { // written only under mu; append's new child is off the lane already
+		c.lane = false
+	}
 	c.next = p
 	if p != nil {
 		c.prev, p.prev = p.prev, c
@@ -183,8 +185,9 @@ func (s *Supervisor) startLane(spec Spec) (handled bool, made Child, err error) 
 		return false, nil, nil
 	}
 	if old := f.byName[spec.Name]; old != nil {
+		onLane := old.lane // under mu: the loop writes it there
 		f.mu.Unlock()
-		if old.lane {
+		if onLane {
 			return true, nil, r.errf(spec.Name, ErrAlreadyStarted)
 		}
 		return false, nil, nil // the loop knows whether it runs
