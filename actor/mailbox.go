@@ -543,7 +543,9 @@ func (c *cell[M]) inPopInto(dst []M) int {
 		h++
 		n++
 	}
-	c.head.Store(h)
+	if n > 0 {
+		c.head.Store(h) // an atomic store is a fence: none when nothing was taken
+	}
 	return n
 }
 
