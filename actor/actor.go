@@ -45,13 +45,12 @@ type Context[M any] struct {
 	cell *cell[M]
 	inc  *incarnation[M] // the incarnation this Context belongs to (see Fail)
 	ctx  context.Context
-	self *cell[M] // what Self returns instead of cell (see SetSelf)
 }
 
 // Self returns the actor's own Ref, the same value across restarts.
 func (c *Context[M]) Self() Ref[M] {
-	if c.self != nil {
-		return Ref[M]{c.self}
+	if c.inc.marks&markSelf != 0 {
+		return Ref[M]{c.inc.rare.self} // rare is set for good before markSelf
 	}
 	return Ref[M]{c.cell}
 }
@@ -61,8 +60,8 @@ func (c *Context[M]) Self() Ref[M] {
 // it; it carries the values of the ctx its supervision tree was started
 // with.
 func (c *Context[M]) Context() context.Context {
-	if !c.cell.ctxUsed.Load() {
-		c.cell.ctxUsed.Store(true)
+	if c.cell.state.Load()&stCtxUsed == 0 {
+		c.cell.state.Or(stCtxUsed)
 	}
 	return c.ctx
 }

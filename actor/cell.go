@@ -22,7 +22,7 @@ import (
 // (nor it them) by writing next to what the other reads.
 type cell[M any] struct {
 	// Senders' end.
-	state    atomic.Uint32 // stActive | stHasInc | stClosed; see scheduler.go
+	state    atomic.Uint32 // stActive | stHasInc | stClosed | stCtxUsed; see scheduler.go
 	capacity int32         // 0: unbounded
 	// The unbounded mailbox's queue, senders' side (see inbox in
 	// mailbox.go): slots claimed, and a recent segment where senders
@@ -35,18 +35,14 @@ type cell[M any] struct {
 	sys        atomic.Pointer[System] // set by the Spec, or at the first start in a System's tree
 	factory    func() Actor[M]
 	throughput int32 // messages per turn before yielding
-	// ctxUsed: an incarnation has asked for its context, so it may see
-	// the cancellation before the stop request arrives (see turns).
-	ctxUsed atomic.Bool
-	policy  uint8 // an Overflow
-	drain   bool  // handle what is queued when asked to stop
+	policy     uint8 // an Overflow
+	drain      bool  // handle what is queued when asked to stop
 
-	// Guarded by mu.
-	stopped    bool // for good
-	launched   bool // some incarnation has been launched
-	registered bool // holds its name in sys
-	inc0Used   bool // inc0 has been given out
-	mu         sync.Mutex
+	// Guarded by mu. (Four bytes with policy and drain, so that mu and
+	// the words after it fit the cell in 120 bytes: see inc0.)
+	stopped bool  // for good
+	flags   uint8 // cellLaunched | cellRegistered
+	mu      sync.Mutex
 	// q is a bounded mailbox, or holds the messages of an unbounded one
 	// put back at its head; made at its first message.
 	q   *ring[M]
@@ -69,11 +65,22 @@ type cell[M any] struct {
 
 	// inc0 is the first incarnation, inside the cell: every actor starts
 	// at least once, and an idle actor is then one object instead of two
-	// (128 + 96 bytes in size classes; 208 together). Its fields are the
-	// ones the activation reads for every message, so it sits at the
-	// activation's end. Restarts allocate their own.
+	// (128 + 80 bytes in size classes; 192 together: the cell is kept to
+	// 120 bytes and the incarnation to 72). Its fields are the ones the
+	// activation reads for every message, so it sits at the activation's
+	// end. It is given out once (its cx.cell is set then, under mu);
+	// restarts allocate their own.
 	inc0 incarnation[M]
 }
+
+// Bits of cell.flags.
+const (
+	cellLaunched   uint8 = 1 << iota // some incarnation has been launched
+	cellRegistered                   // holds its name in sys
+)
+
+func (c *cell[M]) launchedLocked() bool   { return c.flags&cellLaunched != 0 }
+func (c *cell[M]) registeredLocked() bool { return c.flags&cellRegistered != 0 }
 
 // cellRare is the part of a cell that most actors never use.
 type cellRare struct {
@@ -207,7 +214,7 @@ func (c *cell[M]) register() error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.registered {
+	if c.registeredLocked() {
 		return nil
 	}
 	if c.stopped {
@@ -216,7 +223,7 @@ func (c *cell[M]) register() error {
 	if err := sys.register(c.name, c); err != nil {
 		return err
 	}
-	c.registered = true
+	c.flags |= cellRegistered
 	return nil
 }
 
@@ -234,17 +241,17 @@ func (c *cell[M]) dispose(reason error) {
 		return
 	}
 	cause := c.lastErr()
-	if !c.launched && !isNormal(reason) {
+	if !c.launchedLocked() && !isNormal(reason) {
 		// Never launched, and the supervisor knows why: a start failure
 		// this cell did not see, such as a start timeout.
 		cause = reason
 	}
-	if c.registered {
+	if c.registeredLocked() {
 		// Before Done closes: whoever waited for it may spawn a
 		// successor under the same name at once. (c.mu then the
 		// System's lock, the order register takes them in.)
 		c.sys.Load().unregister(c.name, c)
-		c.registered = false
+		c.flags &^= cellRegistered
 	}
 	c.stopLocked(cause)
 	queued := c.takeAllLocked()

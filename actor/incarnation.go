@@ -18,10 +18,10 @@ import (
 // Start or Launch) and read by the activation afterwards, except those
 // noted.
 //
-// It is kept at 80 bytes, so that the cell with its first incarnation
-// inside (cell.inc0) fits a 208-byte size class: what only some
-// incarnations need lives in rare, and the stop request is watched
-// without a stop function (see watchStop).
+// It is kept at 72 bytes, so that the cell with its first incarnation
+// inside (cell.inc0) fits a 192-byte size class: what only some
+// incarnations need lives in rare (Context.SetSelf's ref included), and
+// the stop request is watched without a stop function (see watchStop).
 type incarnation[M any] struct {
 	cx       Context[M] // cx.cell is the actor
 	actor    Actor[M]
@@ -31,7 +31,7 @@ type incarnation[M any] struct {
 	started  bool          // PreStart succeeded (or there is none): PostStop is due
 	launched bool
 	ended    bool  // owned by the activation
-	watch    uint8 // how the stop request is watched (watchInline, watchOther)
+	marks    uint8 // markWatchInline, markWatchOther, markSelf; written before the incarnation is published
 }
 
 // incRare holds what few incarnations need, apart so that the others stay
@@ -46,6 +46,9 @@ type incRare[M any] struct {
 	// unwatch undoes the AfterFunc that watches for a stop, when the ctx
 	// had no inline slot to give (watchOther).
 	unwatch func() bool
+	// self is what Context.Self returns instead of the cell (see
+	// SetSelf), when markSelf is set.
+	self *cell[M]
 	// drainLeft is how many queued messages a stopping incarnation may
 	// still handle (WithDrainOnStop), counted from when it first saw the
 	// request (draining).
@@ -82,7 +85,7 @@ func (c *cell[M]) newChild() supervisor.Child {
 	// System runs, may be in that System's tree: it learns which from the
 	// ctx of its start, and so needs a Starter (see join). Other actors
 	// skip that start goroutine.
-	joining := !c.launched && c.sys.Load() == nil && systemsLive.Load() > 0
+	joining := !c.launchedLocked() && c.sys.Load() == nil && systemsLive.Load() > 0
 	switch {
 	case c.stopped:
 		err := c.lastErr()
@@ -103,20 +106,21 @@ func (c *cell[M]) newChild() supervisor.Child {
 	}
 	var inc *incarnation[M]
 	c.mu.Lock()
-	if !c.inc0Used {
+	if c.inc0.cx.cell == nil {
 		// The first incarnation lives inside the cell, as the
 		// supervisor's first lives inside its record: every actor starts
 		// at least once, and this spares an idle actor an object.
-		// It is used once; restarts get their own.
-		c.inc0Used = true
+		// It is used once (setting its cell claims it); restarts get
+		// their own.
+		c.inc0.cx.cell = c
 		inc = &c.inc0
 	}
 	c.mu.Unlock()
 	if inc == nil {
 		inc = new(incarnation[M])
+		inc.cx.cell = c
 	}
 	inc.actor = a
-	inc.cx.cell = c
 	inc.cx.inc = inc
 	_, pre := a.(PreStarter[M])
 	pre = pre || joining
@@ -226,24 +230,25 @@ type inlineCanceler interface {
 	StopOnCancelInline() bool
 }
 
-// How an incarnation watches for its stop request (incarnation.watch).
+// Bits of incarnation.marks.
 const (
-	watchNone   uint8 = iota
-	watchInline       // in the inline slot of a supervisor's ctx (inlineCanceler)
-	watchOther        // through afterFunc; rare.unwatch undoes it
+	markWatchInline uint8 = 1 << iota // the stop request is watched in the inline slot of a supervisor's ctx (inlineCanceler)
+	markWatchOther                    // ... through afterFunc; rare.unwatch undoes it
+	markSelf                          // rare.self is what Context.Self returns (SetSelf)
 )
 
 // watchStop registers onCancelInline with ctx, once per incarnation, before
 // the incarnation is published to the cell (so that no activation can end
-// it meanwhile and read watch).
+// it meanwhile and read marks).
 func (inc *incarnation[M]) watchStop(ctx context.Context) {
 	if ic, ok := ctx.(inlineCanceler); ok {
-		inc.watch = watchInline
+		inc.marks |= markWatchInline
 		if ic.OnCancelStopChild() {
 			return
 		}
+		inc.marks &^= markWatchInline
 	}
-	inc.watch = watchOther
+	inc.marks |= markWatchOther
 	stop := afterFunc(ctx, inc.onCancelInline)
 	c := inc.cx.cell
 	c.mu.Lock()
@@ -254,10 +259,10 @@ func (inc *incarnation[M]) watchStop(ctx context.Context) {
 // unwatchStop undoes watchStop: an incarnation that ends on its own needs
 // no wake-up when its ctx is cancelled.
 func (inc *incarnation[M]) unwatchStop() {
-	switch inc.watch {
-	case watchInline:
+	switch {
+	case inc.marks&markWatchInline != 0:
 		inc.cx.ctx.(inlineCanceler).StopOnCancelInline()
-	case watchOther:
+	case inc.marks&markWatchOther != 0:
 		c := inc.cx.cell
 		var stop func() bool
 		c.mu.Lock()
@@ -290,7 +295,7 @@ func (inc *incarnation[M]) Launch(ctx context.Context, exit func(error)) {
 	if inc.cx.ctx == nil {
 		inc.cx.ctx = ctx
 	}
-	if inc.watch == watchNone {
+	if inc.marks&(markWatchInline|markWatchOther) == 0 {
 		inc.watchStop(ctx)
 	}
 	c.mu.Lock()
@@ -308,7 +313,7 @@ func (inc *incarnation[M]) Launch(ctx context.Context, exit func(error)) {
 	}
 	c.inc = inc
 	c.state.Or(stHasInc)
-	c.launched = true
+	c.flags |= cellLaunched
 	runnable := c.hasQueuedLocked() || inc.ctl.Load() != 0 || inc.rare != nil && inc.rare.retiring != nil
 	c.mu.Unlock()
 	if runnable {

@@ -210,7 +210,17 @@ func (c *Context[M]) Backlog() int { return c.cell.inHand() + c.cell.inLen() }
 // sends itself must queue in that mailbox, behind the others, not in the
 // local cell that only relays them. Call it from PreStart, before the
 // actor's own code can ask for Self; a zero ref restores the default.
-func (c *Context[M]) SetSelf(ref Ref[M]) { c.self = ref.c }
+func (c *Context[M]) SetSelf(ref Ref[M]) {
+	inc := c.inc
+	if ref.c == nil {
+		inc.marks &^= markSelf
+		return
+	}
+	c.cell.mu.Lock()
+	inc.rareLocked().self = ref.c
+	c.cell.mu.Unlock()
+	inc.marks |= markSelf
+}
 
 // SetName makes Name, and the "actor" attribute of Logger, give name
 // instead of the name the actor was spawned under. It is for transports

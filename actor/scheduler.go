@@ -33,6 +33,10 @@ const (
 	stActive uint32 = 1 << iota // an activation goroutine owns the cell
 	stHasInc                    // an incarnation is launched (cell.inc != nil)
 	stClosed                    // stopped for good (cell.stopped)
+	// stCtxUsed: an incarnation has asked for its context (Context.Context),
+	// so it may see the cancellation before the stop request arrives (see
+	// turns). Set once, never cleared.
+	stCtxUsed
 )
 
 const (
@@ -174,7 +178,7 @@ func (c *cell[M]) turnLoop(buf []M) {
 	var inc *incarnation[M]
 	var held []M // taken out of the mailbox, not yet delivered
 	for {
-		if len(held) > 0 && (inc.ctl.Load() != 0 || c.ctxUsed.Load() && inc.cx.ctx.Err() != nil) {
+		if len(held) > 0 && (inc.ctl.Load() != 0 || c.state.Load()&stCtxUsed != 0 && inc.cx.ctx.Err() != nil) {
 			c.unhold(held) // asked to stop or crash: the rest waits in the mailbox
 			held = nil
 		}
@@ -194,7 +198,7 @@ func (c *cell[M]) turnLoop(buf []M) {
 				continue
 			}
 			ctl := inc.ctl.Load()
-			if ctl&ctlStop == 0 && c.ctxUsed.Load() && inc.cx.ctx.Err() != nil {
+			if ctl&ctlStop == 0 && c.state.Load()&stCtxUsed != 0 && inc.cx.ctx.Err() != nil {
 				// Cancelled, and the AfterFunc that says so has not run
 				// yet: a Receive that saw ctx.Done() must have been the
 				// last. An actor that never asked for its context cannot
