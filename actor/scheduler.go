@@ -234,7 +234,9 @@ func (c *cell[M]) turnLoop(buf []M) {
 				c.mu.Unlock()
 				return
 			}
-			c.takeHand(len(held) - 1) // the first goes to Receive now
+			if len(held) > 1 {
+				c.takeHand(len(held) - 1) // the first goes to Receive now
+			}
 			if r := c.rare.Load(); r != nil && r.room != nil {
 				close(r.room) // a Block sender may retry
 				r.room = nil
