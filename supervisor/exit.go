@@ -28,13 +28,13 @@ func (r *run) onExit(inc *incarnation) {
 	inc.cancel()
 	since := c.since // for backoff's ResetAfter; read now, before it is cleared
 	c.inc, c.since = nil, 0
-	c.lastErr = inc.err
+	c.setLastErr(inc.err)
 	normal := isNormal(inc)
 	now := time.Now() // one clock read for the event and the restart's intensity and backoff
 	if normal {
-		r.emit(Event{Time: now, Kind: EventChildExited, Child: c.spec.Name, Err: inc.err, Restarts: c.restarts})
+		r.emit(Event{Time: now, Kind: EventChildExited, Child: c.spec.Name, Err: inc.err, Restarts: c.rd().restarts})
 	} else {
-		r.emit(Event{Time: now, Kind: EventChildFailed, Child: c.spec.Name, Err: inc.err, Restarts: c.restarts})
+		r.emit(Event{Time: now, Kind: EventChildFailed, Child: c.spec.Name, Err: inc.err, Restarts: c.rd().restarts})
 	}
 	r.afterExit(c, inc.err, normal, since, now)
 	if !normal {
@@ -73,7 +73,7 @@ func (r *run) significantExit(c *child) {
 	case AnySignificant:
 	case AllSignificant:
 		for o := r.f.head; o != nil; o = o.next {
-			if o != c && o.spec.significant() && (o.inc != nil || o.job != nil) {
+			if o != c && o.spec.significant() && (o.inc != nil || o.rd().job != nil) {
 				return
 			}
 		}
@@ -87,7 +87,7 @@ func (r *run) significantExit(c *child) {
 // terminate stops a child by API: no restart, no auto-shutdown.
 func (r *run) terminate(c *child) {
 	r.stopChild(c)
-	c.terminated = true
+	c.rw().terminated = true
 	if c.restart() == Temporary {
 		r.remove(c)
 	}
@@ -97,8 +97,8 @@ func (r *run) terminate(c *child) {
 // pending restart. It waits on the child alone: calls and other exits wait
 // in the inbox.
 func (r *run) stopChild(c *child) {
-	if c.job != nil {
-		c.job = nil
+	if c.rd().job != nil {
+		c.rare.job = nil
 	}
 	inc := c.inc
 	if inc == nil {
@@ -113,9 +113,9 @@ func (r *run) stopChild(c *child) {
 		if killErr != nil {
 			why = fmt.Errorf("%w; Kill: %w", why, killErr)
 		}
-		r.emit(Event{Kind: EventChildAbandoned, Child: c.spec.Name, Restarts: c.restarts, Err: why})
+		r.emit(Event{Kind: EventChildAbandoned, Child: c.spec.Name, Restarts: c.rd().restarts, Err: why})
 	} else {
-		r.emit(Event{Kind: EventChildStopped, Child: c.spec.Name, Restarts: c.restarts, Err: killErr})
+		r.emit(Event{Kind: EventChildStopped, Child: c.spec.Name, Restarts: c.rd().restarts, Err: killErr})
 	}
 }
 
@@ -125,11 +125,11 @@ func (r *run) stopChild(c *child) {
 // signal for them. This spares every incarnation a channel of its own.
 func (r *run) awaitExit(inc *incarnation, timeout <-chan time.Time) bool {
 	defer r.in.rearm()
-	for !inc.ended.Load() {
+	for !inc.hasEnded() {
 		select {
 		case <-r.in.signal:
 		case <-timeout:
-			return inc.ended.Load()
+			return inc.hasEnded()
 		}
 	}
 	return true

@@ -18,24 +18,58 @@ type child struct {
 	spec       childSpec // its cold part holds the effective restart policy
 	prev, next *child
 
-	state    ChildState
-	restarts int
-	lastErr  error
-	sub      *Supervisor // set once New has returned a supervisor
-	inc      *incarnation
-	since    int64       // UnixNano when the current incarnation started; 0 when none
-	job      *restartJob // pending restart this child belongs to
-	poll     *healthPoll // nil until the child is health-checked
-
-	seq         uint64 // start order, across the ordered list and the lane
-	consecutive int32  // consecutive restarts, for backoff
-	terminated  bool   // stopped by TerminateChild
-	lane        bool   // on the lane (lane.go), not in the ordered list; guarded by the family's mu
+	state ChildState
+	inc   *incarnation
+	since int64      // UnixNano when the current incarnation started; 0 when none
+	seq   uint64     // start order, across the ordered list and the lane
+	rare  *childRare // nil until the child restarts, fails, is a supervisor, is health-checked, ...
+	lane  bool       // on the lane (lane.go), not in the ordered list; guarded by the family's mu
 
 	// The first incarnation lives inside the record: every child starts
 	// at least once, so this saves an allocation and its header. The
 	// record is kept small because a supervisor may hold 100,000 of them.
 	first incarnation
+}
+
+// childRare is what a child needs once something happens to it beyond
+// starting and ending quietly: an idle child on the lane never gets one,
+// which keeps its record (with its first incarnation inside) in the
+// 208-byte size class rather than 256 (TestChildRecordStaysSmall).
+type childRare struct {
+	restarts    int
+	lastErr     error
+	sub         *Supervisor // set once New has returned a supervisor
+	job         *restartJob // pending restart this child belongs to
+	poll        *healthPoll // nil until the child is health-checked
+	consecutive int32       // consecutive restarts, for backoff
+	terminated  bool        // stopped by TerminateChild
+}
+
+// noRare is what rd returns for a child without a rare part: never written.
+var noRare childRare
+
+// rd is c's rare part for reading: all zero when it has none.
+func (c *child) rd() *childRare {
+	if c.rare == nil {
+		return &noRare
+	}
+	return c.rare
+}
+
+// rw is c's rare part for writing, made on first use.
+func (c *child) rw() *childRare {
+	if c.rare == nil {
+		c.rare = &childRare{}
+	}
+	return c.rare
+}
+
+// setLastErr records err as c's last error without making a rare part for
+// a nil one.
+func (c *child) setLastErr(err error) {
+	if err != nil || c.rare != nil {
+		c.rw().lastErr = err
+	}
 }
 
 func (c *child) setSince(t time.Time) { c.since = t.UnixNano() }
@@ -48,10 +82,10 @@ func (c *child) sinceTime() time.Time {
 }
 
 func (c *child) health() health.Status {
-	if c.poll == nil {
+	if c.rd().poll == nil {
 		return healthyStatus
 	}
-	return c.poll.status
+	return c.rd().poll.status
 }
 
 // childSpec is a child's own copy of its Spec, compact: a supervisor may
@@ -232,21 +266,28 @@ func (c *child) public() Spec {
 type incarnation struct {
 	c *child
 	incCtx
-	inst   Child
-	err    error
-	exited atomic.Bool // the exit was reported (first report wins)
-	ended  atomic.Bool // err is written
-
-	startAbandoned atomic.Bool // Start failed or timed out: never Serve
-	cancelled      bool        // the supervisor asked it to stop (loop-owned)
-	lane           bool        // started on the lane: its exit may be handled there
+	inst      Child
+	err       error
+	flags     atomic.Uint32 // incExited, incEnded, incAbandoned: one word, not three
+	cancelled bool          // the supervisor asked it to stop (loop-owned)
+	lane      bool          // started on the lane: its exit may be handled there
 }
+
+// The bits of incarnation.flags.
+const (
+	incExited    = 1 << iota // the exit was reported (first report wins)
+	incEnded                 // err is written
+	incAbandoned             // Start failed or timed out: never Serve
+)
+
+// hasEnded reports whether the incarnation's exit, err, is written.
+func (inc *incarnation) hasEnded() bool { return inc.flags.Load()&incEnded != 0 }
 
 func (c *child) shutdown() ShutdownPolicy {
 	if p := c.spec.shutdownPolicy(); p != 0 {
 		return p
 	}
-	if c.sub != nil {
+	if c.rd().sub != nil {
 		return Infinity
 	}
 	return DefaultWorkerShutdown
@@ -254,15 +295,15 @@ func (c *child) shutdown() ShutdownPolicy {
 
 func (c *child) info() ChildInfo {
 	ci := ChildInfo{
-		Name: c.spec.Name, State: c.state, Restarts: c.restarts, IsSupervisor: c.sub != nil,
-		LastErr: c.lastErr, Health: c.health(), Since: c.sinceTime(), Restart: c.restart(),
-		Shutdown: c.shutdown(), Supervisor: c.sub, Observable: c.spec.observable(),
+		Name: c.spec.Name, State: c.state, Restarts: c.rd().restarts, IsSupervisor: c.rd().sub != nil,
+		LastErr: c.rd().lastErr, Health: c.health(), Since: c.sinceTime(), Restart: c.restart(),
+		Shutdown: c.shutdown(), Supervisor: c.rd().sub, Observable: c.spec.observable(),
 	}
 	if c.inc != nil {
 		ci.Instance = c.inc.inst
 	}
 	switch {
-	case c.sub != nil:
+	case c.rd().sub != nil:
 		ci.Kind = "supervisor"
 	case c.spec.kind() != "":
 		ci.Kind = c.spec.kind()
@@ -311,8 +352,8 @@ func (f *family) remove(c *child) {
 		f.tail = c.prev
 	}
 	c.prev, c.next = nil, nil
-	if c.sub != nil {
-		release(f.owner, c.sub)
+	if c.rd().sub != nil {
+		release(f.owner, c.rd().sub)
 	}
 	f.mu.Lock()
 	if f.byName[c.spec.Name] == c {
@@ -364,7 +405,7 @@ func (f *family) counts() ChildCounts {
 		if c.inc != nil {
 			n.Active++
 		}
-		if c.sub != nil {
+		if c.rd().sub != nil {
 			n.Supervisors++
 		} else {
 			n.Workers++
@@ -383,10 +424,10 @@ func (f *family) counts() ChildCounts {
 // supervisor's mutex held: a Dispose hook may call back into the tree.
 func dispose(c *child) {
 	if c.spec.hasDispose() {
-		c.spec.src.Dispose(c.lastErr)
+		c.spec.src.Dispose(c.rd().lastErr)
 	}
-	if c.sub != nil {
-		c.sub.disposeAll()
+	if c.rd().sub != nil {
+		c.rd().sub.disposeAll()
 	}
 }
 
@@ -506,7 +547,9 @@ func (f *family) admit(s *Supervisor, specs []Spec) ([]*child, error) {
 		if err != nil {
 			return nil, err
 		}
-		c.sub = specSupervisor(spec) // claimed by StartChildren
+		if sub := specSupervisor(spec); sub != nil {
+			c.rw().sub = sub // claimed by StartChildren
+		}
 		cs = append(cs, c)
 	}
 	var seen map[string]*child

@@ -41,29 +41,29 @@ func (r *run) startPolling(c *child) {
 	if _, ok := c.inc.inst.(health.Checker); !ok {
 		return
 	}
-	if c.poll == nil {
-		c.poll = &healthPoll{}
+	if c.rd().poll == nil {
+		c.rw().poll = &healthPoll{}
 	}
-	c.poll.unhealthy = 0
+	c.rd().poll.unhealthy = 0
 	r.armHealth(c.inc)
 }
 
 func (r *run) armHealth(inc *incarnation) {
 	in := r.in
-	inc.c.poll.timer = time.AfterFunc(inc.c.spec.health().Interval, func() {
+	inc.c.rd().poll.timer = time.AfterFunc(inc.c.spec.health().Interval, func() {
 		in.push(msg{op: opHealthDue, inc: inc})
 	})
 }
 
 func (r *run) stopPolling(c *child) {
-	if c.poll == nil {
+	if c.rd().poll == nil {
 		return
 	}
-	if c.poll.timer != nil {
-		c.poll.timer.Stop()
-		c.poll.timer = nil
+	if c.rd().poll.timer != nil {
+		c.rd().poll.timer.Stop()
+		c.rd().poll.timer = nil
 	}
-	c.poll.inflight = nil
+	c.rd().poll.inflight = nil
 }
 
 // checkHealth calls CheckHealth on a goroutine of its own, bounded by the
@@ -73,29 +73,29 @@ func (r *run) stopPolling(c *child) {
 // a child has at most one CheckHealth running at a time.
 func (r *run) checkHealth(inc *incarnation) {
 	c := inc.c
-	if c.inc != inc || c.poll == nil || c.poll.inflight != nil {
+	if c.inc != inc || c.rd().poll == nil || c.rd().poll.inflight != nil {
 		return
 	}
 	timeout := c.spec.health().Timeout
 	if timeout == 0 {
 		timeout = DefaultHealthTimeout
 	}
-	if prev := c.poll.running; prev != nil {
+	if prev := c.rd().poll.running; prev != nil {
 		select { // has its goroutine ended?
 		case <-prev.done:
-			c.poll.running = nil
+			c.rd().poll.running = nil
 		default:
 		}
 	}
-	if c.poll.running != nil {
+	if c.rd().poll.running != nil {
 		skipped := &healthCheck{inc: inc}
-		c.poll.inflight = skipped
+		c.rd().poll.inflight = skipped
 		r.onHealth(skipped, health.Unhealthy(fmt.Sprintf(
 			"health check not started: the previous one, timed out after %v, is still running", timeout)))
 		return
 	}
 	chk := &healthCheck{inc: inc, done: make(chan struct{}), deadline: time.Now().Add(timeout)}
-	c.poll.inflight, c.poll.running = chk, chk
+	c.rd().poll.inflight, c.rd().poll.running = chk, chk
 	r.checks[chk] = struct{}{}
 	in := r.in
 	hctx, cancel := context.WithTimeout(&inc.incCtx, timeout)
@@ -106,7 +106,7 @@ func (r *run) checkHealth(inc *incarnation) {
 		in.push(msg{op: opHealthDone, check: &healthResult{chk: chk, status: st, returned: true}})
 	}()
 	timedOut := &healthResult{chk: chk, status: health.Unhealthy(fmt.Sprintf("health check timed out after %v", timeout))}
-	c.poll.timer = time.AfterFunc(timeout, func() {
+	c.rd().poll.timer = time.AfterFunc(timeout, func() {
 		in.push(msg{op: opHealthDone, check: timedOut})
 	})
 }
@@ -117,37 +117,37 @@ func (r *run) checkHealth(inc *incarnation) {
 func (r *run) onHealth(chk *healthCheck, st health.Status) {
 	inc := chk.inc
 	c := inc.c
-	if c.inc != inc || c.poll == nil || c.poll.inflight != chk {
+	if c.inc != inc || c.rd().poll == nil || c.rd().poll.inflight != chk {
 		return // late: the incarnation ended, or the other half already decided
 	}
-	c.poll.inflight = nil
-	if c.poll.timer != nil {
-		c.poll.timer.Stop()
+	c.rd().poll.inflight = nil
+	if c.rd().poll.timer != nil {
+		c.rd().poll.timer.Stop()
 	}
-	if st.State != c.poll.status.State {
-		r.emit(Event{Kind: EventHealthChanged, Child: c.spec.Name, Health: st, Restarts: c.restarts})
+	if st.State != c.rd().poll.status.State {
+		r.emit(Event{Kind: EventHealthChanged, Child: c.spec.Name, Health: st, Restarts: c.rd().restarts})
 	}
-	c.poll.status = st
+	c.rd().poll.status = st
 	switch st.State {
 	case health.StateUnhealthy:
-		c.poll.unhealthy++
+		c.rd().poll.unhealthy++
 	case health.StateHealthy:
-		c.poll.unhealthy = 0
+		c.rd().poll.unhealthy = 0
 	}
 	threshold := c.spec.health().UnhealthyThreshold
 	if threshold == 0 {
 		threshold = DefaultUnhealthyThreshold
 	}
-	if c.poll.unhealthy < threshold {
+	if c.rd().poll.unhealthy < threshold {
 		r.armHealth(inc)
 		return
 	}
-	err := fmt.Errorf("%w: %d consecutive unhealthy checks, last: %s", ErrUnhealthy, c.poll.unhealthy, st.Reason)
-	r.emit(Event{Kind: EventHealthRestart, Child: c.spec.Name, Health: st, Err: err, Restarts: c.restarts})
+	err := fmt.Errorf("%w: %d consecutive unhealthy checks, last: %s", ErrUnhealthy, c.rd().poll.unhealthy, st.Reason)
+	r.emit(Event{Kind: EventHealthRestart, Child: c.spec.Name, Health: st, Err: err, Restarts: c.rd().restarts})
 	// The child is still running: afterExit stops it where the strategy
 	// says, so that the siblings that depend on it stop first.
 	since := c.since
-	c.lastErr = err
+	c.setLastErr(err)
 	r.afterExit(c, err, false, since, time.Now())
 }
 

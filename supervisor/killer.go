@@ -69,7 +69,7 @@ func (r *run) stopInc(c *child, inc *incarnation) (ended bool, why, killErr erro
 	case pol == Infinity:
 		return r.awaitExit(inc, nil), nil, nil
 	case pol == BrutalKill && killer == nil:
-		if !inc.ended.Load() {
+		if !inc.hasEnded() {
 			r.linger(c, inc)
 		}
 		return true, nil, nil
@@ -95,7 +95,7 @@ func (r *run) stopInc(c *child, inc *incarnation) (ended bool, why, killErr erro
 
 // awaitFor waits up to d for inc to end.
 func (r *run) awaitFor(inc *incarnation, d time.Duration) bool {
-	if inc.ended.Load() {
+	if inc.hasEnded() {
 		return true
 	}
 	t := r.resetTimer(d)
@@ -151,7 +151,7 @@ func (r *run) settleBy(c *child, deadline time.Time) {
 		return
 	}
 	delete(r.lingering, c)
-	if inc.ended.Load() {
+	if inc.hasEnded() {
 		return
 	}
 	if d := time.Until(deadline); d <= 0 || !r.awaitFor(inc, d) {
@@ -160,7 +160,7 @@ func (r *run) settleBy(c *child, deadline time.Time) {
 }
 
 func (r *run) abandonLingering(c *child) {
-	r.emit(Event{Kind: EventChildAbandoned, Child: c.spec.Name, Restarts: c.restarts,
+	r.emit(Event{Kind: EventChildAbandoned, Child: c.spec.Name, Restarts: c.rd().restarts,
 		Err: fmt.Errorf("still running %v after cancel (BrutalKill, no Kill)", KillTimeout)})
 }
 

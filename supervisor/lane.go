@@ -246,7 +246,8 @@ func (r *run) laneStartFailed(c *child, inc *incarnation, err error) error {
 	if inc != nil {
 		inc.cancel()
 	}
-	c.state, c.inc, c.since, c.lastErr = ChildStopped, nil, 0, err
+	c.state, c.inc, c.since = ChildStopped, nil, 0
+	c.setLastErr(err)
 	r.emit(Event{Kind: EventChildStartFailed, Child: c.spec.Name, Err: err})
 	r.emit(Event{Kind: EventChildRemoved, Child: c.spec.Name})
 	dispose(c)
@@ -366,7 +367,8 @@ func (r *run) reap() {
 			f.lane.unlink(c)
 			delete(f.byName, c.spec.Name)
 			f.size.Add(-1)
-			c.inc, c.since, c.lastErr, c.state = nil, 0, inc.err, ChildStopped
+			c.inc, c.since, c.state = nil, 0, ChildStopped
+			c.setLastErr(inc.err)
 			batch[n] = inc
 			n++
 		}

@@ -255,14 +255,16 @@ func (r *run) call(m *call) reply {
 		switch {
 		case c.inc != nil:
 			return reply{err: r.errf(m.name, ErrRunning)}
-		case c.job != nil:
+		case c.rd().job != nil:
 			return reply{err: r.errf(m.name, ErrRestarting)}
 		}
 		if m.op == opDelete {
 			r.remove(c)
 			return reply{}
 		}
-		c.terminated = false
+		if c.rare != nil {
+			c.rare.terminated = false
+		}
 		if err := r.startChild(c, false); err != nil {
 			return reply{err: err}
 		}
@@ -284,7 +286,9 @@ func (r *run) startAll() error {
 			return fmt.Errorf("supervisor %s: start abandoned by %s before child %q: %w",
 				r.path, r.s.parent.where(), c.spec.Name, r.ctx.Err())
 		}
-		c.terminated = false
+		if c.rare != nil {
+			c.rare.terminated = false
+		}
 		if err := r.startChild(c, false); err != nil {
 			for p := c.prev; p != nil; p = p.prev {
 				r.stopChild(p)
@@ -324,6 +328,6 @@ func (r *run) startChildren(specs []Spec, made Child) error {
 // remove drops a stopped child's spec for good.
 func (r *run) remove(c *child) {
 	r.f.remove(c)
-	r.emit(Event{Kind: EventChildRemoved, Child: c.spec.Name, Restarts: c.restarts})
+	r.emit(Event{Kind: EventChildRemoved, Child: c.spec.Name, Restarts: c.rd().restarts})
 	r.gone = append(r.gone, c) // disposed off this goroutine (dispose.go)
 }

@@ -26,8 +26,9 @@ func (r *run) startChildWith(c *child, restarted bool, made Child) (err error) {
 	r.settle(c) // never two incarnations at once, unless one was reported abandoned
 	defer func() {
 		if err != nil {
-			c.state, c.inc, c.lastErr = ChildStopped, nil, err
-			r.emit(Event{Kind: EventChildStartFailed, Child: c.spec.Name, Err: err, Restarts: c.restarts})
+			c.state, c.inc = ChildStopped, nil
+			c.setLastErr(err)
+			r.emit(Event{Kind: EventChildStartFailed, Child: c.spec.Name, Err: err, Restarts: c.rd().restarts})
 			err = fmt.Errorf("supervisor %s: start child %q: %w", r.path, c.spec.Name, err)
 		}
 	}()
@@ -48,10 +49,10 @@ func (r *run) startChildWith(c *child, restarted bool, made Child) (err error) {
 		if err := claim(r.s, sub, false); err != nil {
 			return err
 		}
-		if c.sub != nil && c.sub != sub {
-			release(r.s, c.sub) // New returns a fresh supervisor each time
+		if c.rd().sub != nil && c.rd().sub != sub {
+			release(r.s, c.rd().sub) // New returns a fresh supervisor each time
 		}
-		c.sub = sub
+		c.rw().sub = sub
 	}
 	// The first incarnation lives inside the child record: one allocation
 	// less on every start; restarts allocate their own so that a late exit
@@ -74,7 +75,7 @@ func (r *run) startChildWith(c *child, restarted bool, made Child) (err error) {
 		ack := make(chan error, 1)
 		go inc.startThenServe(r, starter, ack, !isLauncher)
 		if err := r.awaitStart(c, ack); err != nil {
-			inc.startAbandoned.Store(true)
+			inc.flags.Or(incAbandoned)
 			cancel()
 			return err
 		}
@@ -94,15 +95,15 @@ func (r *run) startChildWith(c *child, restarted bool, made Child) (err error) {
 	if restarted {
 		// Counted once it has succeeded: a restart that fails to start is
 		// retried, and the events before and after agree on the count.
-		c.restarts++
+		c.rw().restarts++
 		kind = EventChildRestarted
 	}
-	r.emit(Event{Time: now, Kind: kind, Child: c.spec.Name, Restarts: c.restarts})
-	if c.poll != nil && c.poll.status.State != healthyStatus.State {
+	r.emit(Event{Time: now, Kind: kind, Child: c.spec.Name, Restarts: c.rd().restarts})
+	if c.rd().poll != nil && c.rd().poll.status.State != healthyStatus.State {
 		// A fresh incarnation is presumed healthy; say so, or observers
 		// that follow events would keep showing the old verdict.
-		c.poll.status = healthyStatus
-		r.emit(Event{Kind: EventHealthChanged, Child: c.spec.Name, Health: healthyStatus, Restarts: c.restarts})
+		c.rd().poll.status = healthyStatus
+		r.emit(Event{Kind: EventHealthChanged, Child: c.spec.Name, Health: healthyStatus, Restarts: c.rd().restarts})
 	}
 	r.startPolling(c)
 	return nil
@@ -136,7 +137,7 @@ func (r *run) startSub(c *child, sub *Supervisor, inc *incarnation) error {
 func (r *run) awaitStart(c *child, ack chan error) error {
 	d := c.spec.startTimeout()
 	if d == 0 {
-		if c.sub != nil {
+		if c.rd().sub != nil {
 			return <-ack
 		}
 		d = DefaultStartTimeout
@@ -241,11 +242,11 @@ func (inc *incarnation) exit(r *run, err error) {
 // recordExit records err as the incarnation's end, and reports whether
 // this was the first report.
 func (inc *incarnation) recordExit(err error) bool {
-	if !inc.exited.CompareAndSwap(false, true) {
+	if inc.flags.Or(incExited)&incExited != 0 {
 		return false
 	}
 	inc.err = err
-	inc.ended.Store(true)
+	inc.flags.Or(incEnded)
 	return true
 }
 
@@ -272,7 +273,7 @@ func (inc *incarnation) startThenServe(r *run, st Starter, ack chan<- error, ser
 	if testHookAfterStart != nil {
 		testHookAfterStart()
 	}
-	if err != nil || !serve || inc.startAbandoned.Load() {
+	if err != nil || !serve || inc.flags.Load()&incAbandoned != 0 {
 		// A failed or timed-out start: the supervisor has given up on
 		// this incarnation and expects no exit. (Not inc.Err(): the
 		// supervisor may already be stopping a child that started well.)

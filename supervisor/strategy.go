@@ -6,7 +6,7 @@ import (
 )
 
 // restartJob is a pending restart: the children to start again, in start
-// order, after an optional backoff delay. A child leaves a job (c.job no
+// order, after an optional backoff delay. A child leaves a job (c.rd().job no
 // longer points to it) when it is terminated or taken over by a newer job.
 type restartJob struct {
 	group  []*child
@@ -37,7 +37,7 @@ func (r *run) restart(c *child, cause error, since int64, now time.Time) {
 	group := r.groupFor(c)
 	job := &restartJob{group: group, failed: c}
 	for _, g := range group {
-		g.job, g.state = job, ChildRestarting
+		g.rw().job, g.state = job, ChildRestarting
 	}
 	r.schedule(job, r.backoffFor(c, since, now))
 }
@@ -47,7 +47,7 @@ func (r *run) giveUp(c *child, cause error) {
 	r.gaveUp = len(r.intensity.times) // the refused restart included: "more than max"
 	err := fmt.Errorf("supervisor %s: %w: more than %d restarts in %v; last failure: child %q: %w",
 		r.path, ErrIntensityExceeded, r.intensity.max, r.intensity.period, c.spec.Name, cause)
-	r.emit(Event{Kind: EventIntensityExceeded, Child: c.spec.Name, Err: err, Restarts: c.restarts})
+	r.emit(Event{Kind: EventIntensityExceeded, Child: c.spec.Name, Err: err, Restarts: c.rd().restarts})
 	r.shutdown(err)
 }
 
@@ -93,10 +93,10 @@ func (r *run) backoffFor(c *child, since int64, now time.Time) time.Duration {
 		return 0
 	}
 	if since != 0 && time.Duration(now.UnixNano()-since) >= b.resetAfter() {
-		c.consecutive = 0
+		c.rw().consecutive = 0
 	}
-	c.consecutive++
-	return b.delay(int(c.consecutive))
+	c.rw().consecutive++
+	return b.delay(int(c.rd().consecutive))
 }
 
 // schedule runs job after delay, or at once without one.
@@ -106,7 +106,7 @@ func (r *run) schedule(job *restartJob, delay time.Duration) {
 		return
 	}
 	r.jobs[job] = struct{}{}
-	r.emit(Event{Kind: EventChildRestartScheduled, Child: job.failed.spec.Name, Delay: delay, Restarts: job.failed.restarts})
+	r.emit(Event{Kind: EventChildRestartScheduled, Child: job.failed.spec.Name, Delay: delay, Restarts: job.failed.rd().restarts})
 	in := r.in
 	job.timer = time.AfterFunc(delay, func() { in.push(msg{op: opRestartDue, job: job}) })
 }
@@ -119,17 +119,17 @@ func (r *run) runJob(job *restartJob) {
 	job.timer = nil
 	var started []*child
 	for i, c := range job.group {
-		if c.job != job {
+		if c.rd().job != job {
 			continue // terminated, or taken over by a newer job
 		}
-		c.job = nil
+		c.rare.job = nil
 		if err := r.startChild(c, true); err != nil {
 			for j := len(started) - 1; j >= 0; j-- {
 				r.stopChild(started[j])
 			}
 			group := append(started, c)
 			for _, g := range job.group[i+1:] {
-				if g.job == job {
+				if g.rd().job == job {
 					group = append(group, g)
 				}
 			}
@@ -149,7 +149,7 @@ func (r *run) retry(group []*child, failed *child, err error) {
 	}
 	job := &restartJob{group: group, failed: failed}
 	for _, g := range group {
-		g.job, g.state = job, ChildRestarting
+		g.rw().job, g.state = job, ChildRestarting
 	}
 	delay := r.backoffFor(failed, 0, now)
 	if delay <= 0 {

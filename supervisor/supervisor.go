@@ -304,8 +304,8 @@ func (s *Supervisor) drainTree(inHandler bool) {
 	var subs []*Supervisor
 	if s.phase != running {
 		for c := s.children.head; c != nil; c = c.next {
-			if c.sub != nil {
-				subs = append(subs, c.sub)
+			if c.rd().sub != nil {
+				subs = append(subs, c.rd().sub)
 			}
 		}
 	}

@@ -1,0 +1,79 @@
+package supervisor
+
+import (
+	"errors"
+	"testing"
+	"testing/synctest"
+	"unsafe"
+)
+
+// TestChildRecordStaysSmall keeps a child's record, with its first
+// incarnation inside, in the 208-byte size class: a supervisor may hold
+// 100,000 idle children (issue 10.5), and the next class down the
+// allocator has is 192, the next up 224. What few children need lives
+// behind child.rare.
+func TestChildRecordStaysSmall(t *testing.T) {
+	if size := unsafe.Sizeof(child{}); size > 208 {
+		t.Errorf("child record is %d bytes, want at most 208", size)
+	}
+	if size := unsafe.Sizeof(incarnation{}); size > 104 {
+		t.Errorf("incarnation is %d bytes, want at most 104", size)
+	}
+}
+
+// TestLaneChildHasNoRarePart checks that a child started on the lane and
+// left idle, or ended without an error, never gets a rare part, that one
+// which restarts or fails does, and that the shared zero rare part is
+// never written.
+func TestLaneChildHasNoRarePart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := New("root", OneForOne, Temporary, quiet)
+		mustStart(t, s)
+		rareOf := func(name string) (*childRare, bool) {
+			s.children.mu.Lock()
+			defer s.children.mu.Unlock()
+			c := s.children.byName[name]
+			if c == nil {
+				return nil, false
+			}
+			return c.rare, true
+		}
+		jobs := map[string]*oneJob{}
+		for _, name := range []string{"idle", "quiet-end", "failing"} {
+			j := &oneJob{done: make(chan error, 1)}
+			jobs[name] = j
+			if err := s.StartChild(Spec{Name: name, New: func() Child { return j }}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		perm := &oneJob{done: make(chan error, 1)}
+		if err := s.StartChild(Spec{Name: "restarted", Restart: Permanent, New: func() Child { return perm }}); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		for _, name := range []string{"idle", "quiet-end", "failing", "restarted"} {
+			if r, ok := rareOf(name); !ok || r != nil {
+				t.Errorf("running child %s: rare part %v (found %v), want none", name, r, ok)
+			}
+		}
+		jobs["quiet-end"].done <- nil
+		jobs["failing"].done <- errors.New("boom")
+		perm.done <- errors.New("boom")
+		synctest.Wait()
+		if _, ok := rareOf("quiet-end"); ok {
+			t.Error("quiet-end still registered after its end")
+		}
+		if r, ok := rareOf("restarted"); !ok || r == nil || r.restarts != 1 || r.lastErr == nil {
+			t.Errorf("restarted child: rare part %+v (found %v), want 1 restart and its error", r, ok)
+		}
+		if r, _ := rareOf("idle"); r != nil {
+			t.Errorf("idle child got a rare part %+v", r)
+		}
+		if err := s.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		if noRare != (childRare{}) {
+			t.Errorf("the shared zero rare part was written: %+v", noRare)
+		}
+	})
+}
