@@ -422,12 +422,17 @@ func (f *family) counts() ChildCounts {
 // dispose removes nothing; it tells c's owner (and, for a supervisor, its
 // whole subtree) that the spec is gone for good. It is never called with a
 // supervisor's mutex held: a Dispose hook may call back into the tree.
-func dispose(c *child) {
+func dispose(c *child) { disposeFor(c, c.rd().lastErr) }
+
+// disposeFor is dispose with the reason given: the lane's reaper passes the
+// incarnation's error rather than store it in the record it removes, which
+// would make a rare part for every child that ends with one.
+func disposeFor(c *child, reason error) {
 	if c.spec.hasDispose() {
-		c.spec.src.Dispose(c.rd().lastErr)
+		c.spec.src.Dispose(reason)
 	}
-	if c.rd().sub != nil {
-		c.rd().sub.disposeAll()
+	if sub := c.rd().sub; sub != nil {
+		sub.disposeAll()
 	}
 }
 

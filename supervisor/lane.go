@@ -368,7 +368,6 @@ func (r *run) reap() {
 			delete(f.byName, c.spec.Name)
 			f.size.Add(-1)
 			c.inc, c.since, c.state = nil, 0, ChildStopped
-			c.setLastErr(inc.err)
 			batch[n] = inc
 			n++
 		}
@@ -395,7 +394,7 @@ func (r *run) reap() {
 		}
 		f.mu.Unlock()
 		for i, inc := range gone {
-			dispose(inc.c)
+			disposeFor(inc.c, inc.err) // not c.lastErr: the record is gone
 			gone[i] = nil
 		}
 	}
