@@ -5,9 +5,107 @@ package supervisor
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
+	"time"
 )
+
+// eventGrammar checks, name by name, that events come in an order a
+// subscriber can make sense of: a child is started before it ends, ends
+// before it is removed, and a name is not started again while the child
+// that had it runs.
+type eventGrammar struct {
+	mu    sync.Mutex
+	state map[string]string // "" (absent), "up", "down"
+	bad   []string
+	hist  map[string][]EventKind
+}
+
+func newEventGrammar() *eventGrammar {
+	return &eventGrammar{state: map[string]string{}, hist: map[string][]EventKind{}}
+}
+
+func (g *eventGrammar) handler(e Event) {
+	if e.Child == "" {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	h := append(g.hist[e.Child], e.Kind)
+	if len(h) > 12 {
+		h = h[len(h)-12:]
+	}
+	g.hist[e.Child] = h
+	st := g.state[e.Child]
+	next := st
+	ok := true
+	switch e.Kind {
+	case EventChildStarted, EventChildRestarted:
+		ok = st != "up"
+		next = "up"
+	case EventChildExited, EventChildFailed, EventChildStopped, EventChildAbandoned:
+		ok = st == "up"
+		next = "down"
+	case EventChildStartFailed, EventChildRestartScheduled:
+		ok = st != "up"
+		next = "down"
+	case EventChildRemoved:
+		ok = st == "down"
+		next = ""
+	}
+	if !ok && len(g.bad) < 5 {
+		g.bad = append(g.bad, fmt.Sprintf("%s: %v while %q; last events %v", e.Child, e.Kind, st, h))
+	}
+	g.state[e.Child] = next
+}
+
+func (g *eventGrammar) check(t *testing.T) {
+	t.Helper()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, b := range g.bad {
+		t.Error("event order:", b)
+	}
+}
+
+// TestRegressionLaneNameReusedEventOrder ends a Temporary lane child and
+// at once starts another under its name, over and over: the new child's
+// started event must not come before the old one's removed event, or a
+// subscriber sees the running child removed.
+func TestRegressionLaneNameReusedEventOrder(t *testing.T) {
+	g := newEventGrammar()
+	s := New("root", OneForOne, Temporary, quiet, WithEventHandler(g.handler))
+	mustStart(t, s)
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			name := fmt.Sprint("n", w)
+			for i := 0; i < 300; {
+				j := &oneJob{done: make(chan error, 1)}
+				err := s.StartChild(Spec{Name: name, New: func() Child { return j }})
+				if errors.Is(err, ErrAlreadyStarted) {
+					runtime.Gosched() // the last one's removal is under way
+					continue
+				}
+				i++
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				j.done <- nil
+			}
+		})
+	}
+	wg.Wait()
+	mustStop(t, s)
+	g.check(t)
+}
 
 // auditJob is a child that ends when told, with or without a Start step
 // (a Starter goes through the loop, a Launcher onto the lane).
@@ -31,6 +129,151 @@ func (j *auditJob) Launch(ctx context.Context, exit func(error)) {
 type auditStarter struct{ auditJob }
 
 func (*auditStarter) Start(context.Context) error { return nil }
+
+// TestLaneChaos runs the whole dynamic API from several goroutines on a
+// handful of names: starts on the lane and through the loop, ends, crashes,
+// TerminateChild, RestartChild, DeleteChild, WhichChildren, CountChildren.
+// It checks that names are never listed twice, counts agree with the list,
+// events per name come in a valid order, every admitted spec is disposed
+// exactly once (a refused one never), and Stop leaves nothing running.
+func TestLaneChaos(t *testing.T) {
+	for round := range 4 {
+		t.Run(fmt.Sprint(round), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) { laneChaos(t, uint64(round)) })
+		})
+	}
+}
+
+func laneChaos(t *testing.T, seed uint64) {
+	g := newEventGrammar()
+	s := New("root", OneForOne, Temporary, quiet, WithIntensity(1<<30, time.Second), WithEventHandler(g.handler))
+	mustStart(t, s)
+	const workers, ops, nnames = 6, 400, 5
+	type token struct {
+		name     string
+		disposed atomic.Int32
+		admitted atomic.Int32 // 1: StartChild said yes or failed the start; -1: refused
+	}
+	var (
+		mu     sync.Mutex
+		tokens []*token
+		jobs   = map[string]*auditJob{}
+	)
+	known := func(err error) bool {
+		for _, e := range []error{ErrNotFound, ErrRunning, ErrAlreadyStarted, ErrAlreadyPresent, ErrRestarting} {
+			if errors.Is(err, e) {
+				return true
+			}
+		}
+		return false
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(seed, uint64(w)))
+			for range ops {
+				name := fmt.Sprint("c", rng.IntN(nnames))
+				switch op := rng.IntN(10); op {
+				case 0, 1, 2:
+					tk := &token{name: name}
+					j := &auditJob{done: make(chan error, 1)}
+					var child Child = j
+					if rng.IntN(4) == 0 {
+						child = &auditStarter{auditJob{done: j.done}}
+					}
+					restart := []RestartPolicy{Temporary, Temporary, Transient, Permanent}[rng.IntN(4)]
+					mu.Lock()
+					tokens = append(tokens, tk)
+					mu.Unlock()
+					err := s.StartChild(Spec{Name: name, Restart: restart, New: func() Child { return child },
+						Dispose: func(error) { tk.disposed.Add(1) }})
+					switch {
+					case err == nil:
+						tk.admitted.Store(1)
+						mu.Lock()
+						jobs[name] = j
+						mu.Unlock()
+					case errors.Is(err, ErrAlreadyStarted) || errors.Is(err, ErrAlreadyPresent):
+						tk.admitted.Store(-1)
+					default:
+						t.Errorf("StartChild(%s) = %v", name, err)
+					}
+				case 3, 4:
+					mu.Lock()
+					j := jobs[name]
+					mu.Unlock()
+					if j != nil {
+						var err error
+						if rng.IntN(2) == 0 {
+							err = errBoom
+						}
+						select {
+						case j.done <- err:
+						default:
+						}
+					}
+				case 5:
+					if err := s.TerminateChild(name); err != nil && !known(err) {
+						t.Errorf("TerminateChild(%s) = %v", name, err)
+					}
+				case 6:
+					if err := s.RestartChild(name); err != nil && !known(err) {
+						t.Errorf("RestartChild(%s) = %v", name, err)
+					}
+				case 7:
+					if err := s.DeleteChild(name); err != nil && !known(err) {
+						t.Errorf("DeleteChild(%s) = %v", name, err)
+					}
+				case 8:
+					infos := s.WhichChildren()
+					seen := map[string]bool{}
+					for _, ci := range infos {
+						if seen[ci.Name] {
+							t.Errorf("WhichChildren lists %s twice: %v", ci.Name, infos)
+						}
+						seen[ci.Name] = true
+					}
+					if len(infos) > nnames {
+						t.Errorf("WhichChildren lists %d children of %d names", len(infos), nnames)
+					}
+				case 9:
+					n := s.CountChildren()
+					if n.Specs > nnames || n.Active > n.Specs || n.Workers != n.Specs {
+						t.Errorf("CountChildren = %+v", n)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	synctest.Wait()
+	// Quiescent: the list and the counts agree.
+	infos := s.WhichChildren()
+	n := s.CountChildren()
+	active := 0
+	for _, ci := range infos {
+		if ci.State == ChildRunning {
+			active++
+		}
+	}
+	if n.Specs != len(infos) || n.Active != active {
+		t.Errorf("CountChildren %+v, WhichChildren %d children", n, len(infos))
+	}
+	mustStop(t, s)
+	if n := s.CountChildren(); n.Specs != 0 && n.Active != 0 {
+		t.Errorf("after Stop: %+v", n)
+	}
+	g.check(t)
+	for _, tk := range tokens {
+		want := int32(1)
+		if tk.admitted.Load() < 0 {
+			want = 0
+		}
+		if got := tk.disposed.Load(); got != want {
+			t.Errorf("a spec of %s (admitted %d) disposed %d times, want %d", tk.name, tk.admitted.Load(), got, want)
+		}
+	}
+}
 
 // TestRegressionLaneStartRacesTheLoop starts a name on the lane while the
 // loop starts, takes over and removes a child of the same name: the lane

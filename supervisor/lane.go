@@ -198,7 +198,6 @@ func (s *Supervisor) startLane(spec Spec) (handled bool, made Child, err error) 
 
 	inst, err := callNew(c.spec.src)
 	if err != nil {
-		f.unreserve(c)
 		return true, nil, r.laneStartFailed(c, nil, err)
 	}
 	if _, ok := inst.(Starter); ok {
@@ -246,10 +245,19 @@ func (r *run) laneStartFailed(c *child, inc *incarnation, err error) error {
 	if inc != nil {
 		inc.cancel()
 	}
-	c.state, c.inc, c.since = ChildStopped, nil, 0
+	c.inc, c.since = nil, 0
 	c.setLastErr(err)
+	// Emitted while the name is still reserved: a child started next
+	// under it must not be seen started before this one is seen removed.
 	r.emit(Event{Kind: EventChildStartFailed, Child: c.spec.Name, Err: err})
 	r.emit(Event{Kind: EventChildRemoved, Child: c.spec.Name})
+	f := r.f
+	f.mu.Lock()
+	c.state = ChildStopped
+	if f.byName[c.spec.Name] == c {
+		delete(f.byName, c.spec.Name)
+	}
+	f.mu.Unlock()
 	dispose(c)
 	return fmt.Errorf("supervisor %s: start child %q: %w", r.path, c.spec.Name, err)
 }
@@ -266,7 +274,7 @@ func (r *run) laneLaunchFailed(c *child, inc *incarnation, err error) error {
 		return fmt.Errorf("supervisor %s: start child %q: %w", r.path, c.spec.Name, err)
 	}
 	f.lane.unlink(c)
-	delete(f.byName, c.spec.Name)
+	c.state = ChildStarting // the name reserved until laneStartFailed's events are out
 	f.size.Add(-1)
 	f.mu.Unlock()
 	return r.laneStartFailed(c, inc, err)
@@ -365,9 +373,12 @@ func (r *run) reap() {
 				continue
 			}
 			f.lane.unlink(c)
-			delete(f.byName, c.spec.Name)
 			f.size.Add(-1)
-			c.inc, c.since, c.state = nil, 0, ChildStopped
+			// The name stays reserved (as by a lane start: lookups do not
+			// find it, starts are refused) until its removal events are
+			// out, so that a child started next under it is not seen
+			// started before this one is seen removed.
+			c.inc, c.since, c.state = nil, 0, ChildStarting
 			batch[n] = inc
 			n++
 		}
@@ -388,6 +399,13 @@ func (r *run) reap() {
 			}
 		}
 		f.mu.Lock()
+		for _, inc := range gone {
+			c := inc.c
+			c.state = ChildStopped
+			if f.byName[c.spec.Name] == c {
+				delete(f.byName, c.spec.Name)
+			}
+		}
 		f.lane.exiting -= n
 		if f.lane.waiting > 0 {
 			f.lane.idle.Broadcast()

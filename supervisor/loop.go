@@ -327,7 +327,9 @@ func (r *run) startChildren(specs []Spec, made Child) error {
 
 // remove drops a stopped child's spec for good.
 func (r *run) remove(c *child) {
-	r.f.remove(c)
+	// Emitted before the name is free: a lane start may take it at once,
+	// and its started event must follow this one.
 	r.emit(Event{Kind: EventChildRemoved, Child: c.spec.Name, Restarts: c.rd().restarts})
+	r.f.remove(c)
 	r.gone = append(r.gone, c) // disposed off this goroutine (dispose.go)
 }
