@@ -218,7 +218,7 @@ func (c *cell[M]) register() error {
 		return nil
 	}
 	if c.stopped {
-		return c.lastErr()
+		return c.stoppedErrLocked()
 	}
 	if err := sys.register(c.name, c); err != nil {
 		return err
@@ -259,7 +259,10 @@ func (c *cell[M]) dispose(reason error) {
 	if r := c.rare.Load(); r != nil {
 		watchers, r.watchers = r.watchers, nil
 	}
-	err := c.lastErr()
+	var err error
+	if watchers != nil {
+		err = c.stoppedErrLocked()
+	}
 	c.mu.Unlock()
 
 	for _, m := range queued {
@@ -278,7 +281,11 @@ func (c *cell[M]) dispose(reason error) {
 func (c *cell[M]) stopLocked(cause error) {
 	c.stopped = true
 	c.state.Or(stClosed)
-	c.setLastErr(&stopError{name: c.name, cause: cause})
+	// A normal end with no cellRare records nothing: stoppedErrLocked
+	// makes the error if anyone asks.
+	if cause != nil || c.rare.Load() != nil {
+		c.setLastErr(&stopError{name: c.name, cause: cause})
+	}
 	if r := c.rare.Load(); r != nil {
 		if r.done != nil {
 			close(r.done) // a later doneChan finds it closed
@@ -288,6 +295,17 @@ func (c *cell[M]) stopLocked(cause error) {
 			r.room = nil
 		}
 	}
+}
+
+// stoppedErrLocked is what Err returns once the actor has stopped for
+// good: the recorded *stopError, or, after a normal end that found no
+// cellRare (stopLocked spares an actor that stops normally the cellRare
+// and the error, which few ever read), a fresh one. c.mu is held.
+func (c *cell[M]) stoppedErrLocked() error {
+	if err := c.lastErr(); err != nil {
+		return err
+	}
+	return &stopError{name: c.name}
 }
 
 // noteEnd records how the latest incarnation ended (nil: normally), for
@@ -324,7 +342,7 @@ func (c *cell[M]) stopErr() error {
 	if !c.stopped {
 		return nil
 	}
-	return c.lastErr()
+	return c.stoppedErrLocked()
 }
 
 // stopError is why an actor stopped for good: ErrStopped, and the error
@@ -376,7 +394,7 @@ func (c *cell[M]) watch(fn func(error)) (stop func() bool) {
 	w := &watcher{fn: fn}
 	c.mu.Lock()
 	if c.stopped {
-		err := c.lastErr()
+		err := c.stoppedErrLocked()
 		c.mu.Unlock()
 		w.fire(err, c.log())
 		return func() bool { return false }

@@ -88,7 +88,7 @@ func (c *cell[M]) newChild() supervisor.Child {
 	joining := !c.launchedLocked() && c.sys.Load() == nil && systemsLive.Load() > 0
 	switch {
 	case c.stopped:
-		err := c.lastErr()
+		err := c.stoppedErrLocked()
 		c.mu.Unlock()
 		return failedChild{err}
 	case c.inc != nil && c.inc.ctl.Load()&ctlStop == 0 && c.inc.cx.ctx.Err() == nil:
@@ -301,7 +301,7 @@ func (inc *incarnation[M]) Launch(ctx context.Context, exit func(error)) {
 	c.mu.Lock()
 	if c.stopped {
 		// Only a Spec misused by two supervisors gets here.
-		err := c.lastErr()
+		err := c.stoppedErrLocked()
 		c.mu.Unlock()
 		inc.ended = true
 		inc.unwatchStop()

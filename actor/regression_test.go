@@ -400,3 +400,38 @@ func TestRegressionNameReleasedBeforeDone(t *testing.T) {
 		}
 	}
 }
+
+// An actor that stops normally, with nobody having asked for Done, a
+// watcher or its logger, records no error (stopLocked spares it the
+// allocations): Err makes one when asked, and a later Watch gets one.
+func TestErrAfterQuietNormalStop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sup := supervisor.New("root", supervisor.OneForOne, supervisor.Temporary, supervisor.WithLogger(quiet))
+		if err := sup.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		ref, err := Spawn(sup, "a", func() Actor[int] {
+			return Func[int](func(*Context[int], int) error { return supervisor.ErrShutdown })
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = ref.Send(1)
+		synctest.Wait()
+		if ref.c.rare.Load() != nil {
+			t.Fatal("a quiet normal stop made a cellRare")
+		}
+		err = ref.Err()
+		if !errors.Is(err, ErrStopped) || err.Error() != `actor "a": stopped` {
+			t.Fatalf("Err = %v", err)
+		}
+		got := make(chan error, 1)
+		ref.Watch(func(err error) { got <- err })
+		if err := <-got; !errors.Is(err, ErrStopped) {
+			t.Fatalf("Watch after the stop got %v", err)
+		}
+		if err := sup.Stop(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -20,6 +20,7 @@ type incCtx struct {
 	canceled atomic.Bool   // Err is context.Canceled; a flag read without the lock, 16 bytes less than an error
 	inline   bool          // first was registered by AfterFuncInline: cancel calls it directly
 	stopKid  bool          // the inline slot holds the child itself (OnCancelStopChild): first is nil
+	slotUsed bool          // the first slot has been given (first or stopKid): never again, even once emptied
 	first    func()        // the first AfterFunc registration, kept inline: an idle actor has exactly one
 	more     *[]*afterFunc // any later ones, behind a pointer: most contexts never get them
 }
@@ -67,8 +68,8 @@ func (c *incCtx) AfterFunc(f func()) (stop func() bool) {
 		go f()
 		return stopped
 	}
-	if c.first == nil && c.more == nil && !c.stopKid {
-		c.first = f
+	if !c.slotUsed {
+		c.first, c.slotUsed = f, true
 		c.mu.Unlock()
 		return c.stopFirst
 	}
@@ -123,10 +124,10 @@ func (c *incCtx) AfterFuncInline(f func()) (stop func() bool) {
 func (c *incCtx) OnCancelInline(f func()) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.canceled.Load() || c.first != nil || c.more != nil || c.stopKid {
+	if c.canceled.Load() || c.slotUsed {
 		return false
 	}
-	c.first, c.inline = f, true
+	c.first, c.inline, c.slotUsed = f, true, true
 	return true
 }
 
@@ -144,10 +145,10 @@ type childStopper interface{ StopInline() }
 func (c *incCtx) OnCancelStopChild() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.canceled.Load() || c.first != nil || c.more != nil || c.stopKid {
+	if c.canceled.Load() || c.slotUsed {
 		return false
 	}
-	c.inline, c.stopKid = true, true
+	c.inline, c.stopKid, c.slotUsed = true, true, true
 	return true
 }
 
@@ -163,12 +164,9 @@ func (c *incCtx) stopFirst() bool {
 	if c.first == nil && !c.stopKid {
 		return false
 	}
+	// slotUsed stays set: later registrations keep out of the slot, so
+	// that a second stopFirst cannot unregister someone else's function.
 	c.first, c.inline, c.stopKid = nil, false, false
-	if c.more == nil {
-		// Keep later registrations out of the inline slot: a second
-		// stopFirst must not unregister someone else's function.
-		c.more = new([]*afterFunc)
-	}
 	return true
 }
 
