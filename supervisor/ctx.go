@@ -13,7 +13,7 @@ import (
 // ctx given to Start but not its cancellation: the supervisor stops
 // children one at a time, in order, by cancelling each.
 type incCtx struct {
-	base context.Context // values only (context.WithoutCancel)
+	r *run // its run: r.base gives the values (context.WithoutCancel), and the Launcher's exit finds the run here
 
 	mu       sync.Mutex
 	done     chan struct{} // created lazily: goroutine-less children may never ask
@@ -57,7 +57,7 @@ func (c *incCtx) Err() error {
 }
 
 // Value returns the values of the ctx given to the supervisor's Start.
-func (c *incCtx) Value(key any) any { return c.base.Value(key) }
+func (c *incCtx) Value(key any) any { return c.r.base.Value(key) }
 
 // AfterFunc lets context.AfterFunc and context.WithCancel on a child's ctx
 // register without a goroutine of their own, as they do on a cancelCtx.

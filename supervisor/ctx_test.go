@@ -13,7 +13,7 @@ func TestIncarnationContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		type key struct{}
 		base := context.WithValue(context.Background(), key{}, "v")
-		c := &incCtx{base: context.WithoutCancel(base)}
+		c := &incCtx{r: &run{base: context.WithoutCancel(base)}}
 		if c.Value(key{}) != "v" || c.Err() != nil {
 			t.Fatal("values or err")
 		}
@@ -60,7 +60,7 @@ func TestIncarnationContext(t *testing.T) {
 
 		// A stopped first registration frees nothing for the next one to
 		// be mistaken for it.
-		d := &incCtx{base: context.Background()}
+		d := &incCtx{r: &run{base: context.Background()}}
 		s1 := d.AfterFunc(func() { t.Error("stopped func ran") })
 		if !s1() {
 			t.Fatal("stop first")
@@ -80,7 +80,7 @@ func TestIncarnationContext(t *testing.T) {
 // inline, and one made after the cancel runs as AfterFunc's do.
 func TestIncarnationContextInline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		c := &incCtx{base: context.Background()}
+		c := &incCtx{r: &run{base: context.Background()}}
 		ran := false
 		_ = c.AfterFuncInline(func() { ran = true }) // no lock: same goroutine, or the race detector says so
 		later := make(chan struct{})
@@ -97,7 +97,7 @@ func TestIncarnationContextInline(t *testing.T) {
 		<-late
 
 		// Stopped before the cancel, it never runs.
-		d := &incCtx{base: context.Background()}
+		d := &incCtx{r: &run{base: context.Background()}}
 		stop := d.AfterFuncInline(func() { t.Error("stopped func ran") })
 		if !stop() || stop() {
 			t.Fatal("stop must report true once")
@@ -111,7 +111,7 @@ func TestIncarnationContextInline(t *testing.T) {
 // context refuses the registration instead of falling back.
 func TestIncarnationContextOnCancelInline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		c := &incCtx{base: context.Background()}
+		c := &incCtx{r: &run{base: context.Background()}}
 		ran := false
 		if !c.OnCancelInline(func() { ran = true }) {
 			t.Fatal("the empty slot was refused")
@@ -130,7 +130,7 @@ func TestIncarnationContextOnCancelInline(t *testing.T) {
 			t.Fatal("a done context took a registration")
 		}
 
-		d := &incCtx{base: context.Background()}
+		d := &incCtx{r: &run{base: context.Background()}}
 		if !d.OnCancelInline(func() { t.Error("stopped func ran") }) {
 			t.Fatal("the empty slot was refused")
 		}
@@ -159,7 +159,7 @@ func (s *stopCounter) StopInline() { s.stops++ }
 func TestIncarnationContextStopChild(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		kid := &stopCounter{}
-		inc := &incarnation{inst: kid, incCtx: incCtx{base: context.Background()}}
+		inc := &incarnation{inst: kid, incCtx: incCtx{r: &run{base: context.Background()}}}
 		if !inc.OnCancelStopChild() || inc.OnCancelStopChild() {
 			t.Fatal("the slot must be given once")
 		}
@@ -176,7 +176,7 @@ func TestIncarnationContextStopChild(t *testing.T) {
 		}
 
 		kid2 := &stopCounter{}
-		inc2 := &incarnation{inst: kid2, incCtx: incCtx{base: context.Background()}}
+		inc2 := &incarnation{inst: kid2, incCtx: incCtx{r: &run{base: context.Background()}}}
 		if !inc2.OnCancelStopChild() || !inc2.StopOnCancelInline() || inc2.StopOnCancelInline() {
 			t.Fatal("stop must report true once")
 		}

@@ -323,13 +323,13 @@ type family struct {
 	// mu guards byName, which children on the lane (lane.go) enter and
 	// leave without the control loop, and the lane itself.
 	mu     sync.Mutex
-	byName map[string]*child
+	byName nameTable
 	lane   lane
 }
 
 func (f *family) init(owner *Supervisor) {
 	f.owner = owner
-	f.byName = make(map[string]*child)
+	f.byName = newNameTable()
 }
 
 // append links c, whose name admit has reserved, at the end of the
@@ -356,9 +356,7 @@ func (f *family) remove(c *child) {
 		release(f.owner, c.rd().sub)
 	}
 	f.mu.Lock()
-	if f.byName[c.spec.Name] == c {
-		delete(f.byName, c.spec.Name)
-	}
+	f.byName.remove(c)
 	f.mu.Unlock()
 	f.n--
 	f.size.Add(-1)
@@ -370,7 +368,7 @@ func (f *family) remove(c *child) {
 func (f *family) lookup(name string) *child {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	c := f.byName[name]
+	c := f.byName.get(name)
 	if c == nil || c.lane && c.state == ChildStarting {
 		return nil
 	}
@@ -565,7 +563,7 @@ func (f *family) admit(s *Supervisor, specs []Spec) ([]*child, error) {
 	defer f.mu.Unlock()
 	for _, c := range cs {
 		name := c.spec.Name
-		old := f.byName[name]
+		old := f.byName.get(name)
 		if old == nil && seen != nil {
 			old = seen[name]
 			seen[name] = c
@@ -579,7 +577,7 @@ func (f *family) admit(s *Supervisor, specs []Spec) ([]*child, error) {
 		}
 	}
 	for _, c := range cs {
-		f.byName[c.spec.Name] = c
+		f.byName.add(c)
 	}
 	return cs, nil
 }

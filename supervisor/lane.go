@@ -160,9 +160,7 @@ func (f *family) claim(c *child) {
 // unreserve releases the name a lane start reserved for c.
 func (f *family) unreserve(c *child) {
 	f.mu.Lock()
-	if f.byName[c.spec.Name] == c {
-		delete(f.byName, c.spec.Name)
-	}
+	f.byName.remove(c)
 	f.mu.Unlock()
 }
 
@@ -184,7 +182,7 @@ func (s *Supervisor) startLane(spec Spec) (handled bool, made Child, err error) 
 		f.mu.Unlock()
 		return false, nil, nil
 	}
-	if old := f.byName[spec.Name]; old != nil {
+	if old := f.byName.get(spec.Name); old != nil {
 		onLane := old.lane // under mu: the loop writes it there
 		f.mu.Unlock()
 		if onLane {
@@ -193,7 +191,7 @@ func (s *Supervisor) startLane(spec Spec) (handled bool, made Child, err error) 
 		return false, nil, nil // the loop knows whether it runs
 	}
 	c.lane, c.state, c.seq = true, ChildStarting, f.seq.Add(1)
-	f.byName[spec.Name] = c
+	f.byName.add(c)
 	f.mu.Unlock()
 
 	inst, err := callNew(c.spec.src)
@@ -209,14 +207,12 @@ func (s *Supervisor) startLane(spec Spec) (handled bool, made Child, err error) 
 		return false, inst, nil
 	}
 	inc := &c.first // zero: c is new; set field by field, not by a copy of the whole
-	inc.c, inc.inst, inc.base, inc.lane = c, inst, r.base, true
+	inc.c, inc.inst, inc.r, inc.lane = c, inst, r, true
 	now := time.Now()
 	f.mu.Lock()
 	if f.lane.run != r {
 		// The supervisor began to stop while New ran.
-		if f.byName[c.spec.Name] == c {
-			delete(f.byName, c.spec.Name)
-		}
+		f.byName.remove(c)
 		f.mu.Unlock()
 		return true, nil, fmt.Errorf("supervisor %s: %w", r.path, ErrStopped)
 	}
@@ -229,7 +225,7 @@ func (s *Supervisor) startLane(spec Spec) (handled bool, made Child, err error) 
 	// events must follow this one.
 	r.emit(Event{Time: now, Kind: EventChildStarted, Child: c.spec.Name})
 	if l, ok := inst.(Launcher); ok {
-		if err := callLaunch(l, &inc.incCtx, inc.exitFunc(r)); err != nil {
+		if err := callLaunch(l, &inc.incCtx, inc.exitFunc()); err != nil {
 			return true, nil, r.laneLaunchFailed(c, inc, err)
 		}
 		return true, nil, nil
@@ -254,9 +250,7 @@ func (r *run) laneStartFailed(c *child, inc *incarnation, err error) error {
 	f := r.f
 	f.mu.Lock()
 	c.state = ChildStopped
-	if f.byName[c.spec.Name] == c {
-		delete(f.byName, c.spec.Name)
-	}
+	f.byName.remove(c)
 	f.mu.Unlock()
 	dispose(c)
 	return fmt.Errorf("supervisor %s: start child %q: %w", r.path, c.spec.Name, err)
@@ -402,9 +396,7 @@ func (r *run) reap() {
 		for _, inc := range gone {
 			c := inc.c
 			c.state = ChildStopped
-			if f.byName[c.spec.Name] == c {
-				delete(f.byName, c.spec.Name)
-			}
+			f.byName.remove(c)
 		}
 		f.lane.exiting -= n
 		if f.lane.waiting > 0 {

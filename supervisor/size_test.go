@@ -16,8 +16,8 @@ func TestChildRecordStaysSmall(t *testing.T) {
 	if size := unsafe.Sizeof(child{}); size > 208 {
 		t.Errorf("child record is %d bytes, want at most 208", size)
 	}
-	if size := unsafe.Sizeof(incarnation{}); size > 104 {
-		t.Errorf("incarnation is %d bytes, want at most 104", size)
+	if size := unsafe.Sizeof(incarnation{}); size > 96 {
+		t.Errorf("incarnation is %d bytes, want at most 96", size)
 	}
 }
 
@@ -32,7 +32,7 @@ func TestLaneChildHasNoRarePart(t *testing.T) {
 		rareOf := func(name string) (*childRare, bool) {
 			s.children.mu.Lock()
 			defer s.children.mu.Unlock()
-			c := s.children.byName[name]
+			c := s.children.byName.get(name)
 			if c == nil {
 				return nil, false
 			}
@@ -76,4 +76,71 @@ func TestLaneChildHasNoRarePart(t *testing.T) {
 			t.Errorf("the shared zero rare part was written: %+v", noRare)
 		}
 	})
+}
+
+// TestNameTableClashingNames runs children under names whose hashes all
+// clash (the table's hash forced to one value) and under ordinary hashes:
+// each name finds its own child, a name is refused while taken and free
+// again once its child is gone, on the lane and through the loop.
+func TestNameTableClashingNames(t *testing.T) {
+	for _, clash := range []bool{true, false} {
+		t.Run(map[bool]string{true: "clashing", false: "ordinary"}[clash], func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s := New("root", OneForOne, Temporary, quiet)
+				if clash {
+					s.children.byName.hashFn = func(string) uint64 { return 42 }
+				}
+				mustStart(t, s)
+				jobs := map[string]*oneJob{}
+				names := []string{"a", "b", "c", "d"}
+				for _, name := range names {
+					j := &oneJob{done: make(chan error, 1)}
+					jobs[name] = j
+					if err := s.StartChild(Spec{Name: name, New: func() Child { return j }}); err != nil {
+						t.Fatal(err)
+					}
+					if err := s.StartChild(Spec{Name: name, New: func() Child { return j }}); !errors.Is(err, ErrAlreadyStarted) {
+						t.Fatalf("second start of %s = %v, want ErrAlreadyStarted", name, err)
+					}
+				}
+				// Through the loop: a Permanent child, and a lookup by name.
+				perm := &oneJob{done: make(chan error, 1)}
+				if err := s.StartChild(Spec{Name: "p", Restart: Permanent, New: func() Child { return perm }}); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.TerminateChild("b"); err != nil {
+					t.Fatalf("TerminateChild(b) = %v", err)
+				}
+				jobs["a"].done <- nil // ends on its own: the lane's reaper removes it
+				synctest.Wait()
+				s.children.mu.Lock()
+				for _, name := range []string{"c", "d", "p"} {
+					if c := s.children.byName.get(name); c == nil || c.spec.Name != name {
+						t.Errorf("get(%s) = %v", name, c)
+					}
+				}
+				for _, name := range []string{"a", "b", "zz"} {
+					if c := s.children.byName.get(name); c != nil {
+						t.Errorf("get(%s) = child %s, want none", name, c.spec.Name)
+					}
+				}
+				if clash && len(s.children.byName.clash) == 0 {
+					t.Error("forced clashes went nowhere near the clash map")
+				}
+				s.children.mu.Unlock()
+				for _, name := range []string{"a", "b"} {
+					j := &oneJob{done: make(chan error, 1)}
+					if err := s.StartChild(Spec{Name: name, New: func() Child { return j }}); err != nil {
+						t.Fatalf("restart of freed name %s = %v", name, err)
+					}
+				}
+				if n := s.CountChildren(); n.Specs != 5 || n.Active != 5 {
+					t.Errorf("CountChildren = %+v, want 5 running", n)
+				}
+				if err := s.Stop(); err != nil {
+					t.Fatal(err)
+				}
+			})
+		})
+	}
 }

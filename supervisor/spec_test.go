@@ -111,7 +111,7 @@ func TestBuilderRecordsEverySetting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := s.children.byName["w"]
+	c := s.children.byName.get("w")
 	want := Spec{Name: "w", Restart: Transient, Shutdown: Graceful(3 * time.Second), StartTimeout: time.Second,
 		Significant: true, Health: HealthPolicy{Interval: time.Second, Timeout: time.Millisecond, UnhealthyThreshold: 7}}
 	got := c.public()
@@ -128,7 +128,7 @@ func TestBuilderRecordsEverySetting(t *testing.T) {
 	if got := strings.Join(names(s), ","); got != "w,pool-0,pool-1,pool-2" {
 		t.Fatal(got)
 	}
-	if c := s.children.byName["pool-2"]; c.restart() != Temporary || c.spec.shutdownPolicy() != Graceful(time.Second) || c.spec.health().UnhealthyThreshold != 2 {
+	if c := s.children.byName.get("pool-2"); c.restart() != Temporary || c.spec.shutdownPolicy() != Graceful(time.Second) || c.spec.health().UnhealthyThreshold != 2 {
 		t.Fatalf("%+v", c.public())
 	}
 }
@@ -265,7 +265,7 @@ func TestSpecSource(t *testing.T) {
 			t.Fatalf("children %v, want b", got)
 		}
 		s.children.mu.Lock()
-		spec := s.children.byName["b"].public()
+		spec := s.children.byName.get("b").public()
 		s.children.mu.Unlock()
 		if spec.Source != Source(src) || spec.New != nil || spec.Dispose != nil {
 			t.Fatalf("the record gives back %+v, want the Source alone", spec)

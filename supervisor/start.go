@@ -61,7 +61,7 @@ func (r *run) startChildWith(c *child, restarted bool, made Child) (err error) {
 	if inc.inst != nil {
 		inc = new(incarnation)
 	}
-	*inc = incarnation{c: c, inst: inst, incCtx: incCtx{base: r.base}}
+	*inc = incarnation{c: c, inst: inst, incCtx: incCtx{r: r}}
 	ctx, cancel := context.Context(&inc.incCtx), inc.cancel
 	c.inc = inc
 	launcher, isLauncher := inst.(Launcher)
@@ -83,7 +83,7 @@ func (r *run) startChildWith(c *child, restarted bool, made Child) (err error) {
 		go inc.serve(r)
 	}
 	if isLauncher {
-		if err := callLaunch(launcher, ctx, inc.exitFunc(r)); err != nil {
+		if err := callLaunch(launcher, ctx, inc.exitFunc()); err != nil {
 			cancel()
 			return err
 		}
@@ -130,7 +130,7 @@ func (r *run) startSub(c *child, sub *Supervisor, inc *incarnation) error {
 		}
 		return err
 	}
-	sub.launch(sr, inc.exitFunc(r))
+	sub.launch(sr, inc.exitFunc())
 	return nil
 }
 
@@ -211,21 +211,25 @@ func callLaunch(l Launcher, ctx context.Context, exit func(error)) (err error) {
 	return nil
 }
 
-// exitFunc is the exit a Launcher calls. Its body is exit's, written out
-// rather than called: it may run at the end of a deep, small goroutine
-// stack (an actor's activation reporting a crash), and a frame more there
-// made that stack grow for the report, which cost more than the rest of
-// the restart. pushExit keeps its frame small for the same reason.
-func (inc *incarnation) exitFunc(r *run) func(error) {
-	return func(err error) {
-		if !inc.recordExit(err) {
-			return
-		}
-		if inc.lane && r.laneExit(inc) {
-			return
-		}
-		r.in.pushExit(inc)
+// exitFunc is the exit a Launcher calls: a method value, 16 bytes, rather
+// than a closure that holds the run too (24): the incarnation's ctx knows
+// its run.
+func (inc *incarnation) exitFunc() func(error) { return inc.exitNow }
+
+// exitNow is exit with the incarnation's own run. Its body is exit's,
+// written out rather than called: it may run at the end of a deep, small
+// goroutine stack (an actor's activation reporting a crash), and a frame
+// more there made that stack grow for the report, which cost more than the
+// rest of the restart. pushExit keeps its frame small for the same reason.
+func (inc *incarnation) exitNow(err error) {
+	if !inc.recordExit(err) {
+		return
 	}
+	r := inc.r
+	if inc.lane && r.laneExit(inc) {
+		return
+	}
+	r.in.pushExit(inc)
 }
 
 // exit records the end of the incarnation; only the first call counts.

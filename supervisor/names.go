@@ -1,0 +1,67 @@
+package supervisor
+
+import "hash/maphash"
+
+// nameTable is a family's children by name (family.byName), guarded by the
+// family's mu.
+//
+// It is keyed by a 64-bit hash of the name rather than by the name, so that
+// a slot is 16 bytes instead of 24: a supervisor may hold 100,000 dynamic
+// children, and a Go map's slots cost about 1.5 times their size at its
+// usual load. The name is checked against the child's own; a name whose
+// hash another name holds already goes to clash, keyed by name (two names
+// share a 64-bit hash about once in 2^64 pairs, so clash is almost always
+// nil). The actor package's System registry does the same.
+type nameTable struct {
+	seed   maphash.Seed
+	byHash map[uint64]*child
+	clash  map[string]*child
+	hashFn func(string) uint64 // nil: maphash with seed; tests force clashes with it
+}
+
+func newNameTable() nameTable {
+	return nameTable{seed: maphash.MakeSeed(), byHash: make(map[uint64]*child)}
+}
+
+func (t *nameTable) hash(name string) uint64 {
+	if t.hashFn != nil {
+		return t.hashFn(name)
+	}
+	return maphash.String(t.seed, name)
+}
+
+// get returns the child named name, or nil.
+func (t *nameTable) get(name string) *child {
+	if c := t.byHash[t.hash(name)]; c != nil && c.spec.Name == name {
+		return c
+	}
+	if t.clash == nil {
+		return nil
+	}
+	return t.clash[name]
+}
+
+// add enters c under its name, which must be free (see get).
+func (t *nameTable) add(c *child) {
+	h := t.hash(c.spec.Name)
+	if _, taken := t.byHash[h]; !taken {
+		t.byHash[h] = c
+		return
+	}
+	if t.clash == nil {
+		t.clash = make(map[string]*child)
+	}
+	t.clash[c.spec.Name] = c
+}
+
+// remove takes c's name out of the table if c holds it.
+func (t *nameTable) remove(c *child) {
+	h := t.hash(c.spec.Name)
+	if t.byHash[h] == c {
+		delete(t.byHash, h)
+		return
+	}
+	if t.clash != nil && t.clash[c.spec.Name] == c {
+		delete(t.clash, c.spec.Name)
+	}
+}
