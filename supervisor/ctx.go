@@ -16,13 +16,29 @@ type incCtx struct {
 	r *run // its run: r.base gives the values (context.WithoutCancel), and the Launcher's exit finds the run here
 
 	mu       sync.Mutex
-	done     chan struct{} // created lazily: goroutine-less children may never ask
-	canceled atomic.Bool   // Err is context.Canceled; a flag read without the lock, 16 bytes less than an error
-	inline   bool          // first was registered by AfterFuncInline: cancel calls it directly
-	stopKid  bool          // the inline slot holds the child itself (OnCancelStopChild): first is nil
-	slotUsed bool          // the first slot has been given (first or stopKid): never again, even once emptied
-	first    func()        // the first AfterFunc registration, kept inline: an idle actor has exactly one
-	more     *[]*afterFunc // any later ones, behind a pointer: most contexts never get them
+	canceled atomic.Bool // Err is context.Canceled; a flag read without the lock, 16 bytes less than an error
+	inline   bool        // first was registered by AfterFuncInline: cancel calls it directly
+	stopKid  bool        // the inline slot holds the child itself (OnCancelStopChild): first is nil
+	slotUsed bool        // the first slot has been given (first or stopKid): never again, even once emptied
+	first    func()      // the first AfterFunc registration, kept inline: an idle actor has exactly one
+	rare     *ctxRare    // Done's channel and later AfterFuncs, behind a pointer: an actor's ctx never needs either
+}
+
+// ctxRare is what a child's ctx needs only if asked for its Done channel
+// (a goroutine child) or given more than one AfterFunc: kept apart, the
+// child record with its first incarnation inside stays in the 192-byte
+// size class (TestChildRecordStaysSmall).
+type ctxRare struct {
+	done chan struct{} // created lazily: goroutine-less children may never ask
+	more []*afterFunc  // any AfterFuncs after the first
+}
+
+// rareLocked is c's rare part, made on first use; c.mu is held.
+func (c *incCtx) rareLocked() *ctxRare {
+	if c.rare == nil {
+		c.rare = &ctxRare{}
+	}
+	return c.rare
 }
 
 type afterFunc struct {
@@ -39,13 +55,13 @@ func (c *incCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
 func (c *incCtx) Done() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.done == nil {
+	if c.rare == nil || c.rare.done == nil {
 		if c.canceled.Load() {
 			return closedDone
 		}
-		c.done = make(chan struct{})
+		c.rareLocked().done = make(chan struct{})
 	}
-	return c.done
+	return c.rare.done
 }
 
 // Err is context.Canceled once the supervisor stopped this incarnation.
@@ -74,10 +90,8 @@ func (c *incCtx) AfterFunc(f func()) (stop func() bool) {
 		return c.stopFirst
 	}
 	a := &afterFunc{f: f}
-	if c.more == nil {
-		c.more = new([]*afterFunc)
-	}
-	*c.more = append(*c.more, a)
+	r := c.rareLocked()
+	r.more = append(r.more, a)
 	c.mu.Unlock()
 	return func() bool {
 		c.mu.Lock()
@@ -86,9 +100,9 @@ func (c *incCtx) AfterFunc(f func()) (stop func() bool) {
 			return false
 		}
 		a.ran = true
-		for i, o := range *c.more {
+		for i, o := range c.rare.more {
 			if o == a {
-				*c.more = append((*c.more)[:i], (*c.more)[i+1:]...)
+				c.rare.more = append(c.rare.more[:i], c.rare.more[i+1:]...)
 				break
 			}
 		}
@@ -189,16 +203,15 @@ func (c *incCtx) cancel() (stopChild bool) {
 		return false
 	}
 	c.canceled.Store(true)
-	if c.done != nil {
-		close(c.done)
+	var more []*afterFunc
+	if r := c.rare; r != nil {
+		if r.done != nil {
+			close(r.done)
+		}
+		more, r.more = r.more, nil
 	}
 	first, inline, stopKid := c.first, c.inline, c.stopKid
 	c.first, c.inline, c.stopKid = nil, false, false
-	var more []*afterFunc
-	if c.more != nil {
-		more = *c.more
-		*c.more = nil
-	}
 	for _, a := range more {
 		a.ran = true
 	}

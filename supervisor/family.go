@@ -34,7 +34,7 @@ type child struct {
 // childRare is what a child needs once something happens to it beyond
 // starting and ending quietly: an idle child on the lane never gets one,
 // which keeps its record (with its first incarnation inside) in the
-// 208-byte size class rather than 256 (TestChildRecordStaysSmall).
+// 192-byte size class rather than 256 (TestChildRecordStaysSmall).
 type childRare struct {
 	restarts    int
 	lastErr     error
