@@ -294,3 +294,93 @@ func TestStopWhileSendersRun(t *testing.T) {
 		})
 	}
 }
+
+// TestObserverCannotStopAnActorThroughItsInstance calls StopInline (the
+// stop request a supervisor delivers when it cancels an incarnation, see
+// supervisor.ChildInfo.Instance) on a running actor's instance, as an
+// observer could: the actor keeps running and handling messages, and a
+// real stop afterwards still stops it.
+func TestObserverCannotStopAnActorThroughItsInstance(t *testing.T) {
+	sup := newSup(t, supervisor.OneForOne)
+	got := make(chan int, 4)
+	ref, err := Spawn(sup, "a", func() Actor[int] {
+		return Func[int](func(_ *Context[int], m int) error { got <- m; return nil })
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = ref.Send(1)
+	<-got
+	var stopped bool
+	for _, ci := range sup.WhichChildren() {
+		if s, ok := ci.Instance.(interface{ StopInline() }); ok {
+			s.StopInline()
+			stopped = true
+		}
+	}
+	if !stopped {
+		t.Fatal("no instance with StopInline: the test no longer tests anything")
+	}
+	_ = ref.Send(2)
+	if m := <-got; m != 2 {
+		t.Fatalf("got %d", m)
+	}
+	if st := ref.Stats(); !st.Running || st.Stopped {
+		t.Fatalf("stats %+v after an observer's StopInline", st)
+	}
+	if err := sup.TerminateChild("a"); err != nil {
+		t.Fatal(err)
+	}
+	if st := ref.Stats(); st.Running {
+		t.Fatalf("stats %+v after TerminateChild", st)
+	}
+}
+
+// TestStopRequestRacesOwnCrash terminates an actor while it crashes on a
+// message of its own, then restarts it, over and over: the stop request
+// (the first incarnation's, inside the cell, and later ones) meets an
+// incarnation that may be ending on its own. Every message is handled or
+// a dead letter, TerminateChild and RestartChild give their documented
+// answers, and the actor ends stopped.
+func TestStopRequestRacesOwnCrash(t *testing.T) {
+	sup := newSup(t, supervisor.OneForOne, supervisor.WithIntensity(1<<30, time.Second))
+	ref, err := Spawn(sup, "a", func() Actor[int] {
+		return Func[int](func(_ *Context[int], m int) error {
+			if m%2 == 1 {
+				return errBoom
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rounds = 300
+	sent := 0
+	for i := range rounds {
+		for k := range 3 {
+			if err := ref.Send(2*i + k%2); err == nil {
+				sent++
+			}
+		}
+		if i%3 == 0 {
+			runtime.Gosched()
+		}
+		if err := sup.TerminateChild("a"); err != nil {
+			t.Fatalf("round %d: TerminateChild = %v", i, err)
+		}
+		if st := ref.Stats(); st.Running {
+			t.Fatalf("round %d: running after TerminateChild: %+v", i, st)
+		}
+		if err := sup.RestartChild("a"); err != nil {
+			t.Fatalf("round %d: RestartChild = %v", i, err)
+		}
+	}
+	if err := sup.TerminateChild("a"); err != nil {
+		t.Fatal(err)
+	}
+	st := ref.Stats()
+	if st.Running || st.MailboxLen+int(st.Processed)+int(st.DeadLetters) != sent {
+		t.Fatalf("stats %+v, sent %d", st, sent)
+	}
+}

@@ -303,3 +303,41 @@ func TestRegressionLaneStartRacesTheLoop(t *testing.T) {
 	wg.Wait()
 	mustStop(t, s)
 }
+
+// TestLaneStopWhileNewRuns stops a supervisor while a lane start is in
+// its child's New: the start fails with ErrStopped, Stop does not wait for
+// New, the child made is never run, and nothing is left running.
+func TestLaneStopWhileNewRuns(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := New("root", OneForOne, Temporary, quiet)
+		mustStart(t, s)
+		inNew, release := make(chan struct{}), make(chan struct{})
+		j := &auditJob{done: make(chan error, 1)}
+		var disposed atomic.Int32
+		started := make(chan error, 1)
+		go func() {
+			started <- s.StartChild(Spec{Name: "x", New: func() Child {
+				close(inNew)
+				<-release
+				return j
+			}, Dispose: func(error) { disposed.Add(1) }})
+		}()
+		<-inNew
+		if err := s.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		close(release)
+		if err := <-started; !errors.Is(err, ErrStopped) {
+			t.Fatalf("StartChild = %v, want ErrStopped", err)
+		}
+		synctest.Wait()
+		if n := s.CountChildren(); n.Specs != 0 {
+			t.Fatalf("after Stop: %+v", n)
+		}
+		// Refused as a StartChild after Stop is: the caller still holds
+		// the spec (actor.Spawn fails its cell itself).
+		if d := disposed.Load(); d != 0 {
+			t.Fatalf("disposed %d times", d)
+		}
+	})
+}
