@@ -341,3 +341,74 @@ func TestLaneStopWhileNewRuns(t *testing.T) {
 		}
 	})
 }
+
+// TestLaneEscalationWhileStarting crashes many Permanent lane children at
+// once, past the restart intensity, while other goroutines keep starting
+// Temporary children on the lane: the supervisor ends with
+// ErrIntensityExceeded, starts after that fail with ErrStopped, every
+// spec admitted is disposed exactly once (a refused one never), and no
+// goroutine is left (goleak, in TestMain).
+func TestLaneEscalationWhileStarting(t *testing.T) {
+	for round := range 10 {
+		s := New("root", OneForOne, Permanent, quiet, WithIntensity(3, time.Hour))
+		mustStart(t, s)
+		const crashers = 12
+		type spec struct {
+			disposed atomic.Int32
+			admitted bool
+		}
+		var mu sync.Mutex
+		var specs []*spec
+		startOne := func(name string, restart RestartPolicy, j *auditJob) error {
+			sp := &spec{}
+			err := s.StartChild(Spec{Name: name, Restart: restart, New: func() Child { return j },
+				Dispose: func(error) { sp.disposed.Add(1) }})
+			sp.admitted = err == nil
+			mu.Lock()
+			specs = append(specs, sp)
+			mu.Unlock()
+			return err
+		}
+		jobs := make([]*auditJob, crashers)
+		for i := range jobs {
+			jobs[i] = &auditJob{done: make(chan error, 1)}
+			if err := startOne(fmt.Sprint("p", i), Permanent, jobs[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var wg sync.WaitGroup
+		for w := range 3 {
+			wg.Go(func() {
+				for i := range 200 {
+					err := startOne(fmt.Sprintf("t%d-%d", w, i), Temporary, &auditJob{done: make(chan error, 1)})
+					if err != nil {
+						if !errors.Is(err, ErrStopped) {
+							t.Errorf("StartChild = %v", err)
+						}
+						return
+					}
+				}
+			})
+		}
+		for i, j := range jobs {
+			if (i+round)%2 == 0 {
+				runtime.Gosched()
+			}
+			j.done <- errBoom
+		}
+		<-s.Done()
+		wg.Wait()
+		if err := s.Stop(); !errors.Is(err, ErrIntensityExceeded) {
+			t.Fatalf("round %d: Stop = %v", round, err)
+		}
+		for i, sp := range specs {
+			want := int32(0)
+			if sp.admitted {
+				want = 1
+			}
+			if got := sp.disposed.Load(); got != want {
+				t.Fatalf("round %d: spec %d (admitted %v) disposed %d times", round, i, sp.admitted, got)
+			}
+		}
+	}
+}
