@@ -412,3 +412,51 @@ func TestLaneEscalationWhileStarting(t *testing.T) {
 		}
 	}
 }
+
+// TestStopOrderAcrossLaneAndLoop starts children alternately through the
+// loop (a Start step) and on the lane, moves some lane children to the
+// loop (TerminateChild and RestartChild, a crash and its restart), and
+// checks that WhichChildren keeps start order and Stop stops them newest
+// first, each exactly once, as if there were no lane.
+func TestStopOrderAcrossLaneAndLoop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig()
+		s := New("root", OneForOne, Permanent, quiet, WithIntensity(100, time.Hour))
+		mustStart(t, s)
+		const n = 24
+		var want []string
+		for i := range n {
+			name := fmt.Sprintf("c%02d", i)
+			spec := r.spec(name, Permanent)
+			if i%3 != 0 {
+				spec = r.launcherSpec(name, Permanent)
+			}
+			if err := s.StartChild(spec); err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, name)
+		}
+		for i := 1; i < n; i += 4 { // lane children, taken by the loop
+			name := fmt.Sprintf("c%02d", i)
+			if err := s.TerminateChild(name); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.RestartChild(name); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r.crash("c02", errBoom) // restarted by the loop
+		r.crash("c22", errBoom)
+		synctest.Wait()
+		if got := fmt.Sprint(names(s)); got != fmt.Sprint(want) {
+			t.Fatalf("WhichChildren = %v, want %v", got, want)
+		}
+		r.j.take()
+		mustStop(t, s)
+		var stops []string
+		for i := n - 1; i >= 0; i-- {
+			stops = append(stops, fmt.Sprintf("stop c%02d", i))
+		}
+		r.j.expect(t, stops...)
+	})
+}
