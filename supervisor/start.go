@@ -211,25 +211,25 @@ func callLaunch(l Launcher, ctx context.Context, exit func(error)) (err error) {
 	return nil
 }
 
-// exitFunc is the exit a Launcher calls: a method value, 16 bytes, rather
-// than a closure that holds the run too (24): the incarnation's ctx knows
-// its run.
-func (inc *incarnation) exitFunc() func(error) { return inc.exitNow }
-
-// exitNow is exit with the incarnation's own run. Its body is exit's,
-// written out rather than called: it may run at the end of a deep, small
-// goroutine stack (an actor's activation reporting a crash), and a frame
-// more there made that stack grow for the report, which cost more than the
-// rest of the restart. pushExit keeps its frame small for the same reason.
-func (inc *incarnation) exitNow(err error) {
-	if !inc.recordExit(err) {
-		return
+// exitFunc is the exit a Launcher calls: a closure of the incarnation
+// alone, 16 bytes (it held the run too, 24, before the incarnation's ctx
+// knew its run). Its body is exit's, written out rather than called, and
+// it is a closure rather than a method value, whose wrapper is a frame
+// more: it may run at the end of a deep, small goroutine stack (an actor's
+// activation reporting a crash), and a frame more there made that stack
+// grow for the report, which cost more than the rest of the restart.
+// pushExit keeps its frame small for the same reason.
+func (inc *incarnation) exitFunc() func(error) {
+	return func(err error) {
+		if !inc.recordExit(err) {
+			return
+		}
+		r := inc.r
+		if inc.lane && r.laneExit(inc) {
+			return
+		}
+		r.in.pushExit(inc)
 	}
-	r := inc.r
-	if inc.lane && r.laneExit(inc) {
-		return
-	}
-	r.in.pushExit(inc)
 }
 
 // exit records the end of the incarnation; only the first call counts.
