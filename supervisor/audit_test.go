@@ -460,3 +460,64 @@ func TestStopOrderAcrossLaneAndLoop(t *testing.T) {
 		r.j.expect(t, stops...)
 	})
 }
+
+// exitThenPanic is a Launcher whose Launch reports the child's end and then
+// panics: a broken Launcher, which must cost only its own start.
+type exitThenPanic struct {
+	auditJob
+	wait chan struct{} // if set, Launch waits for it between exit and panic
+}
+
+func (l *exitThenPanic) Launch(_ context.Context, exit func(error)) {
+	exit(nil)
+	if l.wait != nil {
+		<-l.wait
+	}
+	panic("launch after exit")
+}
+
+// TestRegressionLaunchPanicsAfterExit starts, on the lane, a Temporary child
+// whose Launch calls exit and then panics, beside children that keep
+// running. The reaper could remove the child for its exit and the
+// launch failure remove it again: the lane's list, unlinked twice, lost
+// the other children (WhichChildren no longer listed them, Stop did not
+// stop them) and the Dispose hook ran twice.
+func TestRegressionLaunchPanicsAfterExit(t *testing.T) {
+	for _, wait := range []bool{false, true} {
+		t.Run(map[bool]string{false: "exit reaped after the panic", true: "exit reaped before the panic"}[wait], func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s := New("root", OneForOne, Temporary, quiet)
+				mustStart(t, s)
+				for i := range 3 {
+					j := &auditJob{done: make(chan error, 1)}
+					if err := s.StartChild(Spec{Name: fmt.Sprint("keep", i), New: func() Child { return j }}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				l := &exitThenPanic{auditJob: auditJob{done: make(chan error)}}
+				if wait {
+					l.wait = make(chan struct{})
+					go func() { synctest.Wait(); close(l.wait) }() // the reaper has run
+				}
+				var disposed atomic.Int32
+				err := s.StartChild(Spec{Name: "broken", New: func() Child { return l },
+					Dispose: func(error) { disposed.Add(1) }})
+				var pe *PanicError
+				if !errors.As(err, &pe) {
+					t.Fatalf("StartChild = %v, want a *PanicError", err)
+				}
+				synctest.Wait()
+				if got := fmt.Sprint(names(s)); got != "[keep0 keep1 keep2]" {
+					t.Fatalf("WhichChildren = %v", got)
+				}
+				if n := s.CountChildren(); n.Specs != 3 || n.Active != 3 {
+					t.Fatalf("CountChildren = %+v", n)
+				}
+				mustStop(t, s)
+				if d := disposed.Load(); d != 1 {
+					t.Fatalf("disposed %d times", d)
+				}
+			})
+		})
+	}
+}

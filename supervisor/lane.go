@@ -258,13 +258,17 @@ func (r *run) laneStartFailed(c *child, inc *incarnation, err error) error {
 
 // laneLaunchFailed handles a Launch that panicked. If the loop has taken
 // the child meanwhile (to stop it), it gets the failure as the exit it
-// waits for.
+// waits for; if the Launch reported the child's end before panicking,
+// that exit removes it as any other.
 func (r *run) laneLaunchFailed(c *child, inc *incarnation, err error) error {
 	f := r.f
 	f.mu.Lock()
-	if !c.lane {
+	// Taking the exit (recordExit) decides who removes the child: a Launch
+	// may have reported the child's end before it panicked, and then the
+	// reaper or the loop removes it, and must be the only one to.
+	if !c.lane || !inc.recordExit(err) {
 		f.mu.Unlock()
-		inc.exit(r, err)
+		inc.exit(r, err) // to the loop that took it; nothing if it has exited
 		return fmt.Errorf("supervisor %s: start child %q: %w", r.path, c.spec.Name, err)
 	}
 	f.lane.unlink(c)
