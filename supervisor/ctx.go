@@ -20,17 +20,19 @@ type incCtx struct {
 	inline   bool        // first was registered by AfterFuncInline: cancel calls it directly
 	stopKid  bool        // the inline slot holds the child itself (OnCancelStopChild): first is nil
 	slotUsed bool        // the first slot has been given (first or stopKid): never again, even once emptied
-	first    func()      // the first AfterFunc registration, kept inline: an idle actor has exactly one
-	rare     *ctxRare    // Done's channel and later AfterFuncs, behind a pointer: an actor's ctx never needs either
+	rare     *ctxRare    // Done's channel and the AfterFuncs, behind a pointer: an actor's ctx needs none of them
 }
 
 // ctxRare is what a child's ctx needs only if asked for its Done channel
-// (a goroutine child) or given more than one AfterFunc: kept apart, the
-// child record with its first incarnation inside stays in the 192-byte
-// size class (TestChildRecordStaysSmall).
+// (a goroutine child) or given a function to call at its cancel: an
+// actor's ctx holds the actor itself for that (OnCancelStopChild) and
+// needs none of it. Kept apart, the child record with its first
+// incarnation inside is in the 176-byte size class
+// (TestChildRecordStaysSmall).
 type ctxRare struct {
-	done chan struct{} // created lazily: goroutine-less children may never ask
-	more []*afterFunc  // any AfterFuncs after the first
+	done  chan struct{} // created lazily: goroutine-less children may never ask
+	first func()        // the first AfterFunc registration (the slot; see slotUsed)
+	more  []*afterFunc  // any AfterFuncs after the first
 }
 
 // rareLocked is c's rare part, made on first use; c.mu is held.
@@ -85,7 +87,7 @@ func (c *incCtx) AfterFunc(f func()) (stop func() bool) {
 		return stopped
 	}
 	if !c.slotUsed {
-		c.first, c.slotUsed = f, true
+		c.rareLocked().first, c.slotUsed = f, true
 		c.mu.Unlock()
 		return c.stopFirst
 	}
@@ -141,7 +143,8 @@ func (c *incCtx) OnCancelInline(f func()) bool {
 	if c.canceled.Load() || c.slotUsed {
 		return false
 	}
-	c.first, c.inline, c.slotUsed = f, true, true
+	c.rareLocked().first = f
+	c.inline, c.slotUsed = true, true
 	return true
 }
 
@@ -175,12 +178,15 @@ func (c *incCtx) StopOnCancelInline() bool { return c.stopFirst() }
 func (c *incCtx) stopFirst() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.first == nil && !c.stopKid {
+	if (c.rare == nil || c.rare.first == nil) && !c.stopKid {
 		return false
 	}
 	// slotUsed stays set: later registrations keep out of the slot, so
 	// that a second stopFirst cannot unregister someone else's function.
-	c.first, c.inline, c.stopKid = nil, false, false
+	if c.rare != nil {
+		c.rare.first = nil
+	}
+	c.inline, c.stopKid = false, false
 	return true
 }
 
@@ -203,15 +209,17 @@ func (c *incCtx) cancel() (stopChild bool) {
 		return false
 	}
 	c.canceled.Store(true)
+	var first func()
 	var more []*afterFunc
 	if r := c.rare; r != nil {
 		if r.done != nil {
 			close(r.done)
 		}
-		more, r.more = r.more, nil
+		first, more = r.first, r.more
+		r.first, r.more = nil, nil
 	}
-	first, inline, stopKid := c.first, c.inline, c.stopKid
-	c.first, c.inline, c.stopKid = nil, false, false
+	inline, stopKid := c.inline, c.stopKid
+	c.inline, c.stopKid = false, false
 	for _, a := range more {
 		a.ran = true
 	}

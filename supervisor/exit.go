@@ -102,13 +102,14 @@ func (r *run) stopChild(c *child) {
 	}
 	inc := c.inc
 	if inc == nil {
-		c.state = ChildStopped
+		c.setState(ChildStopped)
 		return
 	}
-	c.state = ChildStopping
+	c.setState(ChildStopping)
 	r.stopPolling(c)
 	ended, why, killErr := r.stopInc(c, inc)
-	c.inc, c.since, c.state = nil, 0, ChildStopped
+	c.inc, c.since = nil, 0
+	c.setState(ChildStopped)
 	if !ended {
 		if killErr != nil {
 			why = fmt.Errorf("%w; Kill: %w", why, killErr)

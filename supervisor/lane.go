@@ -190,7 +190,8 @@ func (s *Supervisor) startLane(spec Spec) (handled bool, made Child, err error) 
 		}
 		return false, nil, nil // the loop knows whether it runs
 	}
-	c.lane, c.state, c.seq = true, ChildStarting, f.seq.Add(1)
+	c.lane, c.seq = true, f.seq.Add(1)
+	c.setState(ChildStarting)
 	f.byName.add(c)
 	f.mu.Unlock()
 
@@ -216,7 +217,8 @@ func (s *Supervisor) startLane(spec Spec) (handled bool, made Child, err error) 
 		f.mu.Unlock()
 		return true, nil, fmt.Errorf("supervisor %s: %w", r.path, ErrStopped)
 	}
-	c.inc, c.state = inc, ChildRunning // under mu: lookup reads state
+	c.inc = inc
+	c.setState(ChildRunning) // under mu: lookup reads state
 	c.setSince(now)
 	f.lane.push(c)
 	f.size.Add(1)
@@ -249,7 +251,7 @@ func (r *run) laneStartFailed(c *child, inc *incarnation, err error) error {
 	r.emit(Event{Kind: EventChildRemoved, Child: c.spec.Name})
 	f := r.f
 	f.mu.Lock()
-	c.state = ChildStopped
+	c.setState(ChildStopped)
 	f.byName.remove(c)
 	f.mu.Unlock()
 	dispose(c)
@@ -272,7 +274,7 @@ func (r *run) laneLaunchFailed(c *child, inc *incarnation, err error) error {
 		return fmt.Errorf("supervisor %s: start child %q: %w", r.path, c.spec.Name, err)
 	}
 	f.lane.unlink(c)
-	c.state = ChildStarting // the name reserved until laneStartFailed's events are out
+	c.setState(ChildStarting) // the name reserved until laneStartFailed's events are out
 	f.size.Add(-1)
 	f.mu.Unlock()
 	return r.laneStartFailed(c, inc, err)
@@ -376,7 +378,8 @@ func (r *run) reap() {
 			// find it, starts are refused) until its removal events are
 			// out, so that a child started next under it is not seen
 			// started before this one is seen removed.
-			c.inc, c.since, c.state = nil, 0, ChildStarting
+			c.inc, c.since = nil, 0
+			c.setState(ChildStarting)
 			batch[n] = inc
 			n++
 		}
@@ -399,7 +402,7 @@ func (r *run) reap() {
 		f.mu.Lock()
 		for _, inc := range gone {
 			c := inc.c
-			c.state = ChildStopped
+			c.setState(ChildStopped)
 			f.byName.remove(c)
 		}
 		f.lane.exiting -= n

@@ -8,16 +8,16 @@ import (
 )
 
 // TestChildRecordStaysSmall keeps a child's record, with its first
-// incarnation inside, in the 192-byte size class: a supervisor may hold
+// incarnation inside, in the 176-byte size class: a supervisor may hold
 // 100,000 idle children (issue 10.5), and the next class down the
-// allocator has is 176, the next up 208. What few children need lives
+// allocator has is 160, the next up 192. What few children need lives
 // behind child.rare.
 func TestChildRecordStaysSmall(t *testing.T) {
-	if size := unsafe.Sizeof(child{}); size > 192 {
-		t.Errorf("child record is %d bytes, want at most 192", size)
+	if size := unsafe.Sizeof(child{}); size > 176 {
+		t.Errorf("child record is %d bytes, want at most 176", size)
 	}
-	if size := unsafe.Sizeof(incarnation{}); size > 88 {
-		t.Errorf("incarnation is %d bytes, want at most 88", size)
+	if size := unsafe.Sizeof(incarnation{}); size > 80 {
+		t.Errorf("incarnation is %d bytes, want at most 80", size)
 	}
 }
 

@@ -22,11 +22,12 @@ func (r *run) startChild(c *child, restarted bool) error {
 // startChildWith is startChild with the value New returned already, if
 // made is not nil (a StartChild that tried the lane, see lane.go).
 func (r *run) startChildWith(c *child, restarted bool, made Child) (err error) {
-	c.state = ChildStarting
+	c.setState(ChildStarting)
 	r.settle(c) // never two incarnations at once, unless one was reported abandoned
 	defer func() {
 		if err != nil {
-			c.state, c.inc = ChildStopped, nil
+			c.inc = nil
+			c.setState(ChildStopped)
 			c.setLastErr(err)
 			r.emit(Event{Kind: EventChildStartFailed, Child: c.spec.Name, Err: err, Restarts: c.rd().restarts})
 			err = fmt.Errorf("supervisor %s: start child %q: %w", r.path, c.spec.Name, err)
@@ -88,7 +89,7 @@ func (r *run) startChildWith(c *child, restarted bool, made Child) (err error) {
 			return err
 		}
 	}
-	c.state = ChildRunning
+	c.setState(ChildRunning)
 	now := time.Now() // one clock read for since and the event
 	c.setSince(now)
 	kind := EventChildStarted

@@ -28,7 +28,7 @@ func (r *run) restart(c *child, cause error, since int64, now time.Time) {
 		// schedule, runJob), without the job: three allocations less
 		// per restart in the common case.
 		r.stopChild(c)
-		c.state = ChildRestarting
+		c.setState(ChildRestarting)
 		if err := r.startChild(c, true); err != nil {
 			r.retry([]*child{c}, c, err)
 		}
@@ -37,7 +37,8 @@ func (r *run) restart(c *child, cause error, since int64, now time.Time) {
 	group := r.groupFor(c)
 	job := &restartJob{group: group, failed: c}
 	for _, g := range group {
-		g.rw().job, g.state = job, ChildRestarting
+		g.rw().job = job
+		g.setState(ChildRestarting)
 	}
 	r.schedule(job, r.backoffFor(c, since, now))
 }
@@ -149,7 +150,8 @@ func (r *run) retry(group []*child, failed *child, err error) {
 	}
 	job := &restartJob{group: group, failed: failed}
 	for _, g := range group {
-		g.rw().job, g.state = job, ChildRestarting
+		g.rw().job = job
+		g.setState(ChildRestarting)
 	}
 	delay := r.backoffFor(failed, 0, now)
 	if delay <= 0 {
