@@ -89,9 +89,16 @@ func (l *seqLog) inOrder(t *testing.T, each int, kept func(p, i int) bool) {
 // segment reused while a sender or the consumer can still reach it, a
 // stamp mistaken for a written slot, and a put-back that reorders.
 func TestUnboundedMailboxCrashingConsumer(t *testing.T) {
-	for round := range 3 {
+	for round := range 4 {
 		t.Run(fmt.Sprint(round), func(t *testing.T) {
-			const senders, each = 4, 6000
+			senders, each := 4, 6000
+			if round == 3 {
+				// More senders than threads, and threads than processors:
+				// senders are preempted between claiming a slot and
+				// writing it, while the consumer reclaims segments.
+				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(8))
+				senders, each = 16, 1500
+			}
 			crashes := func(p, i int) bool { return (i+p+round)%97 == 13 }
 			panics := func(p, i int) bool { return (i+p+round)%193 == 50 }
 			sup := newSup(t, supervisor.OneForOne, supervisor.WithIntensity(1<<30, time.Second))
@@ -137,7 +144,7 @@ func TestUnboundedMailboxCrashingConsumer(t *testing.T) {
 				}
 			}
 			st := ref.Stats()
-			if st.MailboxLen != 0 || st.Processed+st.DeadLetters != senders*each || int(st.DeadLetters) != dead {
+			if st.MailboxLen != 0 || st.Processed+st.DeadLetters != uint64(senders*each) || int(st.DeadLetters) != dead {
 				t.Fatalf("stats %+v, want %d processed and %d dead letters", st, senders*each-dead, dead)
 			}
 		})
