@@ -521,3 +521,69 @@ func TestRegressionLaunchPanicsAfterExit(t *testing.T) {
 		})
 	}
 }
+
+// TestLaneStartsRacingStop calls Stop while several goroutines start
+// children on the lane, some ending at once: a start either succeeds
+// (and its child is stopped or ended, and disposed once) or fails with
+// ErrStopped (and is never disposed); Stop returns nil, and no goroutine
+// is left (goleak, in TestMain).
+func TestLaneStartsRacingStop(t *testing.T) {
+	for round := range 20 {
+		s := New("root", OneForOne, Temporary, quiet)
+		mustStart(t, s)
+		type spec struct {
+			disposed atomic.Int32
+			err      error
+		}
+		var mu sync.Mutex
+		var specs []*spec
+		var wg sync.WaitGroup
+		for w := range 3 {
+			wg.Go(func() {
+				for i := range 300 {
+					sp := &spec{}
+					j := &auditJob{done: make(chan error, 1)}
+					if i%2 == 0 {
+						j.done <- nil // ends as soon as it runs
+					}
+					sp.err = s.StartChild(Spec{Name: fmt.Sprintf("w%d-%d", w, i), New: func() Child { return j },
+						Dispose: func(error) { sp.disposed.Add(1) }})
+					mu.Lock()
+					specs = append(specs, sp)
+					mu.Unlock()
+					if sp.err != nil {
+						return
+					}
+				}
+			})
+		}
+		for range round * 20 {
+			runtime.Gosched()
+		}
+		if err := s.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
+		started := 0
+		for _, sp := range specs {
+			if sp.err == nil {
+				started++
+			}
+		}
+		if testing.Verbose() {
+			t.Logf("round %d: %d started, %d refused", round, started, len(specs)-started)
+		}
+		for i, sp := range specs {
+			want := int32(1)
+			if sp.err != nil {
+				if !errors.Is(sp.err, ErrStopped) {
+					t.Fatalf("round %d: StartChild = %v", round, sp.err)
+				}
+				want = 0
+			}
+			if got := sp.disposed.Load(); got != want {
+				t.Fatalf("round %d: spec %d (err %v) disposed %d times", round, i, sp.err, got)
+			}
+		}
+	}
+}
