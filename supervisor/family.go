@@ -320,11 +320,10 @@ func (c *child) info() ChildInfo {
 }
 
 type family struct {
-	owner      *Supervisor
-	head, tail *child       // the ordered list: loop-owned while running
-	n          int          // children in the ordered list
-	size       atomic.Int64 // children in both lists, readable by callers sizing a snapshot buffer
-	seq        atomic.Uint64
+	owner *Supervisor
+	chain              // the ordered list: loop-owned while running
+	size  atomic.Int64 // children in both lists, readable by callers sizing a snapshot buffer
+	seq   atomic.Uint64
 
 	// mu guards byName, which children on the lane (lane.go) enter and
 	// leave without the control loop, and the lane itself.
@@ -347,24 +346,13 @@ func (f *family) append(c *child) {
 }
 
 func (f *family) remove(c *child) {
-	if c.prev != nil {
-		c.prev.next = c.next
-	} else {
-		f.head = c.next
-	}
-	if c.next != nil {
-		c.next.prev = c.prev
-	} else {
-		f.tail = c.prev
-	}
-	c.prev, c.next = nil, nil
+	f.unlink(c)
 	if c.rd().sub != nil {
 		release(f.owner, c.rd().sub)
 	}
 	f.mu.Lock()
 	f.byName.remove(c)
 	f.mu.Unlock()
-	f.n--
 	f.size.Add(-1)
 }
 

@@ -26,30 +26,36 @@ import (
 	"time"
 )
 
-// lane holds the running lane children; guarded by the family's mu,
-// except open.
-type lane struct {
-	head, tail *child // in start order
+// chain is an intrusive list of child records in start order, through
+// their prev and next: the family's ordered list and the lane are each
+// one, so that moving a child between them, or removing it, costs nothing
+// per sibling.
+type chain struct {
+	head, tail *child
 	n          int
-	run        *run                // the run whose lane is open; nil: closed
-	open       atomic.Pointer[run] // run, readable without the mutex
-	exiting    int                 // lane exits whose events the reaper has yet to emit
-	idle       *sync.Cond          // broadcast when exiting or reaping may have dropped, with waiting > 0
-	waiting    int
 }
 
-func (l *lane) push(c *child) {
-	c.prev, c.next = l.tail, nil
-	if l.tail != nil {
-		l.tail.next = c
+// push links c, on no list, at the end.
+func (l *chain) push(c *child) { l.insertBefore(c, nil) }
+
+// insertBefore links c, on no list, before p (nil: at the end).
+func (l *chain) insertBefore(c, p *child) {
+	c.next = p
+	if p != nil {
+		c.prev, p.prev = p.prev, c
+	} else {
+		c.prev, l.tail = l.tail, c
+	}
+	if c.prev != nil {
+		c.prev.next = c
 	} else {
 		l.head = c
 	}
-	l.tail = c
 	l.n++
 }
 
-func (l *lane) unlink(c *child) {
+// unlink takes c off the list.
+func (l *chain) unlink(c *child) {
 	if c.prev != nil {
 		c.prev.next = c.next
 	} else {
@@ -62,6 +68,17 @@ func (l *lane) unlink(c *child) {
 	}
 	c.prev, c.next = nil, nil
 	l.n--
+}
+
+// lane holds the running lane children, in start order; guarded by the
+// family's mu, except open.
+type lane struct {
+	chain
+	run     *run                // the run whose lane is open; nil: closed
+	open    atomic.Pointer[run] // run, readable without the mutex
+	exiting int                 // lane exits whose events the reaper has yet to emit
+	idle    *sync.Cond          // broadcast when exiting or reaping may have dropped, with waiting > 0
+	waiting int
 }
 
 // openLane opens the lane of run r: its children have started and it
@@ -118,18 +135,7 @@ func (f *family) insertBefore(c, p *child) {
 	if c.lane { // written only under mu; append's new child is off the lane already
 		c.lane = false
 	}
-	c.next = p
-	if p != nil {
-		c.prev, p.prev = p.prev, c
-	} else {
-		c.prev, f.tail = f.tail, c
-	}
-	if c.prev != nil {
-		c.prev.next = c
-	} else {
-		f.head = c
-	}
-	f.n++
+	f.chain.insertBefore(c, p)
 }
 
 // claimLocked takes c off the lane, if it is there, into the ordered list
