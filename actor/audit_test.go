@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/airssys/rt/internal/hook"
 	"github.com/airssys/rt/supervisor"
 )
 
@@ -302,11 +303,13 @@ func TestStopWhileSendersRun(t *testing.T) {
 	}
 }
 
-// TestObserverCannotStopAnActorThroughItsInstance calls StopInline (the
-// stop request a supervisor delivers when it cancels an incarnation, see
-// supervisor.ChildInfo.Instance) on a running actor's instance, as an
-// observer could: the actor keeps running and handling messages, and a
-// real stop afterwards still stops it.
+// TestObserverCannotStopAnActorThroughItsInstance: StopInline (the stop
+// request a supervisor delivers when it cancels an incarnation, see
+// supervisor.ChildInfo.Instance) is out of reach of code outside this
+// module, which cannot name its hook.Token; and called on a running
+// actor's instance from inside it, it does nothing: the actor keeps
+// running and handling messages, and a real stop afterwards still stops
+// it.
 func TestObserverCannotStopAnActorThroughItsInstance(t *testing.T) {
 	sup := newSup(t, supervisor.OneForOne)
 	got := make(chan int, 4)
@@ -320,8 +323,11 @@ func TestObserverCannotStopAnActorThroughItsInstance(t *testing.T) {
 	<-got
 	var stopped bool
 	for _, ci := range sup.WhichChildren() {
-		if s, ok := ci.Instance.(interface{ StopInline() }); ok {
-			s.StopInline()
+		if _, ok := ci.Instance.(interface{ StopInline() }); ok {
+			t.Fatal("an actor's instance has a StopInline that code outside the module can call")
+		}
+		if s, ok := ci.Instance.(interface{ StopInline(hook.Token) }); ok {
+			s.StopInline(hook.Token{})
 			stopped = true
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/airssys/rt/health"
+	"github.com/airssys/rt/internal/hook"
 	"github.com/airssys/rt/supervisor"
 )
 
@@ -226,8 +227,8 @@ func afterFunc(ctx context.Context, f func()) (stop func() bool) {
 // value and a stop function would be two allocations that each idle
 // actor keeps).
 type inlineCanceler interface {
-	OnCancelStopChild() bool // the cancel calls StopInline
-	StopOnCancelInline() bool
+	OnCancelStopChild(hook.Token) bool // the cancel calls StopInline
+	StopOnCancelInline(hook.Token) bool
 }
 
 // Bits of incarnation.marks.
@@ -243,7 +244,7 @@ const (
 func (inc *incarnation[M]) watchStop(ctx context.Context) {
 	if ic, ok := ctx.(inlineCanceler); ok {
 		inc.marks |= markWatchInline
-		if ic.OnCancelStopChild() {
+		if ic.OnCancelStopChild(hook.Token{}) {
 			return
 		}
 		inc.marks &^= markWatchInline
@@ -261,7 +262,7 @@ func (inc *incarnation[M]) watchStop(ctx context.Context) {
 func (inc *incarnation[M]) unwatchStop() {
 	switch {
 	case inc.marks&markWatchInline != 0:
-		inc.cx.ctx.(inlineCanceler).StopOnCancelInline()
+		inc.cx.ctx.(inlineCanceler).StopOnCancelInline(hook.Token{})
 	case inc.marks&markWatchOther != 0:
 		c := inc.cx.cell
 		var stop func() bool
@@ -373,8 +374,9 @@ func (inc *incarnation[M]) onCancelInline() {
 // cancels the incarnation's ctx (see inlineCanceler): onCancelInline. It
 // does nothing while the ctx is not cancelled, so that nobody else (an
 // observer holding supervisor.ChildInfo.Instance) can stop an actor with
-// it.
-func (inc *incarnation[M]) StopInline() {
+// it; and its hook.Token keeps code outside this module from calling it
+// at all.
+func (inc *incarnation[M]) StopInline(hook.Token) {
 	if inc.cx.ctx == nil || inc.cx.ctx.Err() == nil {
 		return
 	}

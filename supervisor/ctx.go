@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/airssys/rt/internal/hook"
 )
 
 // An incarnation is itself the context its child runs under: one
@@ -17,7 +19,7 @@ type incCtx struct {
 
 	mu       sync.Mutex
 	canceled atomic.Bool // Err is context.Canceled; a flag read without the lock, 16 bytes less than an error
-	inline   bool        // first was registered by AfterFuncInline: cancel calls it directly
+	inline   bool        // first was registered by afterFuncInline: cancel calls it directly
 	stopKid  bool        // the inline slot holds the child itself (OnCancelStopChild): first is nil
 	slotUsed bool        // the first slot has been given (first or stopKid): never again, even once emptied
 	rare     *ctxRare    // Done's channel and the AfterFuncs, behind a pointer: an actor's ctx needs none of them
@@ -114,7 +116,7 @@ func (c *incCtx) AfterFunc(f func()) (stop func() bool) {
 
 func stopped() bool { return false }
 
-// AfterFuncInline is AfterFunc for a function that never blocks: cancel
+// afterFuncInline is AfterFunc for a function that never blocks: cancel
 // calls it on the cancelling goroutine rather than on a goroutine of its
 // own. The supervisor stops children one at a time on its own goroutine,
 // so for an idle actor (a Launcher) that goroutine hop and the wait for it
@@ -123,21 +125,21 @@ func stopped() bool { return false }
 // PostStop, a Receive while draining) to a goroutine of its own. Only the
 // first registration of an incarnation may be inline; later ones, and any
 // made after the cancel, run as AfterFunc's do.
-func (c *incCtx) AfterFuncInline(f func()) (stop func() bool) {
-	if !c.OnCancelInline(f) {
+func (c *incCtx) afterFuncInline(f func()) (stop func() bool) {
+	if !c.onCancelInline(f) {
 		return c.AfterFunc(f)
 	}
 	return c.stopFirst
 }
 
-// OnCancelInline is AfterFuncInline for a caller that keeps no stop
+// onCancelInline is afterFuncInline for a caller that keeps no stop
 // function: an actor's incarnation, of which a program may hold 100,000
 // idle, each keeping what it registered (a stop function is an
 // allocation of its own). It reports whether f took the inline slot; if
 // not (the context is cancelled already, or something registered first),
 // nothing was registered, and the caller falls back to AfterFunc.
 // StopOnCancelInline undoes it.
-func (c *incCtx) OnCancelInline(f func()) bool {
+func (c *incCtx) onCancelInline(f func()) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.canceled.Load() || c.slotUsed {
@@ -150,16 +152,17 @@ func (c *incCtx) OnCancelInline(f func()) bool {
 
 // childStopper is implemented by children that take their stop request
 // on the cancelling goroutine (actors' incarnations): StopInline must
-// never block, as an AfterFuncInline function.
-type childStopper interface{ StopInline() }
+// never block, as an afterFuncInline function. (The hook.Token keeps
+// the agreement out of reach of code outside this module; see package hook.)
+type childStopper interface{ StopInline(hook.Token) }
 
-// OnCancelStopChild is OnCancelInline with the child itself in the slot:
+// OnCancelStopChild is onCancelInline with the child itself in the slot:
 // the cancel calls the child's StopInline, and no function is made for
 // it (an actor's method value would be an allocation that each of
 // 100,000 idle actors keeps). It reports whether the child took the slot;
 // StopOnCancelInline undoes it. Only the context of a supervisor's
 // incarnation whose child is a childStopper may be asked.
-func (c *incCtx) OnCancelStopChild() bool {
+func (c *incCtx) OnCancelStopChild(hook.Token) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.canceled.Load() || c.slotUsed {
@@ -169,9 +172,10 @@ func (c *incCtx) OnCancelStopChild() bool {
 	return true
 }
 
-// StopOnCancelInline unregisters the function OnCancelInline registered;
+// StopOnCancelInline unregisters what OnCancelStopChild (or onCancelInline)
+// registered;
 // it reports false once that has run or been stopped.
-func (c *incCtx) StopOnCancelInline() bool { return c.stopFirst() }
+func (c *incCtx) StopOnCancelInline(hook.Token) bool { return c.stopFirst() }
 
 // stopFirst unregisters the first AfterFunc; it reports false once the
 // function has run or been stopped.
@@ -195,7 +199,7 @@ func (c *incCtx) stopFirst() bool {
 func (inc *incarnation) cancel() {
 	if inc.incCtx.cancel() {
 		if s, ok := inc.inst.(childStopper); ok {
-			s.StopInline()
+			s.StopInline(hook.Token{})
 		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"testing/synctest"
+
+	"github.com/airssys/rt/internal/hook"
 )
 
 // The children's contexts honour context.AfterFunc's contract: f runs
@@ -75,30 +77,30 @@ func TestIncarnationContext(t *testing.T) {
 	})
 }
 
-// A function registered with AfterFuncInline runs on the goroutine that
+// A function registered with afterFuncInline runs on the goroutine that
 // cancels, before cancel returns; only the first registration may be
 // inline, and one made after the cancel runs as AfterFunc's do.
 func TestIncarnationContextInline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := &incCtx{r: &run{base: context.Background()}}
 		ran := false
-		_ = c.AfterFuncInline(func() { ran = true }) // no lock: same goroutine, or the race detector says so
+		_ = c.afterFuncInline(func() { ran = true }) // no lock: same goroutine, or the race detector says so
 		later := make(chan struct{})
-		_ = c.AfterFuncInline(func() { close(later) }) // second: not inline
+		_ = c.afterFuncInline(func() { close(later) }) // second: not inline
 		c.cancel()
 		if !ran {
 			t.Fatal("the inline function did not run before cancel returned")
 		}
 		<-later
 		late := make(chan struct{})
-		if c.AfterFuncInline(func() { close(late) })() {
+		if c.afterFuncInline(func() { close(late) })() {
 			t.Fatal("stop on a done context")
 		}
 		<-late
 
 		// Stopped before the cancel, it never runs.
 		d := &incCtx{r: &run{base: context.Background()}}
-		stop := d.AfterFuncInline(func() { t.Error("stopped func ran") })
+		stop := d.afterFuncInline(func() { t.Error("stopped func ran") })
 		if !stop() || stop() {
 			t.Fatal("stop must report true once")
 		}
@@ -106,38 +108,38 @@ func TestIncarnationContextInline(t *testing.T) {
 	})
 }
 
-// OnCancelInline takes the inline slot as AfterFuncInline does, without a
+// onCancelInline takes the inline slot as afterFuncInline does, without a
 // stop function: StopOnCancelInline undoes it once; a taken slot or a done
 // context refuses the registration instead of falling back.
 func TestIncarnationContextOnCancelInline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := &incCtx{r: &run{base: context.Background()}}
 		ran := false
-		if !c.OnCancelInline(func() { ran = true }) {
+		if !c.onCancelInline(func() { ran = true }) {
 			t.Fatal("the empty slot was refused")
 		}
-		if c.OnCancelInline(func() { t.Error("refused func ran") }) {
+		if c.onCancelInline(func() { t.Error("refused func ran") }) {
 			t.Fatal("a taken slot was given twice")
 		}
 		c.cancel()
 		if !ran {
 			t.Fatal("the inline function did not run before cancel returned")
 		}
-		if c.StopOnCancelInline() {
+		if c.StopOnCancelInline(hook.Token{}) {
 			t.Fatal("stop after the function ran must be false")
 		}
-		if c.OnCancelInline(func() { t.Error("func registered on a done context ran") }) {
+		if c.onCancelInline(func() { t.Error("func registered on a done context ran") }) {
 			t.Fatal("a done context took a registration")
 		}
 
 		d := &incCtx{r: &run{base: context.Background()}}
-		if !d.OnCancelInline(func() { t.Error("stopped func ran") }) {
+		if !d.onCancelInline(func() { t.Error("stopped func ran") }) {
 			t.Fatal("the empty slot was refused")
 		}
-		if !d.StopOnCancelInline() || d.StopOnCancelInline() {
+		if !d.StopOnCancelInline(hook.Token{}) || d.StopOnCancelInline(hook.Token{}) {
 			t.Fatal("stop must report true once")
 		}
-		if d.OnCancelInline(func() { t.Error("slot reused after a stop") }) {
+		if d.onCancelInline(func() { t.Error("slot reused after a stop") }) {
 			t.Fatal("the slot was given again after a stop")
 		}
 		d.cancel()
@@ -150,7 +152,7 @@ type stopCounter struct {
 	stops int
 }
 
-func (s *stopCounter) StopInline() { s.stops++ }
+func (s *stopCounter) StopInline(hook.Token) { s.stops++ }
 
 // OnCancelStopChild puts the child itself in the inline slot: cancelling
 // the incarnation calls its StopInline before cancel returns, once; a
@@ -160,7 +162,7 @@ func TestIncarnationContextStopChild(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		kid := &stopCounter{}
 		inc := &incarnation{inst: kid, incCtx: incCtx{r: &run{base: context.Background()}}}
-		if !inc.OnCancelStopChild() || inc.OnCancelStopChild() {
+		if !inc.OnCancelStopChild(hook.Token{}) || inc.OnCancelStopChild(hook.Token{}) {
 			t.Fatal("the slot must be given once")
 		}
 		later := make(chan struct{})
@@ -171,13 +173,13 @@ func TestIncarnationContextStopChild(t *testing.T) {
 		}
 		<-later
 		inc.cancel()
-		if kid.stops != 1 || inc.StopOnCancelInline() {
+		if kid.stops != 1 || inc.StopOnCancelInline(hook.Token{}) {
 			t.Fatal("a second cancel told the child again, or the stop still found it registered")
 		}
 
 		kid2 := &stopCounter{}
 		inc2 := &incarnation{inst: kid2, incCtx: incCtx{r: &run{base: context.Background()}}}
-		if !inc2.OnCancelStopChild() || !inc2.StopOnCancelInline() || inc2.StopOnCancelInline() {
+		if !inc2.OnCancelStopChild(hook.Token{}) || !inc2.StopOnCancelInline(hook.Token{}) || inc2.StopOnCancelInline(hook.Token{}) {
 			t.Fatal("stop must report true once")
 		}
 		inc2.cancel()
