@@ -262,3 +262,35 @@ func ExampleSupervisor_StartChild_manyDynamicChildren() {
 	// supervisor jobs: child "job-7": already started
 	// left: 0
 }
+
+// session is one of many children of its own kind (a user's session, say):
+// the value that describes it is its Source, so the supervisor keeps no
+// New and Dispose func values for each of them.
+type session struct{ user string }
+
+func (s *session) New() supervisor.Child { return supervisor.ChildFunc(idle) }
+
+func (s *session) Dispose(reason error) { fmt.Println("session of", s.user, "disposed") }
+
+// A Spec's Source stands for its New and Dispose: one value per child
+// instead of two func values (each an allocation the supervisor would keep
+// as long as the child).
+func ExampleSource() {
+	sup := supervisor.New("sessions", supervisor.OneForOne, supervisor.Temporary, quiet)
+	if err := sup.Start(context.Background()); err != nil {
+		panic(err)
+	}
+	for _, user := range []string{"ada", "alan"} {
+		if err := sup.StartChild(supervisor.Spec{Name: user, Source: &session{user: user}}); err != nil {
+			panic(err)
+		}
+	}
+	bad := supervisor.Spec{Name: "grace", Source: &session{user: "grace"}, New: func() supervisor.Child { return nil }}
+	fmt.Println(errors.Is(sup.StartChild(bad), supervisor.ErrInvalidSpec))
+	_ = sup.TerminateChild("ada") // Temporary: its spec goes, and Dispose runs
+	_ = sup.Stop()
+	// Output:
+	// true
+	// session of ada disposed
+	// session of alan disposed
+}
