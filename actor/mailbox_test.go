@@ -549,6 +549,30 @@ func TestInboxOrderAndLength(t *testing.T) {
 	}
 }
 
+// takeInSenderOrder consumes senders*each messages [sender, i] from c's
+// inbox, in batches as the activation does, and fails the test unless each
+// sender's come out once each, in its order.
+func takeInSenderOrder(t *testing.T, c *cell[[2]int], senders, each int) {
+	t.Helper()
+	next := make([]int, senders)
+	buf := make([][2]int, batchMax)
+	for taken := 0; taken < senders*each; {
+		c.mu.Lock()
+		n := c.inPopInto(buf)
+		c.mu.Unlock()
+		for _, m := range buf[:n] {
+			if m[1] != next[m[0]] {
+				t.Fatalf("sender %d: got %d, want %d", m[0], m[1], next[m[0]])
+			}
+			next[m[0]]++
+		}
+		taken += n
+		if n == 0 {
+			runtime.Gosched()
+		}
+	}
+}
+
 // Concurrent senders to the lock-free queue: each sender's messages come
 // out in its order, none is lost or repeated, and the consumer taking
 // batches meanwhile sees a length that never goes below what it has yet
@@ -566,23 +590,7 @@ func TestInboxConcurrentSenders(t *testing.T) {
 			}
 		}()
 	}
-	var next [senders]int
-	buf := make([][2]int, batchMax)
-	for taken := 0; taken < senders*each; {
-		c.mu.Lock()
-		n := c.inPopInto(buf)
-		c.mu.Unlock()
-		for _, m := range buf[:n] {
-			if m[1] != next[m[0]] {
-				t.Fatalf("sender %d: got %d, want %d", m[0], m[1], next[m[0]])
-			}
-			next[m[0]]++
-		}
-		taken += n
-		if n == 0 {
-			runtime.Gosched()
-		}
-	}
+	takeInSenderOrder(t, &c, senders, each)
 	wg.Wait()
 	if c.inLen() != 0 || c.inReady() {
 		t.Fatalf("inLen %d after taking everything", c.inLen())
@@ -749,23 +757,7 @@ func TestInboxReuseWithConcurrentSenders(t *testing.T) {
 			}
 		}()
 	}
-	var next [senders]int
-	buf := make([][2]int, batchMax)
-	for taken := 0; taken < senders*each; {
-		c.mu.Lock()
-		n := c.inPopInto(buf)
-		c.mu.Unlock()
-		for _, m := range buf[:n] {
-			if m[1] != next[m[0]] {
-				t.Fatalf("sender %d: got %d, want %d", m[0], m[1], next[m[0]])
-			}
-			next[m[0]]++
-		}
-		taken += n
-		if n == 0 {
-			runtime.Gosched()
-		}
-	}
+	takeInSenderOrder(t, &c, senders, each)
 	wg.Wait()
 	if c.inLen() != 0 || c.inReady() {
 		t.Fatalf("inLen %d after taking everything", c.inLen())
