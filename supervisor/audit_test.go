@@ -306,7 +306,9 @@ func TestRegressionLaneStartRacesTheLoop(t *testing.T) {
 
 // TestLaneStopWhileNewRuns stops a supervisor while a lane start is in
 // its child's New: the start fails with ErrStopped, Stop does not wait for
-// New, the child made is never run, and nothing is left running.
+// New, the child made is never run, nothing is left running, and the spec
+// is disposed once, with the ErrStopped, since New got to make something
+// (see TestRegressionLaneStopWhileNewRunsDisposes).
 func TestLaneStopWhileNewRuns(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := New("root", OneForOne, Temporary, quiet)
@@ -314,13 +316,14 @@ func TestLaneStopWhileNewRuns(t *testing.T) {
 		inNew, release := make(chan struct{}), make(chan struct{})
 		j := &auditJob{done: make(chan error, 1)}
 		var disposed atomic.Int32
+		var reason error
 		started := make(chan error, 1)
 		go func() {
 			started <- s.StartChild(Spec{Name: "x", New: func() Child {
 				close(inNew)
 				<-release
 				return j
-			}, Dispose: func(error) { disposed.Add(1) }})
+			}, Dispose: func(err error) { reason = err; disposed.Add(1) }})
 		}()
 		<-inNew
 		if err := s.Stop(); err != nil {
@@ -334,19 +337,76 @@ func TestLaneStopWhileNewRuns(t *testing.T) {
 		if n := s.CountChildren(); n.Specs != 0 {
 			t.Fatalf("after Stop: %+v", n)
 		}
-		// Refused as a StartChild after Stop is: the caller still holds
-		// the spec (actor.Spawn fails its cell itself).
-		if d := disposed.Load(); d != 0 {
-			t.Fatalf("disposed %d times", d)
+		if d := disposed.Load(); d != 1 {
+			t.Fatalf("disposed %d times, want once", d)
+		}
+		if !errors.Is(reason, ErrStopped) {
+			t.Fatalf("Dispose(%v), want ErrStopped", reason)
 		}
 	})
+}
+
+// stopSource is a Source whose New opens a resource and whose Dispose
+// closes it; New waits in between for the test to stop the supervisor.
+type stopSource struct {
+	inNew, release chan struct{}
+	open           atomic.Int32
+	newChild       func() Child
+}
+
+func (s *stopSource) New() Child {
+	s.open.Add(1)
+	close(s.inNew)
+	<-s.release
+	return s.newChild()
+}
+
+func (s *stopSource) Dispose(error) { s.open.Add(-1) }
+
+// TestRegressionLaneStopWhileNewRunsDisposes: a supervisor that stopped
+// while a lane start was in its child's New failed the start with
+// ErrStopped and never called Dispose, so a Source's resource made by New
+// leaked. Both ways out of New are checked: a Launcher (the lane would
+// launch it) and a Starter (which New hands to the control goroutine,
+// gone by then).
+func TestRegressionLaneStopWhileNewRunsDisposes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		make func() Child
+	}{
+		{"launcher", func() Child { return &auditJob{done: make(chan error, 1)} }},
+		{"starter", func() Child { return &auditStarter{auditJob{done: make(chan error, 1)}} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s := New("root", OneForOne, Temporary, quiet)
+				mustStart(t, s)
+				src := &stopSource{inNew: make(chan struct{}), release: make(chan struct{}), newChild: tc.make}
+				started := make(chan error, 1)
+				go func() { started <- s.StartChild(Spec{Name: "x", Source: src}) }()
+				<-src.inNew
+				if err := s.Stop(); err != nil {
+					t.Fatal(err)
+				}
+				close(src.release)
+				if err := <-started; !errors.Is(err, ErrStopped) {
+					t.Fatalf("StartChild = %v, want ErrStopped", err)
+				}
+				synctest.Wait()
+				if n := src.open.Load(); n != 0 {
+					t.Fatalf("%d resources made by New left open", n)
+				}
+			})
+		})
+	}
 }
 
 // TestLaneEscalationWhileStarting crashes many Permanent lane children at
 // once, past the restart intensity, while other goroutines keep starting
 // Temporary children on the lane: the supervisor ends with
 // ErrIntensityExceeded, starts after that fail with ErrStopped, every
-// spec admitted is disposed exactly once (a refused one never), and no
+// spec admitted is disposed exactly once, a refused one once if its New
+// ran (the stop came during the start) and never otherwise, and no
 // goroutine is left (goleak, in TestMain).
 func TestLaneEscalationWhileStarting(t *testing.T) {
 	for round := range 10 {
@@ -355,13 +415,14 @@ func TestLaneEscalationWhileStarting(t *testing.T) {
 		const crashers = 12
 		type spec struct {
 			disposed atomic.Int32
+			newRan   atomic.Bool
 			admitted bool
 		}
 		var mu sync.Mutex
 		var specs []*spec
 		startOne := func(name string, restart RestartPolicy, j *auditJob) error {
 			sp := &spec{}
-			err := s.StartChild(Spec{Name: name, Restart: restart, New: func() Child { return j },
+			err := s.StartChild(Spec{Name: name, Restart: restart, New: func() Child { sp.newRan.Store(true); return j },
 				Dispose: func(error) { sp.disposed.Add(1) }})
 			sp.admitted = err == nil
 			mu.Lock()
@@ -403,11 +464,12 @@ func TestLaneEscalationWhileStarting(t *testing.T) {
 		}
 		for i, sp := range specs {
 			want := int32(0)
-			if sp.admitted {
+			if sp.admitted || sp.newRan.Load() {
 				want = 1
 			}
 			if got := sp.disposed.Load(); got != want {
-				t.Fatalf("round %d: spec %d (admitted %v) disposed %d times", round, i, sp.admitted, got)
+				t.Fatalf("round %d: spec %d (admitted %v, New ran %v) disposed %d times",
+					round, i, sp.admitted, sp.newRan.Load(), got)
 			}
 		}
 	}
@@ -525,14 +587,16 @@ func TestRegressionLaunchPanicsAfterExit(t *testing.T) {
 // TestLaneStartsRacingStop calls Stop while several goroutines start
 // children on the lane, some ending at once: a start either succeeds
 // (and its child is stopped or ended, and disposed once) or fails with
-// ErrStopped (and is never disposed); Stop returns nil, and no goroutine
-// is left (goleak, in TestMain).
+// ErrStopped (and is disposed once if its New ran, the stop coming during
+// the start, never otherwise); Stop returns nil, and no goroutine is left
+// (goleak, in TestMain).
 func TestLaneStartsRacingStop(t *testing.T) {
 	for round := range 20 {
 		s := New("root", OneForOne, Temporary, quiet)
 		mustStart(t, s)
 		type spec struct {
 			disposed atomic.Int32
+			newRan   atomic.Bool
 			err      error
 		}
 		var mu sync.Mutex
@@ -546,7 +610,7 @@ func TestLaneStartsRacingStop(t *testing.T) {
 					if i%2 == 0 {
 						j.done <- nil // ends as soon as it runs
 					}
-					sp.err = s.StartChild(Spec{Name: fmt.Sprintf("w%d-%d", w, i), New: func() Child { return j },
+					sp.err = s.StartChild(Spec{Name: fmt.Sprintf("w%d-%d", w, i), New: func() Child { sp.newRan.Store(true); return j },
 						Dispose: func(error) { sp.disposed.Add(1) }})
 					mu.Lock()
 					specs = append(specs, sp)
@@ -579,7 +643,9 @@ func TestLaneStartsRacingStop(t *testing.T) {
 				if !errors.Is(sp.err, ErrStopped) {
 					t.Fatalf("round %d: StartChild = %v", round, sp.err)
 				}
-				want = 0
+				if !sp.newRan.Load() {
+					want = 0
+				}
 			}
 			if got := sp.disposed.Load(); got != want {
 				t.Fatalf("round %d: spec %d (err %v) disposed %d times", round, i, sp.err, got)

@@ -109,7 +109,12 @@
 // Two things differ from a child started by the control goroutine: New
 // runs on the caller's goroutine, and a Launch that panics is reported
 // after the child's started event (the started event must precede the
-// child's exit, which may come during Launch).
+// child's exit, which may come during Launch). Stop does not wait for a
+// New under way on a caller's goroutine: that start fails with
+// [ErrStopped], and since New made something, the spec's Dispose hook
+// runs (with that error) before StartChild returns, as after any start
+// that fails past New; a StartChild refused before New leaves the spec
+// with its caller.
 //
 // # Observing
 //

@@ -218,10 +218,15 @@ func (s *Supervisor) startLane(spec Spec) (handled bool, made Child, err error) 
 	now := time.Now()
 	f.mu.Lock()
 	if f.lane.run != r {
-		// The supervisor began to stop while New ran.
+		// The supervisor began to stop while New ran: the start fails, and
+		// what New made (a Source's resource, say) is disposed as after
+		// any start that fails past New, here since the shutdown, which
+		// does not wait for New, never saw the child.
 		f.byName.remove(c)
 		f.mu.Unlock()
-		return true, nil, fmt.Errorf("supervisor %s: %w", r.path, ErrStopped)
+		err := fmt.Errorf("supervisor %s: %w", r.path, ErrStopped)
+		disposeFor(c, err)
+		return true, nil, err
 	}
 	c.inc = inc
 	c.setState(ChildRunning) // under mu: lookup reads state

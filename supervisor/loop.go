@@ -241,7 +241,9 @@ func (r *run) call(m *call) reply {
 		info := r.info(m.buf)
 		return reply{info: &info}
 	case opStartChild:
-		return reply{err: r.startChildren(m.specs, m.made)}
+		made := m.made
+		m.made = nil // taken: StartChild disposes it only if the loop never got it
+		return reply{err: r.startChildren(m.specs, made)}
 	}
 	c := r.f.lookup(m.name)
 	if c == nil {

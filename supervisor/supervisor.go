@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -398,7 +399,18 @@ func (s *Supervisor) StartChild(spec Spec) error {
 	c := &call{op: opStartChild, made: made}
 	c.one[0] = spec
 	c.specs = c.one[:]
-	return s.startChildren(c)
+	err = s.startChildren(c)
+	if c.made != nil && errors.Is(err, ErrStopped) {
+		// New ran on the lane, and the supervisor stopped before its
+		// control goroutine took what New made: dispose of it, as the
+		// lane does when the stop comes during New.
+		if src := sourceOf(spec); src != nil {
+			if _, plain := src.(newOnly); !plain {
+				src.Dispose(err)
+			}
+		}
+	}
+	return err
 }
 
 // StartChildren adds several children as one operation, in order: all are
