@@ -19,26 +19,31 @@ import (
 // Start or Launch) and read by the activation afterwards, except those
 // noted.
 //
-// It is kept at 72 bytes, so that the cell with its first incarnation
-// inside (cell.inc0) fits a 192-byte size class: what only some
-// incarnations need lives in rare (Context.SetSelf's ref included), and
-// the stop request is watched without a stop function (see watchStop).
+// It is kept at 64 bytes, so that the cell with its first incarnation
+// inside (cell.inc0) fits a small size class: what only some
+// incarnations need lives in rare (Context.SetSelf's ref included), the
+// stop request is watched without a stop function (see watchStop), and
+// the end is reported to the supervisor without an exit function (see
+// LaunchCtx).
 type incarnation[M any] struct {
-	cx       Context[M] // cx.cell is the actor
+	cx       Context[M] // cx.cell is the actor; cx.ctx takes its exit report when markExitCtx is set
 	actor    Actor[M]
-	exit     func(error)
 	rare     *incRare[M]   // guarded by the cell's mu; nil in the common case
 	ctl      atomic.Uint32 // control requests (ctlStop, ctlCrash)
 	started  bool          // PreStart succeeded (or there is none): PostStop is due
 	launched bool
 	ended    bool  // owned by the activation
-	marks    uint8 // markWatchInline, markWatchOther, markSelf; written before the incarnation is published
+	marks    uint8 // markWatchInline, markWatchOther, markSelf, markExitCtx; written before the incarnation is published
 }
 
 // incRare holds what few incarnations need, apart so that the others stay
 // small.
 type incRare[M any] struct {
 	crashErr error // set before ctlCrash
+	// exit is the exit function of an incarnation launched by Launch
+	// (another runner than a supervisor, which reports through the
+	// ctx: see markExitCtx); set before the incarnation is published.
+	exit func(error)
 	// retiring is the incarnation this one replaced before it had ended
 	// (the supervisor does not wait with BrutalKill, nor after abandoning
 	// one): the activation ends it, PostStop included, before this one
@@ -236,6 +241,7 @@ const (
 	markWatchInline uint8 = 1 << iota // the stop request is watched in the inline slot of a supervisor's ctx (inlineCanceler)
 	markWatchOther                    // ... through afterFunc; rare.unwatch undoes it
 	markSelf                          // rare.self is what Context.Self returns (SetSelf)
+	markExitCtx                       // the end is reported to cx.ctx (LaunchCtx), not to rare.exit
 )
 
 // watchStop registers onCancelInline with ctx, once per incarnation, before
@@ -286,16 +292,54 @@ func (inc *incarnation[M]) preStart() (err error) {
 	return inc.actor.(PreStarter[M]).PreStart(&inc.cx)
 }
 
+// ctxExiter is implemented by the ctx a supervisor launches an actor's
+// incarnation with (see LaunchCtx): ExitChild is the exit function it did
+// not have to make.
+type ctxExiter interface {
+	ExitChild(_ hook.Token, err error)
+}
+
+// LaunchCtx is how a supervisor launches the incarnation: Launch, with the
+// end reported by ctx's ExitChild instead of an exit function, of which
+// each of 100,000 idle actors would keep one. The supervisor gives Start
+// (if any) and Launch the same ctx, so it is cx.ctx.
+func (inc *incarnation[M]) LaunchCtx(_ hook.Token, ctx context.Context) {
+	if _, ok := ctx.(ctxExiter); !ok {
+		panic("actor: LaunchCtx with a ctx that takes no exit report") // a broken agreement within this module
+	}
+	inc.cx.ctx = ctx
+	inc.marks |= markExitCtx
+	inc.launch(ctx)
+}
+
 // Launch implements supervisor.Launcher: it hands the incarnation to the
 // cell and returns at once. exit is called once, by the activation that
 // ends the incarnation.
 func (inc *incarnation[M]) Launch(ctx context.Context, exit func(error)) {
 	c := inc.cx.cell
-	inc.exit = exit
-	inc.launched = true
+	c.mu.Lock() // an observer's Crash may be making rare
+	inc.rareLocked().exit = exit
+	c.mu.Unlock()
 	if inc.cx.ctx == nil {
 		inc.cx.ctx = ctx
 	}
+	inc.launch(ctx)
+}
+
+// reportExit tells whoever launched the incarnation that it has ended, with
+// err; once.
+func (inc *incarnation[M]) reportExit(err error) {
+	if inc.marks&markExitCtx != 0 {
+		inc.cx.ctx.(ctxExiter).ExitChild(hook.Token{}, err)
+		return
+	}
+	inc.rare.exit(err)
+}
+
+// launch is Launch once the exit report is arranged.
+func (inc *incarnation[M]) launch(ctx context.Context) {
+	c := inc.cx.cell
+	inc.launched = true
 	if inc.marks&(markWatchInline|markWatchOther) == 0 {
 		inc.watchStop(ctx)
 	}
@@ -306,7 +350,7 @@ func (inc *incarnation[M]) Launch(ctx context.Context, exit func(error)) {
 		c.mu.Unlock()
 		inc.ended = true
 		inc.unwatchStop()
-		exit(inc.postStop(err))
+		inc.reportExit(inc.postStop(err))
 		return
 	}
 	if prev := c.inc; prev != nil {

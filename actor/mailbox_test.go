@@ -684,7 +684,7 @@ func TestSendRacingStopLosesNothing(t *testing.T) {
 
 // Every idle actor carries a cell with its first incarnation inside: it
 // stays in the 192-byte size class (the cell's own fields in 120 bytes,
-// the incarnation in 72), with what most actors never use (watchers,
+// the incarnation in 64), with what most actors never use (watchers,
 // Done's channel, a logger, the last error, Block waiters, dead-letter
 // counts) behind c.rare, and the senders' and the activation's hot words
 // at least a cache line apart.
@@ -693,8 +693,8 @@ func TestCellStaysSmall(t *testing.T) {
 	if size := unsafe.Sizeof(c); size > 192 {
 		t.Errorf("cell[int] is %d bytes, want at most 192", size)
 	}
-	if size := unsafe.Sizeof(c.inc0); size > 72 {
-		t.Errorf("incarnation[int] is %d bytes, want at most 72", size)
+	if size := unsafe.Sizeof(c.inc0); size > 64 {
+		t.Errorf("incarnation[int] is %d bytes, want at most 64", size)
 	}
 	if d := unsafe.Offsetof(c.tally) - unsafe.Offsetof(c.last); d < 64 {
 		t.Errorf("tally is %d bytes after last, want a cache line (64) at least", d)

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"unsafe"
 
+	"github.com/airssys/rt/internal/hook"
 	"github.com/airssys/rt/supervisor"
 )
 
@@ -365,5 +366,11 @@ func (c *cell[M]) end(inc *incarnation[M], err error, stopped bool) {
 		}
 	}
 	c.mu.Unlock()
-	inc.exit(err) // a replaced incarnation's exit is ignored by its supervisor
+	// A replaced incarnation's exit is ignored by its supervisor. (This is
+	// reportExit, written out: a frame less at the end of a small stack.)
+	if inc.marks&markExitCtx != 0 {
+		inc.cx.ctx.(ctxExiter).ExitChild(hook.Token{}, err)
+		return
+	}
+	inc.rare.exit(err)
 }

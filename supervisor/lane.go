@@ -238,7 +238,7 @@ func (s *Supervisor) startLane(spec Spec) (handled bool, made Child, err error) 
 	// events must follow this one.
 	r.emit(Event{Time: now, Kind: EventChildStarted, Child: c.spec.Name})
 	if l, ok := inst.(Launcher); ok {
-		if err := callLaunch(l, &inc.incCtx, inc.exitFunc()); err != nil {
+		if err := callLaunch(l, inc); err != nil {
 			return true, nil, r.laneLaunchFailed(c, inc, err)
 		}
 		return true, nil, nil

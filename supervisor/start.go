@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/airssys/rt/health"
+	"github.com/airssys/rt/internal/hook"
 )
 
 // startChild runs New, then Start (bounded by a timer), then launches the
@@ -63,7 +64,7 @@ func (r *run) startChildWith(c *child, restarted bool, made Child) (err error) {
 		inc = new(incarnation)
 	}
 	*inc = incarnation{c: c, inst: inst, incCtx: incCtx{r: r}}
-	ctx, cancel := context.Context(&inc.incCtx), inc.cancel
+	cancel := inc.cancel
 	c.inc = inc
 	launcher, isLauncher := inst.(Launcher)
 	if isSub {
@@ -84,7 +85,7 @@ func (r *run) startChildWith(c *child, restarted bool, made Child) (err error) {
 		go inc.serve(r)
 	}
 	if isLauncher {
-		if err := callLaunch(launcher, ctx, inc.exitFunc()); err != nil {
+		if err := callLaunch(launcher, inc); err != nil {
 			cancel()
 			return err
 		}
@@ -202,14 +203,48 @@ func checkHealthPolicy(p HealthPolicy, c Child) error {
 	return nil
 }
 
-func callLaunch(l Launcher, ctx context.Context, exit func(error)) (err error) {
+// callLaunch launches inc's child, whose ctx is inc itself (the same
+// value Start and Serve are given, see Starter): a ctxLauncher is told to
+// report its end through that ctx, any other Launcher is given an exit
+// function made for it.
+func callLaunch(l Launcher, inc *incarnation) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = NewPanicError(v)
 		}
 	}()
-	l.Launch(ctx, exit)
+	if cl, ok := l.(ctxLauncher); ok {
+		cl.LaunchCtx(hook.Token{}, inc)
+		return nil
+	}
+	l.Launch(inc, inc.exitFunc())
 	return nil
+}
+
+// ctxLauncher is implemented by Launchers that report their end by calling
+// ExitChild on the ctx they are launched with, rather than an exit
+// function: actors' incarnations, of which a program may hold 100,000
+// idle, each of which would keep its exit function (16 bytes) as long as
+// it runs. (The hook.Token keeps the agreement out of reach of code
+// outside this module; see package hook.)
+type ctxLauncher interface {
+	LaunchCtx(_ hook.Token, ctx context.Context)
+}
+
+// ExitChild is how a child launched by LaunchCtx (see ctxLauncher)
+// reports its end: as the exit function a Launcher is given, exactly
+// once. Its body is exitFunc's, for the same reason (it runs at the end of
+// a small goroutine stack), and it is a method of the incarnation, the
+// ctx the child holds, so that nothing is made per incarnation.
+func (inc *incarnation) ExitChild(_ hook.Token, err error) {
+	if !inc.recordExit(err) {
+		return
+	}
+	r := inc.r
+	if inc.lane && r.laneExit(inc) {
+		return
+	}
+	r.in.pushExit(inc)
 }
 
 // exitFunc is the exit a Launcher calls: a closure of the incarnation
@@ -269,11 +304,11 @@ func (inc *incarnation) serve(r *run) {
 			err = NewPanicError(v)
 		}
 	}()
-	err = inc.inst.Serve(&inc.incCtx)
+	err = inc.inst.Serve(inc)
 }
 
 func (inc *incarnation) startThenServe(r *run, st Starter, ack chan<- error, serve bool) {
-	err := safeStart(st, &inc.incCtx)
+	err := safeStart(st, inc)
 	ack <- err
 	if testHookAfterStart != nil {
 		testHookAfterStart()

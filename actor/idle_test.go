@@ -1,0 +1,49 @@
+package actor
+
+import (
+	"testing"
+
+	"github.com/airssys/rt/supervisor"
+)
+
+// An actor launched by a supervisor reports its end through the ctx it was
+// launched with (LaunchCtx): no exit function is made for its incarnation,
+// which would stay with each idle actor (16 bytes) and needed a field of
+// the incarnation besides. Its first and its restarted incarnations alike
+// then keep no rare part, and the restart still reaches the supervisor.
+func TestSupervisedIncarnationKeepsNoExitFunction(t *testing.T) {
+	sup := newSup(t, supervisor.OneForOne)
+	p := newProbe(func(_ int, _ *Context[int], msg int) error {
+		if msg < 0 {
+			return errBoom
+		}
+		return nil
+	})
+	spec, ref := Spec("a", p.factory)
+	if err := sup.StartChild(spec); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string) {
+		t.Helper()
+		c := ref.c
+		c.mu.Lock()
+		inc := c.inc
+		c.mu.Unlock()
+		if inc == nil {
+			t.Fatalf("%s: no incarnation", when)
+		}
+		if inc.marks&markExitCtx == 0 || inc.rare != nil {
+			t.Errorf("%s: marks %b, rare %+v: want the exit reported through the ctx and no rare part", when, inc.marks, inc.rare)
+		}
+	}
+	_ = ref.Send(1)
+	p.next(t)
+	check("first incarnation")
+	_ = ref.Send(-1) // fails: the supervisor restarts the actor
+	p.next(t)
+	_ = ref.Send(2)
+	if d := p.next(t); d.msg != 2 || d.inc != 2 {
+		t.Fatalf("after the crash: %+v, want 2 handled by the second incarnation", d)
+	}
+	check("restarted incarnation")
+}
