@@ -208,13 +208,19 @@ func (c *cell[M]) deadLetter(msg M, reason error) {
 
 // register claims the actor's name in its System, once.
 func (c *cell[M]) register() error {
-	sys := c.sys.Load()
-	if sys == nil {
+	if c.sys.Load() == nil {
 		return nil
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.registeredLocked() {
+	return c.registerLocked()
+}
+
+// registerLocked is register with c.mu held (then the System's lock,
+// the order dispose takes them in).
+func (c *cell[M]) registerLocked() error {
+	sys := c.sys.Load()
+	if sys == nil || c.registeredLocked() {
 		return nil
 	}
 	if c.stopped {
@@ -224,6 +230,23 @@ func (c *cell[M]) register() error {
 		return err
 	}
 	c.flags |= cellRegistered
+	return nil
+}
+
+// registerNew is register for a cell that nobody else can reach yet (Spawn's
+// own, before its Ref is returned or the System's registry holds it): no
+// lock of the cell's is needed, since the registry's lock publishes the
+// flag with the cell.
+func (c *cell[M]) registerNew() error {
+	sys := c.sys.Load()
+	if sys == nil {
+		return nil
+	}
+	c.flags |= cellRegistered
+	if err := sys.register(c.name, c); err != nil {
+		c.flags &^= cellRegistered
+		return err
+	}
 	return nil
 }
 

@@ -83,10 +83,13 @@ func (c *cell[M]) Dispose(reason error) { c.dispose(reason) }
 // value: only actors with PreStart get a supervisor.Starter (and with it a
 // start goroutine), only health.Checkers a CheckHealth.
 func (c *cell[M]) newChild() supervisor.Child {
-	if err := c.register(); err != nil {
+	// One lock for the checks, the registration (if Spawn has not done
+	// it) and the claim of inc0: a spawn pays for each lock round trip.
+	c.mu.Lock()
+	if err := c.registerLocked(); err != nil {
+		c.mu.Unlock()
 		return c.failStart(err)
 	}
-	c.mu.Lock()
 	// An actor of no System yet, starting for the first time while some
 	// System runs, may be in that System's tree: it learns which from the
 	// ctx of its start, and so needs a Starter (see join). Other actors
@@ -105,23 +108,21 @@ func (c *cell[M]) newChild() supervisor.Child {
 		c.mu.Unlock()
 		return failedChild{fmt.Errorf("actor %q: %w", c.name, errSpecReused)}
 	}
+	var inc *incarnation[M]
+	if c.inc0.cx.cell == nil {
+		// The first incarnation lives inside the cell, as the
+		// supervisor's first lives inside its record: every actor starts
+		// at least once, and this spares an idle actor an object.
+		// It is claimed once (setting its cell claims it; if the factory
+		// then fails it stays unused); restarts get their own.
+		c.inc0.cx.cell = c
+		inc = &c.inc0
+	}
 	c.mu.Unlock()
 	a, err := c.make()
 	if err != nil {
 		return c.failStart(err)
 	}
-	var inc *incarnation[M]
-	c.mu.Lock()
-	if c.inc0.cx.cell == nil {
-		// The first incarnation lives inside the cell, as the
-		// supervisor's first lives inside its record: every actor starts
-		// at least once, and this spares an idle actor an object.
-		// It is used once (setting its cell claims it); restarts get
-		// their own.
-		c.inc0.cx.cell = c
-		inc = &c.inc0
-	}
-	c.mu.Unlock()
 	if inc == nil {
 		inc = new(incarnation[M])
 		inc.cx.cell = c

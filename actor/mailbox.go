@@ -416,6 +416,20 @@ func newSegment[M any](start uint64, size int) *segment[M] {
 	return s
 }
 
+// firstSegment is the first segment with its slots in the same object:
+// most actors never need a second, and a spawn then pays one allocation
+// for its mailbox instead of two.
+type firstSegment[M any] struct {
+	segment[M]
+	room [segFirst]slot[M]
+}
+
+func newFirstSegment[M any]() *segment[M] {
+	f := new(firstSegment[M])
+	f.slots = f.room[:]
+	return &f.segment
+}
+
 // end is the index after the segment's last slot.
 func (s *segment[M]) end() uint64 { return s.start.Load() + uint64(len(s.slots)) }
 
@@ -438,7 +452,7 @@ func (c *cell[M]) inPush(m M) uint64 {
 func (c *cell[M]) inWrite(i uint64, m M) {
 	s := c.last.Load() // after the claim: see the proof above
 	if s == nil {
-		c.first.CompareAndSwap(nil, newSegment[M](0, segFirst))
+		c.first.CompareAndSwap(nil, newFirstSegment[M]())
 		c.last.CompareAndSwap(nil, c.first.Load())
 		s = c.last.Load()
 	}

@@ -213,7 +213,7 @@ func spawn[M any](sup *supervisor.Supervisor, sys *System, name string, factory 
 			ref.c.sys.Store(sys) // spawned under a System's root
 		}
 	}
-	if err := ref.c.register(); err != nil {
+	if err := ref.c.registerNew(); err != nil {
 		err = fmt.Errorf("actor %q: %w", name, err)
 		ref.c.fail(err)
 		return Ref[M]{}, err
