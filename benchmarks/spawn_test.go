@@ -51,7 +51,9 @@ func BenchmarkSpawnMessageStop(b *testing.B) {
 		spawn(spawnWarmup)
 		b.ReportAllocs()
 		b.ResetTimer()
+		cpu := cpuTime()
 		spawn(b.N)
+		reportSpawnCPU(b, cpu)
 	})
 
 	b.Run(libAirsSys, func(b *testing.B) {
@@ -81,8 +83,10 @@ func BenchmarkSpawnMessageStop(b *testing.B) {
 		all := names(spawnWarmup + b.N)[spawnWarmup:]
 		b.ReportAllocs()
 		b.ResetTimer()
+		cpu := cpuTime()
 		spawn(all)
 		b.StopTimer()
+		reportSpawnCPU(b, cpu)
 		if n := len(sys.Names()); n != 0 {
 			b.Fatalf("%d actors still registered", n)
 		}
@@ -116,10 +120,19 @@ func BenchmarkSpawnMessageStop(b *testing.B) {
 		registered := protoRegistered(sys)
 		b.ReportAllocs()
 		b.ResetTimer()
+		cpu := cpuTime()
 		spawn(all)
 		b.StopTimer()
+		reportSpawnCPU(b, cpu)
 		if n := protoRegistered(sys) - registered; n != 0 {
 			b.Fatalf("%d actors still registered", n)
 		}
 	})
+}
+
+// reportSpawnCPU reports the CPU time (all goroutines, the garbage
+// collector's included) per actor since cpu0: on a shared machine it tells
+// the work a spawn costs from the time spent waiting for a processor.
+func reportSpawnCPU(b *testing.B, cpu0 int64) {
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
 }
