@@ -22,8 +22,11 @@ import (
 // (nor it them) by writing next to what the other reads.
 type cell[M any] struct {
 	// Senders' end.
-	state    atomic.Uint32 // stActive | stHasInc | stClosed | stCtxUsed; see scheduler.go
-	capacity int32         // 0: unbounded
+	// state holds the scheduling bits (stActive and the others, see
+	// scheduler.go) and, so that the cell's own fields fit 112 bytes, the
+	// cell's flags and the settings of its Spec (see stLaunched).
+	state    atomic.Uint32
+	capacity int32 // 0: unbounded
 	// The unbounded mailbox's queue, senders' side (see inbox in
 	// mailbox.go): slots claimed, and a recent segment where senders
 	// look for theirs.
@@ -31,18 +34,13 @@ type cell[M any] struct {
 	last atomic.Pointer[segment[M]]
 	name string
 
-	// Fixed by the Spec.
-	sys        atomic.Pointer[System] // set by the Spec, or at the first start in a System's tree
-	factory    func() Actor[M]
-	throughput int32 // messages per turn before yielding
-	policy     uint8 // an Overflow
-	drain      bool  // handle what is queued when asked to stop
+	// Fixed by the Spec (and, for a throughput other than the default,
+	// cellRare.throughput).
+	sys     atomic.Pointer[System] // set by the Spec, or at the first start in a System's tree
+	factory func() Actor[M]
 
-	// Guarded by mu. (Four bytes with policy and drain, so that mu and
-	// the words after it fit the cell in 120 bytes: see inc0.)
-	stopped bool  // for good
-	flags   uint8 // cellLaunched | cellRegistered
-	mu      sync.Mutex
+	// Guarded by mu.
+	mu sync.Mutex
 	// q is a bounded mailbox, or holds the messages of an unbounded one
 	// put back at its head; made at its first message.
 	q   *ring[M]
@@ -65,22 +63,59 @@ type cell[M any] struct {
 
 	// inc0 is the first incarnation, inside the cell: every actor starts
 	// at least once, and an idle actor is then one object instead of two
-	// (128 + 80 bytes in size classes; 192 together: the cell is kept to
-	// 120 bytes and the incarnation to 72). Its fields are the ones the
+	// (112 + 80 bytes in size classes; 176 together: the cell is kept to
+	// 112 bytes and the incarnation to 64). Its fields are the ones the
 	// activation reads for every message, so it sits at the activation's
 	// end. It is given out once (its cx.cell is set then, under mu);
 	// restarts allocate their own.
 	inc0 incarnation[M]
 }
 
-// Bits of cell.flags.
+// Bits of cell.state above the scheduling ones (scheduler.go), which they
+// share a word with so that an idle actor's cell fits a smaller size
+// class than five fields of their own would let it. stLaunched and
+// stRegistered change under mu; the others are fixed by the Spec.
 const (
-	cellLaunched   uint8 = 1 << iota // some incarnation has been launched
-	cellRegistered                   // holds its name in sys
+	stLaunched   uint32 = 1 << (8 + iota) // some incarnation has been launched
+	stRegistered                          // holds its name in sys
+	stDrain                               // handle what is queued when asked to stop (WithDrainOnStop)
 )
 
-func (c *cell[M]) launchedLocked() bool   { return c.flags&cellLaunched != 0 }
-func (c *cell[M]) registeredLocked() bool { return c.flags&cellRegistered != 0 }
+// stPolicyShift is where cell.state holds the bounded mailbox's Overflow
+// policy, fixed by the Spec.
+const stPolicyShift = 16
+
+// cellState is the initial cell.state of an actor with these settings.
+func cellState(policy Overflow, drain bool) uint32 {
+	st := uint32(policy) << stPolicyShift
+	if drain {
+		st |= stDrain
+	}
+	return st
+}
+
+func (c *cell[M]) launchedLocked() bool   { return c.state.Load()&stLaunched != 0 }
+func (c *cell[M]) registeredLocked() bool { return c.state.Load()&stRegistered != 0 }
+
+// stopped reports whether the actor has stopped for good (stopLocked).
+func (c *cell[M]) stopped() bool { return c.state.Load()&stClosed != 0 }
+
+// drain reports whether the actor handles what is queued when asked to
+// stop (WithDrainOnStop).
+func (c *cell[M]) drain() bool { return c.state.Load()&stDrain != 0 }
+
+// policy is the bounded mailbox's Overflow policy.
+func (c *cell[M]) policy() Overflow { return Overflow(c.state.Load() >> stPolicyShift & 0xff) }
+
+// throughput is how many messages the actor handles per turn before
+// yielding: defaultThroughput unless WithThroughput set another, which
+// cellRare holds.
+func (c *cell[M]) throughput() int {
+	if r := c.rare.Load(); r != nil && r.throughput != 0 {
+		return int(r.throughput)
+	}
+	return defaultThroughput
+}
 
 // cellRare is the part of a cell that most actors never use.
 type cellRare struct {
@@ -94,6 +129,9 @@ type cellRare struct {
 	base     *slog.Logger           // WithLogger's, which logger extends; set before the actor runs
 	public   atomic.Pointer[string] // the name the actor is known by, if not its cell's (see SetName)
 	dead     atomic.Uint64          // dead letters attributed to the actor
+	// throughput is WithThroughput's, if other than defaultThroughput
+	// (see cell.throughput); set before the actor runs.
+	throughput int32
 }
 
 // rareOf returns c.rare, made if need be.
@@ -223,13 +261,13 @@ func (c *cell[M]) registerLocked() error {
 	if sys == nil || c.registeredLocked() {
 		return nil
 	}
-	if c.stopped {
+	if c.stopped() {
 		return c.stoppedErrLocked()
 	}
 	if err := sys.register(c.name, c); err != nil {
 		return err
 	}
-	c.flags |= cellRegistered
+	c.state.Or(stRegistered)
 	return nil
 }
 
@@ -259,7 +297,7 @@ func (c *cell[M]) dispose(reason error) {
 		return // from a supervisor that never ran the actor (see newChild)
 	}
 	c.mu.Lock()
-	if c.stopped {
+	if c.stopped() {
 		c.mu.Unlock()
 		return
 	}
@@ -274,7 +312,7 @@ func (c *cell[M]) dispose(reason error) {
 		// successor under the same name at once. (c.mu then the
 		// System's lock, the order register takes them in.)
 		c.sys.Load().unregister(c.name, c)
-		c.flags &^= cellRegistered
+		c.state.And(^stRegistered)
 	}
 	c.stopLocked(cause)
 	queued := c.takeAllLocked()
@@ -302,7 +340,6 @@ func (c *cell[M]) dispose(reason error) {
 // stopLocked marks the cell stopped for good with cause (nil: a normal
 // end). c.mu is held.
 func (c *cell[M]) stopLocked(cause error) {
-	c.stopped = true
 	c.state.Or(stClosed)
 	// A normal end with no cellRare records nothing: stoppedErrLocked
 	// makes the error if anyone asks.
@@ -334,7 +371,7 @@ func (c *cell[M]) stoppedErrLocked() error {
 // noteEnd records how the latest incarnation ended (nil: normally), for
 // Err once the actor stops for good. c.mu is held.
 func (c *cell[M]) noteEnd(err error) {
-	if !c.stopped {
+	if !c.stopped() {
 		c.setLastErr(err)
 	}
 }
@@ -350,7 +387,7 @@ func (c *cell[M]) doneChan() <-chan struct{} {
 	if r := c.rare.Load(); r != nil && r.done != nil {
 		return r.done
 	}
-	if c.stopped {
+	if c.stopped() {
 		return closedChan
 	}
 	r := c.rareOf()
@@ -362,7 +399,7 @@ func (c *cell[M]) doneChan() <-chan struct{} {
 func (c *cell[M]) stopErr() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.stopped {
+	if !c.stopped() {
 		return nil
 	}
 	return c.stoppedErrLocked()
@@ -416,7 +453,7 @@ func (w *watcher) fire(err error, l *slog.Logger) {
 func (c *cell[M]) watch(fn func(error)) (stop func() bool) {
 	w := &watcher{fn: fn}
 	c.mu.Lock()
-	if c.stopped {
+	if c.stopped() {
 		err := c.stoppedErrLocked()
 		c.mu.Unlock()
 		w.fire(err, c.log())

@@ -47,3 +47,42 @@ func TestSupervisedIncarnationKeepsNoExitFunction(t *testing.T) {
 	}
 	check("restarted incarnation")
 }
+
+// The settings a Spec fixes share the cell's state word (and, for a
+// throughput other than the default, its rare part): each reads back as
+// set, whatever the others, and an actor with the defaults gets no rare
+// part for them.
+func TestCellSettingsPacked(t *testing.T) {
+	for _, policy := range []Overflow{Block, DropNewest, DropOldest, Fail} {
+		for _, drain := range []bool{false, true} {
+			for _, throughput := range []int{defaultThroughput, 1, 1 << 20} {
+				opts := []Option{WithMailbox(Bounded(4, policy)), WithThroughput(throughput)}
+				if drain {
+					opts = append(opts, WithDrainOnStop())
+				}
+				_, ref, err := newSpec("a", noop[int], opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				c := ref.c
+				if c.policy() != policy || c.drain() != drain || c.throughput() != throughput {
+					t.Errorf("set %v, %v, %d: read %v, %v, %d", policy, drain, throughput, c.policy(), c.drain(), c.throughput())
+				}
+				if got := ref.Mailbox(); got != Bounded(4, policy) {
+					t.Errorf("Mailbox() = %v, want %v", got, Bounded(4, policy))
+				}
+				if (c.rare.Load() != nil) != (throughput != defaultThroughput) {
+					t.Errorf("throughput %d: rare part %v", throughput, c.rare.Load())
+				}
+				c.mu.Lock()
+				c.state.Or(stLaunched | stRegistered)
+				c.stopLocked(nil)
+				c.mu.Unlock()
+				if !c.stopped() || !c.launchedLocked() || !c.registeredLocked() || c.policy() != policy || c.drain() != drain {
+					t.Errorf("after the flags: stopped %v launched %v registered %v policy %v drain %v",
+						c.stopped(), c.launchedLocked(), c.registeredLocked(), c.policy(), c.drain())
+				}
+			}
+		}
+	}
+}

@@ -96,7 +96,7 @@ func (c *cell[M]) newChild() supervisor.Child {
 	// skip that start goroutine.
 	joining := !c.launchedLocked() && c.sys.Load() == nil && systemsLive.Load() > 0
 	switch {
-	case c.stopped:
+	case c.stopped():
 		err := c.stoppedErrLocked()
 		c.mu.Unlock()
 		return failedChild{err}
@@ -345,7 +345,7 @@ func (inc *incarnation[M]) launch(ctx context.Context) {
 		inc.watchStop(ctx)
 	}
 	c.mu.Lock()
-	if c.stopped {
+	if c.stopped() {
 		// Only a Spec misused by two supervisors gets here.
 		err := c.stoppedErrLocked()
 		c.mu.Unlock()
@@ -359,7 +359,7 @@ func (inc *incarnation[M]) launch(ctx context.Context) {
 	}
 	c.inc = inc
 	c.state.Or(stHasInc)
-	c.flags |= cellLaunched
+	c.state.Or(stLaunched)
 	runnable := c.hasQueuedLocked() || inc.ctl.Load() != 0 || inc.rare != nil && inc.rare.retiring != nil
 	c.mu.Unlock()
 	if runnable {
@@ -437,7 +437,7 @@ func (inc *incarnation[M]) quietEnd() bool {
 	c := inc.cx.cell
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.inc == inc && inc.rare == nil && !(c.drain && c.hasQueuedLocked())
+	return c.inc == inc && inc.rare == nil && !(c.drain() && c.hasQueuedLocked())
 }
 
 // postStop calls PostStop if it is due. A panic there turns a normal end

@@ -98,7 +98,7 @@ func (c *cell[M]) send(ctx context.Context, msg M) error {
 	}
 	c.mu.Lock()
 	for {
-		if c.stopped {
+		if c.stopped() {
 			c.mu.Unlock()
 			c.deadLetter(msg, errSentAfterStop)
 			return fmt.Errorf("actor %q: send: %w", c.name, ErrStopped)
@@ -116,7 +116,7 @@ func (c *cell[M]) send(ctx context.Context, msg M) error {
 			}
 			return nil
 		}
-		switch Overflow(c.policy) {
+		switch c.policy() {
 		case Fail:
 			c.mu.Unlock()
 			return fmt.Errorf("actor %q: send: %w", c.name, ErrMailboxFull)

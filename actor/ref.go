@@ -154,7 +154,7 @@ func (r Ref[M]) Stats() Stats {
 	}
 	c.mu.Lock()
 	st := Stats{
-		Name: c.name, MailboxLen: c.queuedLocked() + c.inHand(), Running: c.inc != nil, Stopped: c.stopped,
+		Name: c.name, MailboxLen: c.queuedLocked() + c.inHand(), Running: c.inc != nil, Stopped: c.stopped(),
 	}
 	c.mu.Unlock()
 	st.Processed = c.processed()
@@ -169,5 +169,5 @@ func (r Ref[M]) Mailbox() Mailbox {
 	if r.c == nil {
 		return Mailbox{}
 	}
-	return Mailbox{capacity: int(r.c.capacity), policy: Overflow(r.c.policy)}
+	return Mailbox{capacity: int(r.c.capacity), policy: r.c.policy()}
 }

@@ -32,7 +32,7 @@ func (c *Context[M]) Fail(err error) { c.inc.Crash(err) }
 func (c *Context[M]) Requeue(msgs ...M) {
 	cl := c.cell
 	cl.mu.Lock()
-	if !cl.stopped {
+	if !cl.stopped() {
 		for i := len(msgs) - 1; i >= 0; i-- {
 			cl.ringLocked().pushFront(msgs[i])
 		}

@@ -173,7 +173,7 @@ func (c *cell[M]) turns() {
 // turnLoop is turns with a buffer for the messages taken per lock.
 func (c *cell[M]) turnLoop(buf []M) {
 	var zero M
-	budget := int(c.throughput)
+	budget := c.throughput()
 	yields := 0
 	deepTurns := 0
 	var inc *incarnation[M]
@@ -254,7 +254,7 @@ func (c *cell[M]) turnLoop(buf []M) {
 			held = nil
 		}
 		if budget--; budget <= 0 {
-			budget = int(c.throughput)
+			budget = c.throughput()
 			if deepTurns++; deepTurns >= deepYieldEvery || c.capacity != 0 || c.inLen() <= deepAbove {
 				deepTurns = 0
 				runtime.Gosched()
@@ -270,7 +270,7 @@ func (c *cell[M]) unhold(held []M) {
 	var zero M
 	c.mu.Lock()
 	c.dropHand(len(held) - 1) // the first was uncounted when it became next
-	if !c.stopped {
+	if !c.stopped() {
 		for i := len(held) - 1; i >= 0; i-- {
 			c.ringLocked().pushFront(held[i])
 			held[i] = zero
@@ -289,7 +289,7 @@ func (c *cell[M]) unhold(held []M) {
 // still take a message: only with WithDrainOnStop, and only as many as
 // were queued when the request was first seen.
 func (inc *incarnation[M]) drainOne(c *cell[M], ctl uint32) bool {
-	if ctl&ctlCrash != 0 || !c.drain {
+	if ctl&ctlCrash != 0 || !c.drain() {
 		return false
 	}
 	r := inc.rareLocked() // few incarnations drain: the count lives apart

@@ -135,10 +135,10 @@ func newSpecIn[M any](sys *System, name string, factory func() Actor[M], opts []
 	if sys != nil {
 		o.sys = sys
 	}
-	c := &cell[M]{
-		name: name, factory: factory,
-		capacity: int32(o.mailbox.capacity), policy: uint8(o.mailbox.policy),
-		throughput: int32(o.throughput), drain: o.drain,
+	c := &cell[M]{name: name, factory: factory, capacity: int32(o.mailbox.capacity)}
+	c.state.Store(cellState(o.mailbox.policy, o.drain))
+	if o.throughput != defaultThroughput {
+		c.rareOf().throughput = int32(o.throughput)
 	}
 	if o.sys != nil {
 		c.sys.Store(o.sys)
