@@ -280,9 +280,9 @@ func (c *cell[M]) registerNew() error {
 	if sys == nil {
 		return nil
 	}
-	c.flags |= cellRegistered
+	c.state.Or(stRegistered)
 	if err := sys.register(c.name, c); err != nil {
-		c.flags &^= cellRegistered
+		c.state.And(^stRegistered)
 		return err
 	}
 	return nil
