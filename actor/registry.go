@@ -51,6 +51,29 @@ func (r *registry) add(name string, m member) {
 	r.clash[name] = m
 }
 
+// claim registers m under name if the name is free, and otherwise
+// returns the member that holds it: get and add with the name hashed once
+// (every spawn of a named actor does both).
+func (r *registry) claim(name string, m member) (holder member) {
+	h := r.hash(name)
+	old, taken := r.byHash[h]
+	if taken && old.regName() == name {
+		return old
+	}
+	if old, ok := r.clash[name]; ok {
+		return old
+	}
+	if !taken {
+		r.byHash[h] = m
+		return nil
+	}
+	if r.clash == nil {
+		r.clash = make(map[string]member)
+	}
+	r.clash[name] = m
+	return nil
+}
+
 // remove unregisters name if m holds it.
 func (r *registry) remove(name string, m member) {
 	h := r.hash(name)

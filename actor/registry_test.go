@@ -24,7 +24,19 @@ func TestRegistryClashingNames(t *testing.T) {
 			if m, ok := r.get(n); !ok || m != member(c) {
 				t.Fatalf("forced=%v: get(%q) = %v, %v", forced, n, m, ok)
 			}
+			// claim refuses a taken name, whichever way it is held.
+			if m := r.claim(n, &cell[int]{name: n}); m != member(c) {
+				t.Fatalf("forced=%v: claim(%q) = %v, want the holder", forced, n, m)
+			}
 		}
+		d := &cell[int]{name: "d"}
+		if m := r.claim("d", d); m != nil {
+			t.Fatalf("forced=%v: claim(d) = %v, want nil", forced, m)
+		}
+		if m, ok := r.get("d"); !ok || m != member(d) {
+			t.Fatalf("forced=%v: d not found after claim", forced)
+		}
+		r.remove("d", d)
 		if _, ok := r.get("d"); ok {
 			t.Fatalf("forced=%v: found an unregistered name", forced)
 		}

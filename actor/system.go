@@ -300,10 +300,9 @@ func (s *System) register(name string, m member) error {
 	if s.phase == systemEnded {
 		return fmt.Errorf("system %q: %w", s.name, supervisor.ErrStopped)
 	}
-	if _, taken := s.names.get(name); taken {
+	if s.names.claim(name, m) != nil {
 		return fmt.Errorf("system %q: %w", s.name, ErrDuplicateName)
 	}
-	s.names.add(name, m)
 	return nil
 }
 

@@ -105,7 +105,7 @@ type childSpec struct {
 
 // sourceOf is the Source of s: its own, or its New and Dispose as one. A
 // New alone is a func in an interface, which allocates nothing.
-func sourceOf(s Spec) Source {
+func sourceOf(s *Spec) Source {
 	switch {
 	case s.Source != nil:
 		return s.Source
@@ -163,7 +163,7 @@ var (
 
 const maxColds = 1024
 
-func compact(s Spec, restart RestartPolicy) childSpec {
+func compact(s *Spec, restart RestartPolicy) childSpec {
 	cs := childSpec{Name: s.Name, src: sourceOf(s)}
 	cold := coldSpec{restart: restart, shutdown: s.Shutdown, startTimeout: s.StartTimeout, health: s.Health,
 		significant: s.Significant, kind: s.Kind, observable: s.Observable}
@@ -451,8 +451,10 @@ func disposeEach(gone []*child) {
 	}
 }
 
-// newChild validates spec against s and builds its record.
-func newChild(s *Supervisor, spec Spec) (*child, error) {
+// newChild validates spec against s and builds its record. (spec is a
+// pointer: a Spec is some 150 bytes, and a spawn passes it along several
+// calls.)
+func newChild(s *Supervisor, spec *Spec) (*child, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("supervisor %s: child %q: %w: "+format, append([]any{s.where(), spec.Name, ErrInvalidSpec}, args...)...)
 	}
@@ -539,12 +541,13 @@ func (f *family) admit(s *Supervisor, specs []Spec) ([]*child, error) {
 	if len(specs) > 1 {
 		cs = make([]*child, 0, len(specs))
 	}
-	for _, spec := range specs {
+	for i := range specs {
+		spec := &specs[i]
 		c, err := newChild(s, spec)
 		if err != nil {
 			return nil, err
 		}
-		if sub := specSupervisor(spec); sub != nil {
+		if sub := spec.sup; sub != nil {
 			c.rw().sub = sub // claimed by StartChildren
 		}
 		cs = append(cs, c)

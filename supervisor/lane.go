@@ -173,7 +173,7 @@ func (f *family) unreserve(c *child) {
 // startLane starts spec on the caller's goroutine if it is eligible (see
 // the top of this file). It reports whether it handled the call; if not,
 // made is what New returned, if it ran, for the loop to start.
-func (s *Supervisor) startLane(spec Spec) (handled bool, made Child, err error) {
+func (s *Supervisor) startLane(spec *Spec) (handled bool, made Child, err error) {
 	f := &s.children
 	r := f.lane.open.Load()
 	if r == nil || spec.sup != nil || spec.Significant || spec.Health != (HealthPolicy{}) {
@@ -188,7 +188,7 @@ func (s *Supervisor) startLane(spec Spec) (handled bool, made Child, err error) 
 		f.mu.Unlock()
 		return false, nil, nil
 	}
-	if old := f.byName.get(spec.Name); old != nil {
+	if old := f.byName.reserve(c); old != nil {
 		onLane := old.lane // under mu: the loop writes it there
 		f.mu.Unlock()
 		if onLane {
@@ -198,7 +198,6 @@ func (s *Supervisor) startLane(spec Spec) (handled bool, made Child, err error) 
 	}
 	c.lane, c.seq = true, f.seq.Add(1)
 	c.setState(ChildStarting)
-	f.byName.add(c)
 	f.mu.Unlock()
 
 	inst, err := callNew(c.spec.src)

@@ -54,6 +54,32 @@ func (t *nameTable) add(c *child) {
 	t.clash[c.spec.Name] = c
 }
 
+// reserve enters c under its name if the name is free, and otherwise
+// returns the child that holds it: get and add with the name hashed once
+// (a lane start does both for every child).
+func (t *nameTable) reserve(c *child) (holder *child) {
+	name := c.spec.Name
+	h := t.hash(name)
+	old, taken := t.byHash[h]
+	if taken && old.spec.Name == name {
+		return old
+	}
+	if t.clash != nil {
+		if old := t.clash[name]; old != nil {
+			return old
+		}
+	}
+	if !taken {
+		t.byHash[h] = c
+		return nil
+	}
+	if t.clash == nil {
+		t.clash = make(map[string]*child)
+	}
+	t.clash[name] = c
+	return nil
+}
+
 // remove takes c's name out of the table if c holds it.
 func (t *nameTable) remove(c *child) {
 	h := t.hash(c.spec.Name)

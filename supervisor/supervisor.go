@@ -392,7 +392,7 @@ func (s *Supervisor) request(c *call) reply {
 // "Many dynamic children: the lane" in the package documentation): that is
 // how spawning many actors stays cheap.
 func (s *Supervisor) StartChild(spec Spec) error {
-	handled, made, err := s.startLane(spec)
+	handled, made, err := s.startLane(&spec)
 	if handled {
 		return err
 	}
@@ -404,7 +404,7 @@ func (s *Supervisor) StartChild(spec Spec) error {
 		// New ran on the lane, and the supervisor stopped before its
 		// control goroutine took what New made: dispose of it, as the
 		// lane does when the stop comes during New.
-		if src := sourceOf(spec); src != nil {
+		if src := sourceOf(&spec); src != nil {
 			if _, plain := src.(newOnly); !plain {
 				src.Dispose(err)
 			}
