@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/airssys/rt/internal/hook"
 )
@@ -14,22 +15,55 @@ import (
 // on the path of every start and restart. It carries the values of the
 // ctx given to Start but not its cancellation: the supervisor stops
 // children one at a time, in order, by cancelling each.
+//
+// Its lock is not a field but one of ctxLocks (see mu), and its canceled
+// flag shares a word with the incarnation's own (flags), so that a child
+// record with its first incarnation inside is in the 160-byte size class
+// (TestChildRecordStaysSmall).
 type incCtx struct {
 	r *run // its run: r.base gives the values (context.WithoutCancel), and the Launcher's exit finds the run here
 
-	mu       sync.Mutex
-	canceled atomic.Bool // Err is context.Canceled; a flag read without the lock, 16 bytes less than an error
-	inline   bool        // first was registered by afterFuncInline: cancel calls it directly
-	stopKid  bool        // the inline slot holds the child itself (OnCancelStopChild): first is nil
-	slotUsed bool        // the first slot has been given (first or stopKid): never again, even once emptied
-	rare     *ctxRare    // Done's channel and the AfterFuncs, behind a pointer: an actor's ctx needs none of them
+	// flags holds ctxCanceled (Err is context.Canceled; read without the
+	// lock, 16 bytes less than an error) and the incarnation's bits
+	// (incExited and the others, see incarnation): one word for both.
+	flags    atomic.Uint32
+	inline   bool     // first was registered by afterFuncInline: cancel calls it directly; guarded by mu()
+	stopKid  bool     // the inline slot holds the child itself (OnCancelStopChild): first is nil; guarded by mu()
+	slotUsed bool     // the first slot has been given (first or stopKid): never again, even once emptied; guarded by mu()
+	lane     bool     // the incarnation's: started on the lane, its exit may be handled there (written before it is launched)
+	rare     *ctxRare // Done's channel and the AfterFuncs, behind a pointer: an actor's ctx needs none of them
+}
+
+// ctxCanceled is the bit of incCtx.flags set when the ctx is cancelled,
+// above the incarnation's bits.
+const ctxCanceled = 1 << 8
+
+// canceledNow reports whether the ctx has been cancelled.
+func (c *incCtx) canceledNow() bool { return c.flags.Load()&ctxCanceled != 0 }
+
+// ctxLocks are the locks of incarnations' contexts, each ctx guarded by
+// the one its address picks (see mu): 100,000 idle children would keep
+// 100,000 locks that are each held a few times in a life, for a few
+// instructions (registering a function, cancelling). A ctx's lock is never
+// held while another's is taken, nor across anything that blocks, so two
+// contexts that share one only ever wait for each other's few
+// instructions. Each is on a cache line of its own.
+var ctxLocks [64]struct {
+	sync.Mutex
+	_ [64 - 8]byte
+}
+
+// mu is the lock that guards c's fields marked so, and rare.
+func (c *incCtx) mu() *sync.Mutex {
+	h := uint64(uintptr(unsafe.Pointer(c))) * 0x9e3779b97f4a7c15 // Fibonacci hashing: the top bits mix all of the address
+	return &ctxLocks[h>>(64-6)].Mutex
 }
 
 // ctxRare is what a child's ctx needs only if asked for its Done channel
 // (a goroutine child) or given a function to call at its cancel: an
 // actor's ctx holds the actor itself for that (OnCancelStopChild) and
 // needs none of it. Kept apart, the child record with its first
-// incarnation inside is in the 176-byte size class
+// incarnation inside is in the 160-byte size class
 // (TestChildRecordStaysSmall).
 type ctxRare struct {
 	done  chan struct{} // created lazily: goroutine-less children may never ask
@@ -37,7 +71,7 @@ type ctxRare struct {
 	more  []*afterFunc  // any AfterFuncs after the first
 }
 
-// rareLocked is c's rare part, made on first use; c.mu is held.
+// rareLocked is c's rare part, made on first use; c.mu() is held.
 func (c *incCtx) rareLocked() *ctxRare {
 	if c.rare == nil {
 		c.rare = &ctxRare{}
@@ -57,10 +91,10 @@ func (c *incCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
 
 // Done is closed when the supervisor stops this incarnation.
 func (c *incCtx) Done() <-chan struct{} {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.mu().Lock()
+	defer c.mu().Unlock()
 	if c.rare == nil || c.rare.done == nil {
-		if c.canceled.Load() {
+		if c.canceledNow() {
 			return closedDone
 		}
 		c.rareLocked().done = make(chan struct{})
@@ -70,7 +104,7 @@ func (c *incCtx) Done() <-chan struct{} {
 
 // Err is context.Canceled once the supervisor stopped this incarnation.
 func (c *incCtx) Err() error {
-	if c.canceled.Load() {
+	if c.canceledNow() {
 		return context.Canceled
 	}
 	return nil
@@ -82,24 +116,24 @@ func (c *incCtx) Value(key any) any { return c.r.base.Value(key) }
 // AfterFunc lets context.AfterFunc and context.WithCancel on a child's ctx
 // register without a goroutine of their own, as they do on a cancelCtx.
 func (c *incCtx) AfterFunc(f func()) (stop func() bool) {
-	c.mu.Lock()
-	if c.canceled.Load() {
-		c.mu.Unlock()
+	c.mu().Lock()
+	if c.canceledNow() {
+		c.mu().Unlock()
 		go f()
 		return stopped
 	}
 	if !c.slotUsed {
 		c.rareLocked().first, c.slotUsed = f, true
-		c.mu.Unlock()
+		c.mu().Unlock()
 		return c.stopFirst
 	}
 	a := &afterFunc{f: f}
 	r := c.rareLocked()
 	r.more = append(r.more, a)
-	c.mu.Unlock()
+	c.mu().Unlock()
 	return func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
+		c.mu().Lock()
+		defer c.mu().Unlock()
 		if a.ran {
 			return false
 		}
@@ -140,9 +174,9 @@ func (c *incCtx) afterFuncInline(f func()) (stop func() bool) {
 // nothing was registered, and the caller falls back to AfterFunc.
 // StopOnCancelInline undoes it.
 func (c *incCtx) onCancelInline(f func()) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.canceled.Load() || c.slotUsed {
+	c.mu().Lock()
+	defer c.mu().Unlock()
+	if c.canceledNow() || c.slotUsed {
 		return false
 	}
 	c.rareLocked().first = f
@@ -163,9 +197,9 @@ type childStopper interface{ StopInline(hook.Token) }
 // StopOnCancelInline undoes it. Only the context of a supervisor's
 // incarnation whose child is a childStopper may be asked.
 func (c *incCtx) OnCancelStopChild(hook.Token) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.canceled.Load() || c.slotUsed {
+	c.mu().Lock()
+	defer c.mu().Unlock()
+	if c.canceledNow() || c.slotUsed {
 		return false
 	}
 	c.inline, c.stopKid, c.slotUsed = true, true, true
@@ -180,8 +214,8 @@ func (c *incCtx) StopOnCancelInline(hook.Token) bool { return c.stopFirst() }
 // stopFirst unregisters the first AfterFunc; it reports false once the
 // function has run or been stopped.
 func (c *incCtx) stopFirst() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.mu().Lock()
+	defer c.mu().Unlock()
 	if (c.rare == nil || c.rare.first == nil) && !c.stopKid {
 		return false
 	}
@@ -207,12 +241,12 @@ func (inc *incarnation) cancel() {
 // cancel cancels c, running what was registered; it reports whether the
 // child asked to be told (OnCancelStopChild), which the caller does.
 func (c *incCtx) cancel() (stopChild bool) {
-	c.mu.Lock()
-	if c.canceled.Load() {
-		c.mu.Unlock()
+	c.mu().Lock()
+	if c.canceledNow() {
+		c.mu().Unlock()
 		return false
 	}
-	c.canceled.Store(true)
+	c.flags.Or(ctxCanceled)
 	var first func()
 	var more []*afterFunc
 	if r := c.rare; r != nil {
@@ -227,7 +261,7 @@ func (c *incCtx) cancel() (stopChild bool) {
 	for _, a := range more {
 		a.ran = true
 	}
-	c.mu.Unlock()
+	c.mu().Unlock()
 	switch {
 	case first == nil:
 	case inline:

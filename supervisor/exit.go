@@ -11,7 +11,7 @@ import (
 
 // isNormal applies the exit-reason rules.
 func isNormal(inc *incarnation) bool {
-	return inc.err == nil || inc.cancelled || errors.Is(inc.err, ErrShutdown)
+	return inc.err == nil || inc.cancelled() || errors.Is(inc.err, ErrShutdown)
 }
 
 // onExit handles an incarnation that ended on its own.

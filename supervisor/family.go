@@ -34,7 +34,7 @@ type child struct {
 // childRare is what a child needs once something happens to it beyond
 // starting and ending quietly: an idle child on the lane never gets one,
 // which keeps its record (with its first incarnation inside) in the
-// 176-byte size class rather than 256 (TestChildRecordStaysSmall).
+// 160-byte size class rather than 256 (TestChildRecordStaysSmall).
 type childRare struct {
 	restarts    int
 	lastErr     error
@@ -73,7 +73,7 @@ func (c *child) setLastErr(err error) {
 }
 
 // state is c's ChildState, kept in a byte so that it shares a word with
-// c.lane: the record of an idle child stays in the 176-byte size class.
+// c.lane: the record of an idle child stays in the 160-byte size class.
 func (c *child) state() ChildState { return ChildState(c.st) }
 
 func (c *child) setState(s ChildState) { c.st = uint8(s) }
@@ -270,21 +270,22 @@ func (c *child) public() Spec {
 // incarnation is one run of a child, from New to exit. err is written by
 // whoever reports the exit, before ended is set.
 type incarnation struct {
-	c *child
-	incCtx
-	inst      Child
-	err       error
-	flags     atomic.Uint32 // incExited, incEnded, incAbandoned: one word, not three
-	cancelled bool          // the supervisor asked it to stop (loop-owned)
-	lane      bool          // started on the lane: its exit may be handled there
+	c      *child
+	incCtx // with flags (incExited and the others: one word for them and the ctx's) and lane
+	inst   Child
+	err    error
 }
 
-// The bits of incarnation.flags.
+// The incarnation's bits of incCtx.flags.
 const (
 	incExited    = 1 << iota // the exit was reported (first report wins)
 	incEnded                 // err is written
 	incAbandoned             // Start failed or timed out: never Serve
+	incCancelled             // the supervisor asked it to stop (written by the loop)
 )
+
+// cancelled reports whether the supervisor asked the incarnation to stop.
+func (inc *incarnation) cancelled() bool { return inc.flags.Load()&incCancelled != 0 }
 
 // hasEnded reports whether the incarnation's exit, err, is written.
 func (inc *incarnation) hasEnded() bool { return inc.flags.Load()&incEnded != 0 }

@@ -60,7 +60,7 @@ func callKill(k Killer) (err error) {
 func (r *run) stopInc(c *child, inc *incarnation) (ended bool, why, killErr error) {
 	pol := c.shutdown()
 	killer, _ := inc.inst.(Killer)
-	inc.cancelled = true
+	inc.flags.Or(incCancelled)
 	if pol == BrutalKill && killer != nil {
 		killErr = callKill(killer)
 	}
