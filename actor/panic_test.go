@@ -43,3 +43,41 @@ func TestPanicInReceiveNamesItsOrigin(t *testing.T) {
 		t.Fatalf("event text %q", e.String())
 	}
 }
+
+// A Func is called without its Receive method's frame (see receive): its
+// panic still names the function it adapts, and its stack still shows
+// where the actor package called it.
+func TestPanicInFuncNamesItsOrigin(t *testing.T) {
+	failed := make(chan supervisor.Event, 1)
+	sup := newSup(t, supervisor.OneForOne, supervisor.WithEventHandler(func(e supervisor.Event) {
+		if e.Kind == supervisor.EventChildFailed {
+			select {
+			case failed <- e:
+			default:
+			}
+		}
+	}))
+	ref, err := Spawn(sup, "f", func() Actor[int] {
+		return Func[int](func(_ *Context[int], m int) error {
+			panic("in a Func")
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = ref.Send(1)
+	e := <-failed
+	var pe *supervisor.PanicError
+	if !errors.As(e.Err, &pe) || pe.Value != "in a Func" {
+		t.Fatalf("failure %v", e.Err)
+	}
+	if f, ok := pe.Origin(); !ok || !strings.Contains(f.Function, "TestPanicInFuncNamesItsOrigin.func") || !strings.HasSuffix(f.File, "panic_test.go") {
+		t.Fatalf("origin %+v", f)
+	}
+	if st := pe.Stack(); !strings.Contains(st, "actor.(*incarnation[...]).receive(...)") {
+		t.Fatalf("stack without the actor's receive:\n%s", st)
+	}
+	if !strings.Contains(e.String(), "TestPanicInFuncNamesItsOrigin.func") {
+		t.Fatalf("event text %q", e.String())
+	}
+}
