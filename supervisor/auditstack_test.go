@@ -62,7 +62,7 @@ func comparePanicFrames(t *testing.T, pe *PanicError, want []runtime.Frame) {
 	if len(got) == 0 {
 		t.Fatal("no frames")
 	}
-	if pe.n != maxPanicDepth && len(got) != len(want) || len(got) > len(want) {
+	if pe.stk.n != maxPanicDepth && len(got) != len(want) || len(got) > len(want) {
 		t.Fatalf("%d frames, want %d:\n%s\nwant:\n%s", len(got), len(want), show(got), show(want))
 	}
 	for i := range got {

@@ -59,8 +59,17 @@ var (
 type PanicError struct {
 	Value any // the value passed to panic
 
-	pcs [maxPanicDepth]uintptr // pcs[:n]: from the deferred function that recovered on
+	// stk is where the panic came from; nil for a PanicError made by
+	// hand. PanicErrors with the same stack share one (see internStack).
+	stk *panicStack
+}
+
+// panicStack is the stack of a panic as program counters: pcs[:n], from
+// the deferred function that recovered on. It is written once, by the
+// NewPanicError that captures it, and only read once published.
+type panicStack struct {
 	n   int32
+	pcs [maxPanicDepth]uintptr
 }
 
 // maxPanicDepth bounds the frames a PanicError records: the panic site is
@@ -86,13 +95,75 @@ func NewPanicError(v any) *PanicError {
 		e = new(PanicError)
 	}
 	e.Value = v
+	st := stackSpare.Swap(nil)
+	if st == nil {
+		st = new(panicStack)
+	}
+	st.n = 0
 	if fastCallers {
-		e.n = int32(fpCallers(e.pcs[:]))
+		st.n = int32(fpCallers(st.pcs[:]))
 	}
-	if _, rt := v.(runtime.Error); e.n == 0 || rt && faulted(e.pcs[:e.n]) {
-		e.n = int32(runtime.Callers(2, e.pcs[:])) // from the caller of NewPanicError on
+	if _, rt := v.(runtime.Error); st.n == 0 || rt && faulted(st.pcs[:st.n]) {
+		st.n = int32(runtime.Callers(2, st.pcs[:])) // from the caller of NewPanicError on
 	}
+	e.stk = internStack(st)
 	return e
+}
+
+// A child that keeps crashing crashes the same way, with the same stack
+// each time: its PanicErrors share one panicStack instead of carrying a
+// copy each (a 264-byte copy was half of what a restart after a panic
+// allocated, and the garbage collector, running twice as often for it,
+// slowed the restarts down). stackTable holds the stacks seen last, one
+// per slot, picked by a hash of the program counters; a stack that
+// collides with another replaces it. NewPanicError captures into
+// stackSpare, a buffer of no PanicError's, and hands it back when the
+// stack it captured is in the table already.
+var (
+	stackTable [stackTableLen]atomic.Pointer[panicStack]
+	stackSpare atomic.Pointer[panicStack]
+)
+
+// stackTableLen bounds what the table keeps alive: 64 stacks of 264 bytes.
+const stackTableLen = 64
+
+// internStack returns the stack in stackTable equal to st, giving st back
+// as the spare, or else publishes st in the table and returns it.
+//
+// It is nosplit, as is sameStack: called from NewPanicError, deep in a
+// panic on what is often a fresh 2 KB stack, a frame of its own pushed
+// that stack over its limit (measured: the restart after a panic took
+// twice as long, copying the stack). A nosplit function runs in the
+// stack's guard area instead, which the runtime keeps for such small
+// leaf frames and the linker checks they fit; both call nothing but
+// atomic operations, which compile to single instructions.
+//
+//go:nosplit
+func internStack(st *panicStack) *panicStack {
+	h := uint64(st.n)
+	for _, pc := range st.pcs[:st.n] {
+		h = (h ^ uint64(pc)) * 0x100000001b3 // FNV-1a's prime, a word at a time
+	}
+	slot := &stackTable[h>>(64-6)] // 64 slots: the hash's high bits
+	if old := slot.Load(); old != nil && old.n == st.n && sameStack(old, st) {
+		stackSpare.CompareAndSwap(nil, st) // or another panic's spare took the place: st is garbage
+		return old
+	}
+	slot.Store(st) // published: nobody writes st again
+	return st
+}
+
+// sameStack compares the program counters of two stacks of the same
+// depth. See internStack for why it is nosplit.
+//
+//go:nosplit
+func sameStack(a, b *panicStack) bool {
+	for i := range a.n {
+		if a.pcs[i] != b.pcs[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // faulted reports whether a runtime error's panic is a hardware fault (a
@@ -123,10 +194,11 @@ func faulted(pcs []uintptr) bool {
 const maxFaultDepth = 8
 
 // panicSpares holds PanicErrors made in advance for NewPanicError, so
-// that the panicking goroutine need not allocate one. They are made a few
-// at a time, in one allocation, which a restart after a panic would
-// otherwise pay each time on the supervisor's goroutine; a PanicError kept
-// alive keeps its few siblings' memory with it (about 1 KB in all).
+// that the panicking goroutine need not allocate one. They are made
+// panicBatchLen at a time, in one allocation, which a restart after a
+// panic would otherwise pay each time on the supervisor's goroutine; a
+// PanicError kept alive keeps its siblings' memory with it (384 bytes in
+// all: the stack is not in them, see internStack).
 var panicSpares atomic.Pointer[panicBatch]
 
 type panicBatch struct {
@@ -134,7 +206,7 @@ type panicBatch struct {
 	errs  [panicBatchLen]PanicError
 }
 
-const panicBatchLen = 4
+const panicBatchLen = 16
 
 // takePanicSpare returns a spare PanicError, or nil if none is left. It
 // calls nothing, so it needs no stack beyond its own few words.
@@ -161,6 +233,9 @@ func refillPanicSpares() {
 	if b := panicSpares.Load(); b == nil || b.taken.Load() >= panicBatchLen {
 		panicSpares.CompareAndSwap(b, new(panicBatch))
 	}
+	if stackSpare.Load() == nil {
+		stackSpare.CompareAndSwap(nil, new(panicStack))
+	}
 }
 
 // Error describes the panic value; the stack is kept for Stack and Origin.
@@ -179,11 +254,11 @@ func (e *PanicError) Unwrap() error {
 // raised it) to the goroutine's start. It is empty for a PanicError made
 // without NewPanicError.
 func (e *PanicError) Frames() []runtime.Frame {
-	if e.n == 0 {
+	if e.stk == nil || e.stk.n == 0 {
 		return nil
 	}
-	frames := make([]runtime.Frame, 0, e.n)
-	it := runtime.CallersFrames(e.pcs[:e.n])
+	frames := make([]runtime.Frame, 0, e.stk.n)
+	it := runtime.CallersFrames(e.stk.pcs[:e.stk.n])
 	for {
 		f, more := it.Next()
 		if !isWrapper(f) {
@@ -280,7 +355,7 @@ func (e *PanicError) Stack() string {
 	for _, f := range e.Frames() {
 		fmt.Fprintf(&b, "%s(...)\n\t%s:%d\n", f.Function, f.File, f.Line)
 	}
-	if e.n == maxPanicDepth {
+	if e.stk != nil && e.stk.n == maxPanicDepth {
 		b.WriteString("...additional frames elided...\n")
 	}
 	return b.String()

@@ -107,7 +107,7 @@ func TestPanicErrorStackMatchesRuntime(t *testing.T) {
 			if len(got) == 0 {
 				t.Fatal("no frames")
 			}
-			deep := pe.n == maxPanicDepth
+			deep := pe.stk.n == maxPanicDepth
 			if !deep && len(got) != len(want) || len(got) > len(want) {
 				t.Fatalf("%d frames, want %d:\n%s\nwant:\n%s", len(got), len(want), show(got), show(want))
 			}
@@ -229,5 +229,68 @@ func TestPanicErrorFaultsOnly(t *testing.T) {
 				t.Fatalf("faulted = %v, want %v", got, tc.fault)
 			}
 		})
+	}
+}
+
+// Panics with the same stack share it (see internStack), and each still
+// reads as the runtime's own unwinder sees it; a panic from elsewhere
+// gets a stack of its own.
+func TestPanicErrorsShareIdenticalStacks(t *testing.T) {
+	crash := func() { nested(2, func() { panic("again") }) }
+	var first *PanicError
+	var want []runtime.Frame
+	for i := range 4 {
+		refillPanicSpares()
+		again, w := recordPanic(crash) // one call site: the same program counters each time
+		if i == 0 {
+			first, want = again, w
+			continue
+		}
+		if again.stk != first.stk {
+			t.Fatalf("stack not shared: %p and %p", again.stk, first.stk)
+		}
+		if again == first || again.Value != "again" {
+			t.Fatalf("%p %v", again, again.Value)
+		}
+		comparePanicFrames(t, again, want)
+	}
+	other, otherWant := recordPanic(func() { nested(3, func() { panic("elsewhere") }) })
+	if other.stk == first.stk {
+		t.Fatal("a different stack shared")
+	}
+	comparePanicFrames(t, other, otherWant)
+	comparePanicFrames(t, first, want) // untouched by the panics after it
+}
+
+// A child crashing in a loop allocates for each panic only its share of
+// a batch of PanicErrors, not a copy of its stack (which doubled what a
+// restart after a panic allocated).
+func TestRepeatedPanicsAllocateLittle(t *testing.T) {
+	crash := func() error { panic("loop") }
+	run := func() (err error) {
+		defer func() {
+			if v := recover(); v != nil {
+				err = NewPanicError(v)
+			}
+		}()
+		return crash()
+	}
+	const n = 1000
+	errs := make([]error, n) // kept alive, as a supervisor keeps the last
+	_ = run()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := range errs {
+		refillPanicSpares() // as the supervisor does when it handles each failure
+		errs[i] = run()
+	}
+	runtime.ReadMemStats(&after)
+	perPanic := (after.TotalAlloc - before.TotalAlloc) / n
+	if perPanic > 64 {
+		t.Fatalf("%d bytes allocated per panic, want at most 64", perPanic)
+	}
+	var first, last *PanicError
+	if !errors.As(errs[0], &first) || !errors.As(errs[n-1], &last) || first.stk != last.stk || !strings.Contains(last.At(), "TestRepeatedPanicsAllocateLittle") {
+		t.Fatalf("%v %v", errs[0], errs[n-1])
 	}
 }
