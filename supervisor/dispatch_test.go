@@ -154,6 +154,10 @@ func TestStopDrainsSlowHandlersInOrder(t *testing.T) {
 		mustStart(t, s)
 		r.crash("a", errBoom)
 		r.crash("a", errBoom)
+		// The incarnation has taken the crash, but its exit may still be on
+		// its way to the supervisor: let the restart happen, or Stop could
+		// come first and find a child to stop rather than one to restart.
+		synctest.Wait()
 		if d := time.Since(t0); d != 0 {
 			t.Fatalf("the supervisor waited %v for its handler", d)
 		}
