@@ -63,8 +63,8 @@ type cell[M any] struct {
 
 	// inc0 is the first incarnation, inside the cell: every actor starts
 	// at least once, and an idle actor is then one object instead of two
-	// (112 + 80 bytes in size classes; 176 together: the cell is kept to
-	// 112 bytes and the incarnation to 64). Its fields are the ones the
+	// (176 bytes, a size class: the cell is kept to 112 bytes and the
+	// incarnation to 64, see TestCellStaysSmall). Its fields are the ones the
 	// activation reads for every message, so it sits at the activation's
 	// end. It is given out once (its cx.cell is set then, under mu);
 	// restarts allocate their own.
