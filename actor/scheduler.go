@@ -177,11 +177,20 @@ func (c *cell[M]) turnLoop(buf []M) {
 	yields := 0
 	deepTurns := 0
 	var inc *incarnation[M]
-	var held []M // taken out of the mailbox, not yet delivered
+	var held []M   // taken out of the mailbox, not yet delivered
+	quiet := false // lingering: look at the mailbox without the lock (see stillQuiet)
 	for {
 		if len(held) > 0 && (inc.ctl.Load() != 0 || c.state.Load()&stCtxUsed != 0 && inc.cx.ctx.Err() != nil) {
 			c.unhold(held) // asked to stop or crash: the rest waits in the mailbox
 			held = nil
+		}
+		if quiet {
+			if yields < lingerYields && c.stillQuiet(inc) {
+				yields++
+				runtime.Gosched()
+				continue
+			}
+			quiet = false // something came, or it lingered enough: look under the lock
 		}
 		if len(held) == 0 {
 			c.mu.Lock()
@@ -228,6 +237,7 @@ func (c *cell[M]) turnLoop(buf []M) {
 					c.mu.Unlock()
 					yields++
 					runtime.Gosched()
+					quiet = true
 					continue
 				}
 				c.q.shrink() // going idle: a burst's large buffer can go
@@ -253,6 +263,7 @@ func (c *cell[M]) turnLoop(buf []M) {
 			c.unhold(held) // the rest is for the next incarnation
 			held = nil
 		}
+		quiet = len(held) == 0 && !inc.ended
 		if budget--; budget <= 0 {
 			budget = c.throughput()
 			if deepTurns++; deepTurns >= deepYieldEvery || c.capacity != 0 || c.inLen() <= deepAbove {
@@ -261,6 +272,19 @@ func (c *cell[M]) turnLoop(buf []M) {
 			}
 		}
 	}
+}
+
+// stillQuiet reports, without c.mu, that a lingering activation has
+// nothing new to do: its unbounded mailbox has no message claimed, and
+// no stop or crash was asked. Taking the lock only to find the mailbox
+// empty was two of the locked instructions of every message of a
+// ping-pong (whose two activations take turns on one processor, one
+// runtime.Gosched per message). What stillQuiet does not see (a bounded
+// mailbox, messages put back at the head, a replaced incarnation) waits
+// for the look under the lock that ends the linger, a few yields later.
+func (c *cell[M]) stillQuiet(inc *incarnation[M]) bool {
+	return c.capacity == 0 && c.tail.Load() == c.head.Load() && inc.ctl.Load() == 0 &&
+		(c.state.Load()&stCtxUsed == 0 || inc.cx.ctx.Err() == nil)
 }
 
 // unhold puts messages taken out of the mailbox but not delivered back at
