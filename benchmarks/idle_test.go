@@ -43,15 +43,16 @@ func BenchmarkIdleMemory(b *testing.B) {
 		all := names(idleActors)
 		for range min(b.N, 1) {
 			g0 := runtime.NumGoroutine()
-			m0 := liveBytes()
+			m0, s0 := liveBytes()
 			teardown := build(all)
 			settleGoroutines() // activations finishing their last turn
-			m1 := liveBytes()
+			m1, s1 := liveBytes()
 			g1 := runtime.NumGoroutine()
 			if *idleProfile != "" {
 				writeHeapProfile(b, *idleProfile+"."+strings.TrimPrefix(b.Name()[strings.LastIndex(b.Name(), "/")+1:], "lib="))
 			}
 			b.ReportMetric(float64(int64(m1)-int64(m0))/idleActors, "B/actor")
+			b.ReportMetric(float64(int64(s1)-int64(s0))/idleActors, "stack-B/actor")
 			b.ReportMetric(float64(g1-g0)/idleActors, "goroutines/actor")
 			teardown()
 		}
@@ -160,13 +161,14 @@ func BenchmarkIdleMemory(b *testing.B) {
 	})
 }
 
-// liveBytes is the live heap plus goroutine stacks, after a full GC.
-func liveBytes() uint64 {
+// liveBytes is the live heap plus goroutine stacks, after a full GC, and
+// the stacks' part alone.
+func liveBytes() (total, stacks uint64) {
 	runtime.GC()
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc + ms.StackInuse
+	return ms.HeapAlloc + ms.StackInuse, ms.StackInuse
 }
 
 // settleGoroutines waits, up to a second, until the number of goroutines
