@@ -82,22 +82,39 @@ func (r Reply[R]) put(res replyResult[R]) {
 // fails (ErrMailboxFull, ErrStopped, or ctx expiring while a Block mailbox
 // is full) Ask returns that error at once. Like Erlang's gen_server:call
 // when the callee dies, Ask also returns at once, with an error wrapping
-// the cause, when the request is lost: the Receive handling it crashes
-// before answering (the crash error: the panic's *supervisor.PanicError, or
-// the error Receive returned), or it becomes a dead letter (dropped by a
-// full DropNewest or DropOldest mailbox: ErrMailboxFull; still queued when
-// the target stopped for good: ErrStopped). If the target stops for good
-// before answering, the error wraps ErrStopped. When ctx ends first the
-// error wraps ctx.Err().
+// the cause, when the request is lost:
+//
+//   - the incarnation that took it ends without answering: its Receive
+//     crashes on it (the panic's *supervisor.PanicError, or the error
+//     Receive returned) or stops the actor with supervisor.ErrShutdown, or
+//     the incarnation ends (a crash on a later message, its supervisor
+//     stopping or restarting it) while it keeps the Reply in its fields to
+//     answer later. The error wraps ErrNoReply and how the incarnation
+//     ended. PostStop runs first, and what it answers is the answer.
+//   - it becomes a dead letter before any incarnation took it: dropped by
+//     a full DropNewest or DropOldest mailbox (ErrMailboxFull), or still
+//     queued when the target stopped for good (ErrStopped).
+//   - the target stops for good before answering (ErrStopped; this is
+//     also how a Temporary actor's normal end, with the request in hand,
+//     is reported).
+//
+// When ctx ends first the error wraps ctx.Err().
 //
 // An actor may keep a Reply and answer later, from another message or
-// another actor: Ask waits for that. So still give ctx a deadline when the
-// actor could forget to answer. Waiting costs no goroutine.
+// another actor: Ask waits for that while the incarnation that took the
+// request runs. A Reply handed on to another actor is failed all the same
+// when that incarnation ends, as a call fails in Erlang when its callee
+// exits. Still give ctx a deadline when the actor could forget to answer.
+// Waiting costs no goroutine.
 //
-// The Reply is found in a lost request through struct fields, pointers,
-// interfaces, arrays and slices (a few levels deep), which covers request
-// types as they are written; one kept in a map, a channel or a closure is
-// not found, and Ask then waits for its ctx.
+// The Reply is found in a lost request, and in the fields of an actor
+// whose incarnation ended, through struct fields, pointers, interfaces,
+// arrays and slices (a few levels deep, not into Refs or other values of
+// this module), which covers request and actor types as they are written;
+// one kept in a map, a channel or a closure (a Func actor's variables) is
+// not found, and Ask then waits for its ctx. Maps are left alone on
+// purpose: a goroutine of the actor's own may still write to one, and
+// reading a map while it is written is fatal.
 func Ask[M, R any](ctx context.Context, to Ref[M], build func(Reply[R]) M) (R, error) {
 	var zero R
 	if to.c == nil {
@@ -154,6 +171,43 @@ func (s *replySlot[R]) answered() (replyResult[R], bool) {
 	}
 }
 
+// noReplyError is the reason given to the Asks whose requests an
+// incarnation took and did not answer before it ended: ErrNoReply, and how
+// it ended (nil: stopped by its supervisor).
+type noReplyError struct{ cause error }
+
+func (e *noReplyError) Error() string {
+	if e.cause == nil {
+		return ErrNoReply.Error()
+	}
+	return ErrNoReply.Error() + ": " + e.cause.Error()
+}
+
+func (e *noReplyError) Unwrap() []error {
+	if e.cause == nil {
+		return []error{ErrNoReply}
+	}
+	return []error{ErrNoReply, e.cause}
+}
+
+// loseTaken fails the Replies in msg, a request an incarnation took and
+// ended on (Receive returned an error, or panicked) without answering.
+// Only while an Ask waits: the exit path pays one atomic load otherwise.
+func loseTaken(msg any, cause error) {
+	if asksWaiting.Load() != 0 {
+		lostReplies(msg, &noReplyError{cause})
+	}
+}
+
+// loseHeld fails the Replies that an incarnation which has ended (PostStop
+// included) still holds in the fields of its actor value: requests it kept
+// to answer later, which nothing will answer now. Only while an Ask waits.
+func loseHeld[M any](a Actor[M], cause error) {
+	if asksWaiting.Load() != 0 && a != nil {
+		lostReplies(a, &noReplyError{cause})
+	}
+}
+
 // lostError is the answer a lost request gives its Ask (see lostReplies).
 type lostError struct{ reason error }
 
@@ -181,6 +235,32 @@ const (
 
 var actorPkg = reflect.TypeFor[askHeader]().PkgPath()
 
+// libraryPkgs are the packages of this module whose values lead to other
+// actors (a Supervisor holds its children, a Node its proxies...): the walk
+// does not enter them.
+var libraryPkgs = func() map[string]bool {
+	mod := strings.TrimSuffix(actorPkg, "actor")
+	m := make(map[string]bool)
+	for _, p := range []string{"supervisor", "remote", "broker", "observe", "process", "internal/hook"} {
+		m[mod+p] = true
+	}
+	return m
+}()
+
+// walkStops reports whether the walk must not enter a struct of type t:
+// one that leads to other actors' mailboxes and state (a Ref's cell, a
+// Context, a System, or any value of the library's other packages), whose
+// requests are not lost.
+func walkStops(t reflect.Type) bool {
+	pkg := t.PkgPath()
+	if pkg == actorPkg {
+		n := t.Name()
+		return strings.HasPrefix(n, "cell[") || strings.HasPrefix(n, "Context[") ||
+			strings.HasPrefix(n, "incarnation[") || n == "System" || n == "DeadLetters"
+	}
+	return libraryPkgs[pkg]
+}
+
 func walkReplies(v reflect.Value, reason error, depth int, budget *int) {
 	if depth > lostWalkDepth || *budget <= 0 || !v.IsValid() {
 		return
@@ -198,6 +278,9 @@ func walkReplies(v reflect.Value, reason error, depth int, budget *int) {
 					h.slot.lose(reason)
 				}
 			}
+			return
+		}
+		if walkStops(t) {
 			return
 		}
 		for i := range v.NumField() {

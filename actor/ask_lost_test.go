@@ -75,7 +75,7 @@ func TestRegressionAskFailsFastWhenTheTargetCrashes(t *testing.T) {
 		if !errors.As(err, &pe) || pe.Value != "callee bug" {
 			t.Fatalf("Ask of a request that panicked = %v, want the *supervisor.PanicError", err)
 		}
-		if want := `actor "callee": ask: request lost: panic: callee bug`; err.Error() != want {
+		if want := `actor "callee": ask: request lost: actor ended without replying: panic: callee bug`; err.Error() != want {
 			t.Errorf("error text %q, want %q", err, want)
 		}
 

@@ -79,6 +79,9 @@ const (
 	stLaunched   uint32 = 1 << (8 + iota) // some incarnation has been launched
 	stRegistered                          // holds its name in sys
 	stDrain                               // handle what is queued when asked to stop (WithDrainOnStop)
+	// stTemporary: WithRestart(Temporary). Its normal end is its stop for
+	// good, which fails the Asks it held with ErrStopped (see end).
+	stTemporary
 )
 
 // stPolicyShift is where cell.state holds the bounded mailbox's Overflow

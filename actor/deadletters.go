@@ -8,9 +8,10 @@ import (
 	"sync/atomic"
 )
 
-// DeadLetter is a message that reached no actor: dropped by a full mailbox,
-// sent to an actor that has stopped for good, queued when it stopped, or the
-// message whose Receive crashed.
+// DeadLetter is a message that its target will never receive and that no
+// sender holds any more: dropped by a full mailbox (DropNewest,
+// DropOldest), sent to an actor that has stopped for good, queued when it
+// stopped, or the message whose Receive crashed.
 type DeadLetter struct {
 	Message any    // the message, as sent
 	Target  string // name of the actor it was meant for
@@ -28,6 +29,16 @@ var (
 // DeadLetters counts undelivered messages and hands them to subscribers.
 // Every System has its own; actors that belong to no System use
 // DefaultDeadLetters(). The zero value is ready to use.
+//
+// The rule: a message is a dead letter when its target will never receive
+// it, whether or not the sender was told. What the sender still holds, and
+// may send again, is not one: a Send refused with ErrMailboxFull under the
+// Fail policy, or a SendContext whose ctx ended while it waited for room
+// under Block; retried later, it may yet be delivered. A Send to an actor
+// that has stopped for good returns ErrStopped and the message is a dead
+// letter as well, since no retry can deliver it. Every message sent is
+// thus, exactly once, delivered, returned to its sender as retryable, or
+// a dead letter.
 type DeadLetters struct {
 	// logger reports subscribers that panic; nil means slog.Default().
 	// Set by NewSystem before the value is shared.

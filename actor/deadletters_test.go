@@ -1,9 +1,12 @@
 package actor
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"testing"
+
+	"github.com/airssys/rt/supervisor"
 )
 
 func TestDeadLettersSubscribeAndCancel(t *testing.T) {
@@ -118,5 +121,72 @@ func TestDefaultDeadLetters(t *testing.T) {
 	}
 	if DefaultDeadLetters().Count() <= before {
 		t.Fatal("Count did not move")
+	}
+}
+
+// The dead-letter rule (see DeadLetters), checked on every way a Send can
+// fail to deliver: a message is a dead letter exactly when its target will
+// never receive it. A retryable refusal (Fail, a SendContext whose ctx
+// ended under Block) is not one, and the same message sent again is
+// delivered; a Send after the stop returns ErrStopped and is one; a drop
+// returns nil and is one.
+func TestDeadLetterRule(t *testing.T) {
+	for _, policy := range []Overflow{Fail, Block, DropNewest} {
+		t.Run(policy.String(), func(t *testing.T) {
+			g := spawnGated(t, WithMailbox(Bounded(1, policy)), WithRestart(supervisor.Temporary))
+			if err := g.ref.Send(1); err != nil { // fills the one slot
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			var err error
+			switch policy {
+			case Fail:
+				err = g.ref.Send(2)
+			case Block:
+				err = g.ref.c.send(ctx, 2) // past SendContext's early ctx check: waits, then gives up
+			case DropNewest:
+				err = g.ref.Send(2)
+			}
+			dropped := policy == DropNewest
+			switch {
+			case dropped && err != nil:
+				t.Fatalf("DropNewest: Send = %v, want nil", err)
+			case !dropped && err == nil:
+				t.Fatalf("%v: Send on a full mailbox = nil, want a refusal", policy)
+			}
+			if n := g.sys.DeadLetters().Count(); n != map[bool]uint64{true: 1, false: 0}[dropped] {
+				t.Fatalf("%v: %d dead letters after the refusal (%v)", policy, n, err)
+			}
+			close(g.release)
+			g.expect(t, 0, 1)
+			if !dropped { // the sender still had it: sent again, it arrives
+				if err := g.ref.Send(2); err != nil {
+					t.Fatal(err)
+				}
+				g.expect(t, 2)
+			}
+
+			// Stopped for good: Send says so, and the message is a dead letter.
+			if err := g.sys.Root().TerminateChild("gated"); err != nil {
+				t.Fatal(err)
+			}
+			<-g.ref.Done()
+			before := g.sys.DeadLetters().Count()
+			if err := g.ref.Send(3); !errors.Is(err, ErrStopped) {
+				t.Fatalf("Send after the stop = %v, want ErrStopped", err)
+			}
+			if n := g.sys.DeadLetters().Count(); n != before+1 {
+				t.Fatalf("Send after the stop made %d dead letters, want 1", n-before)
+			}
+			for dl := range g.letters {
+				if dl.Message == 3 {
+					if !errors.Is(dl.Reason, ErrStopped) {
+						t.Fatalf("dead letter of the Send after the stop: %v", dl.Reason)
+					}
+					break
+				}
+			}
+		})
 	}
 }

@@ -98,7 +98,11 @@
 // policy to one more: Block (Send waits; SendContext waits up to its ctx),
 // DropNewest and DropOldest (Send succeeds, a message goes to dead letters
 // with a reason wrapping ErrMailboxFull), or Fail (Send returns an error
-// wrapping ErrMailboxFull). Ref.Stats reports the depth and counters, as do
+// wrapping ErrMailboxFull). Dead letters follow one rule: a message is one
+// when its target will never receive it. A refusal the sender can retry
+// (Fail, a SendContext whose ctx ended) is not one, since the sender still
+// has the message; a Send to an actor stopped for good returns ErrStopped
+// and is one, since nothing can deliver it. Ref.Stats reports the depth and counters, as do
 // the methods MailboxLen, Processed, DeadLetterCount and Crash of the
 // incarnation that supervisor.ChildInfo.Instance holds.
 //
@@ -110,13 +114,16 @@
 // later, from any goroutine, or hands the Reply on to another actor.
 //
 // A lost request fails its Ask at once, as Erlang's gen_server:call fails
-// when the callee dies: when the Receive handling it crashes before
-// answering (the error wraps the crash), when it is dropped by a full
-// mailbox (ErrMailboxFull), when it is still queued as the target stops
-// for good, or the target stops holding it (ErrStopped). Only a request
-// that is kept unanswered by a running actor waits for ctx. Finding the
-// Reply in a lost request takes reflection, on the dead-letter path only
-// and only while some Ask waits: delivery never pays for it.
+// when the callee dies: when the incarnation that took it ends without
+// answering (its Receive crashes on it or returns supervisor.ErrShutdown,
+// or it ends, crashed, stopped or restarted, while keeping the Reply in its
+// fields: the error wraps ErrNoReply and the cause), when it is dropped by
+// a full mailbox (ErrMailboxFull), when it is still queued as the target
+// stops for good, or the target stops holding it (ErrStopped). Only a
+// request kept unanswered by a running incarnation waits for ctx. Finding
+// the Reply in a lost request or an ended actor takes reflection, on the
+// dead-letter and exit paths only and only while some Ask waits: delivery
+// never pays for it.
 //
 // # Systems
 //

@@ -126,10 +126,10 @@ func ExampleAsk_crash() {
 	defer cancel()
 	_, err := actor.Ask(ctx, acct, func(r actor.Reply[int]) AccountMsg { return Balance{Reply: r} })
 	fmt.Println(err)
-	fmt.Println(errors.Is(err, errNoLedger), errors.Is(err, context.DeadlineExceeded))
+	fmt.Println(errors.Is(err, actor.ErrNoReply), errors.Is(err, errNoLedger), errors.Is(err, context.DeadlineExceeded))
 	// Output:
-	// actor "acct": ask: request lost: ledger unavailable
-	// true false
+	// actor "acct": ask: request lost: actor ended without replying: ledger unavailable
+	// true true false
 }
 
 // A System registers actors by name and collects their dead letters.

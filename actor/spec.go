@@ -143,6 +143,9 @@ func newSpecIn[M any](sys *System, name string, factory func() Actor[M], opts []
 	if o.sys != nil {
 		c.sys.Store(o.sys)
 	}
+	if o.restart == supervisor.Temporary {
+		c.state.Or(stTemporary)
+	}
 	c.setLogger(o.logger)
 	spec := supervisor.Spec{
 		// The cell is the Source: two method values (New, Dispose) would

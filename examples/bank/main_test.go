@@ -45,7 +45,7 @@ func TestRun(t *testing.T) {
 `,
 		// accounts fails: Ask fails at once with the crash, both restart,
 		// the half-done transfer is gone, and the retry goes through.
-		`  transfer 5 bob→alice       failed: actor "accounts": ask: request lost: panic: bug between the debit and the credit
+		`  transfer 5 bob→alice       failed: actor "accounts": ask: request lost: actor ended without replying: panic: bug between the debit and the credit
   bank            accounts failed: panic: bug between the debit and the credit
   bank            stopped ledger
   bank            restarted ledger, accounts
