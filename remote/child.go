@@ -30,9 +30,15 @@ const (
 	placeAny
 )
 
-// On places the child on node x. Starting it fails with ErrUnknownNode if
-// x was never a member, ErrNodeDown if it is down, ErrUnknownKind if x has
-// not registered the kind; the supervisor retries as for any start failure.
+// On places the child on node x. A node not heard from yet may be
+// starting: as Lookup does, starting the child waits for x to appear (and,
+// once it has, for the kind it registers right after its start), for up
+// to half the child's start timeout (actor.WithStartTimeout, else
+// supervisor.DefaultStartTimeout), so that the start still fails with
+// ErrUnknownNode, not with the supervisor's ErrStartTimeout, when x never
+// appears. It fails at once with ErrNodeDown if x was heard and is down,
+// and with ErrUnknownKind if x is up and has not registered the kind; the
+// supervisor retries as for any start failure.
 func On(x string) Placement { return Placement{how: placeOn, node: x} }
 
 // Any places the child on a live node that registered the kind, the
@@ -472,6 +478,10 @@ type childShared[M any] struct {
 	codec Codec[M]
 	carry bool // M can hold a Reply
 
+	// patienceD bounds a start's wait for an On node not heard from
+	// yet: half the start timeout (see On).
+	patienceD time.Duration
+
 	mu     sync.Mutex
 	last   string // the node of the latest incarnation
 	starts int
@@ -526,7 +536,7 @@ func (f *forwarder[M]) PreStart(cx *actor.Context[M]) error {
 		f.down = f.detached // nothing remote to stop at PostStop
 		return nil
 	}
-	node, err := n.place(sh)
+	node, err := n.place(cx.Context(), sh)
 	if err != nil {
 		return err
 	}
@@ -795,8 +805,9 @@ func (n *Node) stopRemote(node, incID string) (uint64, error) {
 	return begun, nil
 }
 
-// place picks the node for a new incarnation of sh.
-func (n *Node) place(sh placeable) (string, error) {
+// place picks the node for a new incarnation of sh. For On(x), a node not
+// heard from yet is waited for, within ctx and sh's patience (see On).
+func (n *Node) place(ctx context.Context, sh placeable) (string, error) {
 	kindName, where, name := sh.placement()
 	has := func(node string) bool {
 		if node == n.name {
@@ -812,7 +823,17 @@ func (n *Node) place(sh placeable) (string, error) {
 		if where.how == placeOn {
 			node = where.node
 		}
-		if err := n.checkNode(node); err != nil {
+		err := n.checkNode(node)
+		waited := false
+		if where.how == placeOn && errors.Is(err, ErrUnknownNode) {
+			wctx, cancel := context.WithTimeout(ctx, sh.patience())
+			defer cancel()
+			err, waited = n.awaitNode(wctx, node), true
+			if err == nil {
+				err = n.awaitKind(wctx, node, kindName)
+			}
+		}
+		if err != nil && (!waited || !errors.Is(err, ErrUnknownKind)) {
 			return "", fmt.Errorf("remote: child %q: %w", name, err)
 		}
 		n.mu.Lock()
@@ -859,9 +880,37 @@ func (n *Node) place(sh placeable) (string, error) {
 type placeable interface {
 	placement() (kind string, where Placement, name string)
 	lastNode() string
+	patience() time.Duration
 }
 
 func (sh *childShared[M]) placement() (string, Placement, string) { return sh.kind, sh.where, sh.name }
+
+func (sh *childShared[M]) patience() time.Duration { return sh.patienceD }
+
+// awaitKind waits, within ctx, until node (a live member) is known to have
+// registered kindName: a node that has just started registers its kinds
+// right after, and announces them in a heartbeat of their own. When ctx
+// ends first it returns an error wrapping ErrUnknownKind.
+func (n *Node) awaitKind(ctx context.Context, node, kindName string) error {
+	tick := time.NewTicker(max(n.interval/4, time.Millisecond))
+	defer tick.Stop()
+	for {
+		n.mu.Lock()
+		m := n.members[node]
+		ok := m != nil && m.kinds[kindName]
+		n.mu.Unlock()
+		if ok {
+			return nil
+		}
+		select {
+		case <-tick.C:
+		case <-n.stop:
+			return fmt.Errorf("remote: node %q: %w", n.name, ErrClosed)
+		case <-ctx.Done():
+			return fmt.Errorf("node %q has not registered kind %q: %w", node, kindName, ErrUnknownKind)
+		}
+	}
+}
 
 func (sh *childShared[M]) lastNode() string {
 	sh.mu.Lock()
@@ -923,6 +972,10 @@ func newSpec[M any](n *Node, name, kindName string, where Placement, opts []acto
 	}
 	sh := &childShared[M]{n: n, name: name, kind: kindName, where: where, codec: codec, carry: carriesReply[M]()}
 	spec, ref := actor.Spec(name, func() actor.Actor[M] { return &forwarder[M]{sh: sh} }, opts...)
+	sh.patienceD = spec.StartTimeout / 2
+	if spec.StartTimeout <= 0 {
+		sh.patienceD = supervisor.DefaultStartTimeout / 2
+	}
 	if name != "" {
 		if serr := serve(n, ref, codec); serr != nil {
 			n.log.Warn("remote child not served for Lookup", "child", name, "err", serr)
@@ -977,6 +1030,7 @@ func (n *Node) Children() []ChildPlacement {
 
 func (f *forwarder[M]) placement() (string, Placement, string) { return f.sh.placement() }
 func (f *forwarder[M]) lastNode() string                       { return f.sh.lastNode() }
+func (f *forwarder[M]) patience() time.Duration                { return f.sh.patience() }
 
 // onChild hands a message to a hosted incarnation. One for an incarnation
 // that has ended, or never was, is dropped: its owner settles its fate
