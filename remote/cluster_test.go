@@ -280,7 +280,7 @@ func TestRemoteSpawnErrors(t *testing.T) {
 func TestNameTaken(t *testing.T) {
 	cl := startCluster(t)
 	sys := startSystem(t, "dup")
-	n, err := remote.Start(context.Background(), "b", sys, remote.WithURL(cl.srvs[2].ClientURL()))
+	n, err := remote.Start(context.Background(), "b", sys, remote.WithURL(cl.nc.URL(2)))
 	if !errors.Is(err, remote.ErrNameTaken) {
 		if n != nil {
 			_ = n.Close(context.Background())

@@ -22,7 +22,7 @@ import (
 // lives on, as NATS intends).
 func natsCluster(t *testing.T, nc *natstest.Cluster, mortal ...string) *cluster {
 	t.Helper()
-	cl := &cluster{}
+	cl := &cluster{nc: nc}
 	for i, name := range []string{"a", "b", "c"} {
 		opts := []remote.Option{remote.WithURL(nc.URL(i))}
 		for _, m := range mortal {

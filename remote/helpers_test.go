@@ -3,20 +3,16 @@ package remote_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"log/slog"
-	"net"
-	"net/url"
 	"os"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"go.uber.org/goleak"
 
 	"github.com/airssys/rt/actor"
+	"github.com/airssys/rt/internal/natstest"
 	"github.com/airssys/rt/remote"
 )
 
@@ -29,67 +25,19 @@ const (
 	window     = hbInterval * hbMisses
 )
 
-// startServer starts a NATS server on a random loopback port, in the
-// cluster "t" with routes to the given addresses.
-func startServer(t *testing.T, name string, routes ...string) *server.Server {
-	t.Helper()
-	opts := &server.Options{
-		ServerName: name, Host: "127.0.0.1", Port: -1, NoSigs: true, NoLog: true,
-		Cluster: server.ClusterOpts{Name: "t", Host: "127.0.0.1", Port: -1, NoAdvertise: true},
-	}
-	for _, r := range routes {
-		u, err := url.Parse("nats://" + r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		opts.Routes = append(opts.Routes, u)
-	}
-	srv, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	if !srv.ReadyForConnections(5 * time.Second) {
-		t.Fatal("server not ready")
-	}
-	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-	return srv
-}
-
-// waitRoutes waits until every server has at least want routes.
-func waitRoutes(t *testing.T, want int, srvs ...*server.Server) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for _, s := range srvs {
-		for s.NumRoutes() < want {
-			if time.Now().After(deadline) {
-				t.Fatalf("server %s has %d routes, want %d", s.Name(), s.NumRoutes(), want)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
-}
-
-// cluster is three routed servers, A, B and C, with a node on each.
+// cluster is three NATS servers meshed by routes (internal/natstest),
+// with a node on each: "a", "b" and "c".
 type cluster struct {
-	srvs  []*server.Server
+	nc    *natstest.Cluster
 	nodes []*remote.Node
 	syss  []*actor.System
 }
 
+// startCluster starts a cluster whose nodes fail over between servers as
+// NATS does (see natsCluster).
 func startCluster(t *testing.T) *cluster {
 	t.Helper()
-	a := startServer(t, "A")
-	b := startServer(t, "B", a.ClusterAddr().String())
-	c := startServer(t, "C", a.ClusterAddr().String(), b.ClusterAddr().String())
-	waitRoutes(t, 2, a, b, c)
-	cl := &cluster{srvs: []*server.Server{a, b, c}}
-	for i, name := range []string{"a", "b", "c"} {
-		cl.syss = append(cl.syss, startSystem(t, "sys-"+name))
-		cl.nodes = append(cl.nodes, startNode(t, name, cl.syss[i], remote.WithURL(cl.srvs[i].ClientURL())))
-	}
-	cl.waitMembers(t)
-	return cl
+	return natsCluster(t, natstest.Start(t, 3))
 }
 
 // waitMembers waits until every node sees every other up.
@@ -261,115 +209,8 @@ func (d *deadLetters) waitMatching(t *testing.T, target error, n int, timeout ti
 	}
 }
 
-// link is a TCP proxy that can freeze: stop forwarding without closing,
-// as a silent network partition does.
-type link struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	gate   chan struct{} // closed while the link forwards
-	conns  []net.Conn
-	wg     sync.WaitGroup
-}
-
-func newLink(t *testing.T, target string) *link {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := &link{ln: ln, target: target, gate: make(chan struct{})}
-	close(l.gate)
-	l.wg.Add(1)
-	go l.accept()
-	t.Cleanup(l.close)
-	return l
-}
-
-func (l *link) addr() string { return l.ln.Addr().String() }
-
-func (l *link) accept() {
-	defer l.wg.Done()
-	for {
-		c, err := l.ln.Accept()
-		if err != nil {
-			return
-		}
-		d, err := net.Dial("tcp", l.target)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		l.mu.Lock()
-		l.conns = append(l.conns, c, d)
-		l.mu.Unlock()
-		l.wg.Add(2)
-		go l.pipe(c, d)
-		go l.pipe(d, c)
-	}
-}
-
-func (l *link) open() <-chan struct{} {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.gate
-}
-
-func (l *link) pipe(src, dst net.Conn) {
-	defer l.wg.Done()
-	buf := make([]byte, 32<<10)
-	for {
-		<-l.open()
-		k, err := src.Read(buf)
-		if k > 0 {
-			<-l.open()
-			if _, werr := dst.Write(buf[:k]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			if err != io.EOF {
-				_ = err
-			}
-			dst.Close()
-			return
-		}
-	}
-}
-
-// freeze stops forwarding in both directions; connections stay open.
-func (l *link) freeze() {
-	l.mu.Lock()
-	l.gate = make(chan struct{})
-	l.mu.Unlock()
-}
-
-// heal resumes forwarding.
-func (l *link) heal() {
-	l.mu.Lock()
-	select {
-	case <-l.gate:
-	default:
-		close(l.gate)
-	}
-	l.mu.Unlock()
-}
-
-func (l *link) close() {
-	l.heal()
-	l.ln.Close()
-	l.mu.Lock()
-	for _, c := range l.conns {
-		c.Close()
-	}
-	l.mu.Unlock()
-	l.wg.Wait()
-}
-
 func ctxT(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
 }
-
-var _ = fmt.Sprintf
