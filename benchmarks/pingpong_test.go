@@ -1,7 +1,9 @@
 package benchmarks
 
 import (
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/airssys/rt/actor"
 	proto "github.com/asynkron/protoactor-go/actor"
@@ -107,4 +109,91 @@ func BenchmarkPingPong(b *testing.B) {
 		b.StopTimer()
 		protoStop(b, sys, ping, pong)
 	})
+}
+
+// pairedChunk is how many round trips each side of BenchmarkPingPongPaired
+// makes before the other side takes its turn.
+const pairedChunk = 10_000
+
+// BenchmarkPingPongPaired is BenchmarkPingPong's raw and airssys pairs in
+// one process, taking turns in chunks of pairedChunk round trips, raw
+// first. On a shared machine the load changes from one second to the next:
+// two runs, or two sub-benchmarks seconds apart, can differ by 2x while a
+// chunk and the next see the same machine. So it reports, beside
+// airssys's time per round trip (ns/op; raw's chunks are not timed) and
+// raw's (raw-ns/op), the median over chunk pairs of airssys's time divided
+// by raw's just before (x-raw): the number to compare across trees.
+// Not in run.sh's suite, whose table wants one result per library.
+func BenchmarkPingPongPaired(b *testing.B) {
+	noLeaks(b)
+	rawPing, rawPong := make(chan Msg, 1), make(chan Msg, 1)
+	rawDone := make(chan struct{})
+	go func() {
+		for n := range rawPing {
+			if n == 0 {
+				rawDone <- struct{}{}
+				continue
+			}
+			rawPong <- n - 1
+		}
+	}()
+	go func() {
+		for n := range rawPong {
+			rawPing <- n
+		}
+	}()
+	defer close(rawPong)
+	defer close(rawPing)
+
+	sys := newSystem(b)
+	done := make(chan struct{})
+	var pong actor.Ref[Msg]
+	ping, err := actor.SpawnIn(sys, "ping", func() actor.Actor[Msg] {
+		return actor.Func[Msg](func(_ *actor.Context[Msg], n Msg) error {
+			if n == 0 {
+				done <- struct{}{}
+				return nil
+			}
+			return pong.Send(n - 1)
+		})
+	}, actor.WithMailbox(actor.Unbounded()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	pong, err = actor.SpawnIn(sys, "pong", func() actor.Actor[Msg] {
+		return actor.Func[Msg](func(_ *actor.Context[Msg], n Msg) error {
+			return ping.Send(n)
+		})
+	}, actor.WithMailbox(actor.Unbounded()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	rawPing <- pingPongWarmup
+	<-rawDone
+	_ = ping.Send(pingPongWarmup)
+	<-done
+
+	var ratios []float64
+	var rawTotal time.Duration
+	b.ReportAllocs()
+	b.ResetTimer()
+	for left := b.N; left > 0; {
+		n := min(left, pairedChunk)
+		left -= n
+		b.StopTimer()
+		start := time.Now()
+		rawPing <- Msg(n)
+		<-rawDone
+		raw := time.Since(start)
+		rawTotal += raw
+		b.StartTimer()
+		start = time.Now()
+		_ = ping.Send(Msg(n))
+		<-done
+		ratios = append(ratios, float64(time.Since(start))/float64(raw))
+	}
+	b.StopTimer()
+	slices.Sort(ratios)
+	b.ReportMetric(float64(rawTotal.Nanoseconds())/float64(b.N), "raw-ns/op")
+	b.ReportMetric(ratios[len(ratios)/2], "x-raw")
 }
