@@ -8,66 +8,34 @@ import (
 	"sync/atomic"
 )
 
-// dispatcher delivers events off the emitting goroutine, in order, so
-// that a slow handler or a slow log sink never stalls supervision.
+// dispatcher delivers events off the control goroutine, in order, so that
+// a slow handler or a slow log sink never stalls supervision.
 //
 // It has one delivery goroutine, started by the first event and kept,
-// parked between bursts, while the supervisor that owns the dispatcher
-// runs (open). When the supervisor ends (closed), the goroutine delivers
-// what is queued and exits, so no goroutine of the library outlives its
-// tree; an event that arrives while closed (from a descendant left
-// running) gets a goroutine for its burst only.
-//
-// An event is emitted on the supervisor's restart path, so it must cost
-// its emitter little (issue 10.6). It is written in place into a queue
-// block, and one word, pub, both orders the emitters and publishes: an
-// emitter sets its lock bit with a compare-and-swap, writes the event
-// into the slot the count names, and stores the count plus one, which
-// frees the bit. That is two atomic operations, on a cache line that only
-// emitters write (in practice the supervisor's own goroutine, so it stays
-// in that core's cache), and no sync.Mutex, whose lock and unlock are
-// three. The delivery goroutine reads pub and the slots below it without
-// a lock. An atomic state word says whether that goroutine is running
-// (then the emitter does nothing more), parked (the emitter wakes it: once
-// per burst) or gone (the emitter starts it); it is the actor mailbox's
-// protocol. Before it parks, the goroutine yields a few times, so that a
-// burst that goes on (a restart is a failure and then a start) finds it
-// awake and costs no wake-up.
+// parked on a channel between events, while the supervisor that owns the
+// dispatcher runs (open): an event then costs a queue append and, when the
+// goroutine is parked, one wake-up, rather than a goroutine per burst.
+// When the supervisor ends (closed), the goroutine delivers what is queued
+// and exits, so no goroutine of the library outlives its tree; an event
+// that arrives while closed (from a descendant left running) gets a
+// goroutine for its burst only.
 type dispatcher struct {
 	owner *Supervisor // whose logger reports a handler's panic
 
-	// The emitters' side: written by emitters, holding pub's lock bit.
-	pub   atomic.Uint64 // events published so far, times two; +1 while an emitter writes
-	tail  *eventBlock   // the block being filled; nil before the first event
-	spare *eventBlock   // empty blocks to fill next, taken from freed
-	wake  chan struct{} // one slot; made with the first block
+	mu         sync.Mutex
+	head, tail *eventBlock   // queued events, oldest first
+	free       *eventBlock   // delivered blocks kept for reuse
+	nfree      int           // how many
+	running    bool          // a delivery goroutine exists
+	parked     bool          // it waits on wake for more events
+	busy       bool          // it is delivering a batch
+	open       bool          // its owner runs: park when idle rather than exit
+	wake       chan struct{} // one slot; made with the first goroutine
+	idle       *sync.Cond    // broadcast when the goroutine goes idle or exits; nil until drain needs it
+	waiting    int           // callers of drain waiting on idle
 
-	_ [64]byte // keep the delivery goroutine's writes off the emitters' line
-
-	// The delivery goroutine's side (handed from one such goroutine to the
-	// next through state).
-	state   atomic.Uint32 // dispIdle, dispRunning or dispParked
-	head    *eventBlock   // the block being delivered; set by the first event
-	hi      int           // the next item of head to deliver
-	lo      int           // the first item of head delivered and not yet cleared
-	done    uint64        // events delivered (or skipped) so far
-	nfreed  int           // blocks in freed, as far as this side knows
-	open    atomic.Bool   // its owner runs: park when idle rather than exit
-	stopped atomic.Bool   // a cancelled subscription: deliver nothing more
-
-	freed atomic.Pointer[eventBlock] // delivered blocks, for emitters to reuse
-
-	mu      sync.Mutex   // for drain only
-	idle    *sync.Cond   // broadcast when the goroutine parks or exits; nil until drain needs it
-	waiting atomic.Int32 // callers of drain waiting on idle
+	stopped atomic.Bool // a cancelled subscription: deliver nothing more
 }
-
-// The states of a dispatcher's delivery goroutine.
-const (
-	dispIdle    = iota // none: the next event starts one
-	dispRunning        // delivering, or about to look at the queue once more before parking
-	dispParked         // waiting on wake; the next event sends to it
-)
 
 type dispatchItem struct {
 	e       Event
@@ -78,195 +46,123 @@ type dispatchItem struct {
 // eventBlock is a piece of a dispatcher's queue. Events are written in
 // place, in blocks that are reused: a queue that grows while the delivery
 // goroutine waits for a processor (on a busy machine it may run once per
-// hundreds of events) never copies what it holds.
+// hundreds of events) never copies what it holds, which a slice's growth
+// did on the emitting goroutine (the supervisor's, in its restart path).
 type eventBlock struct {
-	next  *eventBlock // the block after this one; written before the first event in it is published
-	free  *eventBlock // link in freed and spare
+	next  *eventBlock
+	n     int
 	items [eventBlockLen]dispatchItem
 }
 
 const (
-	eventBlockLen = 16 // about 2.5 KB a block
-	maxFreeBlocks = 32 // blocks kept in freed after a burst (and as many in spare at most)
-
-	// lingerYields is how often the delivery goroutine yields, finding
-	// nothing, before it parks: about 1-3 µs on an idle processor, longer
-	// than the gap between the events of a restart and than a restart.
-	lingerYields = 16
+	eventBlockLen = 16 // about 2 KB a block
+	maxFreeBlocks = 32 // kept per dispatcher after a burst (about 70 KB at most)
 )
 
 // push queues an event for the handler or logger (either may be nil).
 func (d *dispatcher) push(e *Event, logger *slog.Logger, handler func(Event)) {
-	p := d.pub.Load()
-	if p&1 != 0 || !d.pub.CompareAndSwap(p, p|1) {
-		p = d.lockSlow()
-	}
-	k := p >> 1
-	i := int(k % eventBlockLen)
+	d.mu.Lock()
 	t := d.tail
-	if i == 0 {
-		b := d.takeBlock()
+	if t == nil || t.n == len(t.items) {
+		b := d.free
+		if b != nil {
+			d.free, b.next = b.next, nil
+			d.nfree--
+		} else {
+			b = new(eventBlock)
+		}
 		if t == nil {
-			// The first event: no delivery goroutine has run yet.
 			d.head = b
-			d.wake = make(chan struct{}, 1)
 		} else {
 			t.next = b
 		}
 		d.tail, t = b, b
 	}
-	it := &t.items[i]
+	it := &t.items[t.n]
 	it.e, it.logger, it.handler = *e, logger, handler
-	d.pub.Store((k + 1) << 1)
-	d.kick()
-}
-
-// lockSlow sets pub's lock bit when another emitter holds it: a spawn on
-// the lane or a health check emitting while the supervisor's goroutine
-// does. The holder only copies an event, so waiting is short.
-func (d *dispatcher) lockSlow() uint64 {
-	for {
-		runtime.Gosched()
-		p := d.pub.Load()
-		if p&1 == 0 && d.pub.CompareAndSwap(p, p|1) {
-			return p
+	t.n++
+	switch {
+	case !d.running:
+		d.running = true
+		if d.wake == nil {
+			d.wake = make(chan struct{}, 1)
 		}
-	}
-}
-
-// kick makes sure a delivery goroutine will see what was just published.
-func (d *dispatcher) kick() {
-	switch d.state.Load() {
-	case dispParked:
-		if d.state.CompareAndSwap(dispParked, dispRunning) {
-			d.wake <- struct{}{} // never blocks: one slot, one send per park
-		}
-	case dispIdle:
-		if d.state.CompareAndSwap(dispIdle, dispRunning) {
-			go d.loop()
-		}
-	}
-	// dispRunning: the goroutine looks at pub after it stores a new state
-	// and before it parks or exits.
-}
-
-// takeBlock returns an empty block, a reused one if there is one. Its
-// caller holds pub's lock bit.
-func (d *dispatcher) takeBlock() *eventBlock {
-	if d.spare == nil {
-		d.spare = d.freed.Swap(nil)
-	}
-	b := d.spare
-	if b == nil {
-		return new(eventBlock)
-	}
-	d.spare, b.free = b.free, nil
-	return b
-}
-
-// release hands a delivered block back to the emitters, or to the
-// garbage collector when enough are kept. Delivery goroutine only.
-func (d *dispatcher) release(b *eventBlock) {
-	clear(b.items[:]) // a delivered event must not stay reachable
-	b.next = nil
-	old := d.freed.Load()
-	if old == nil {
-		d.nfreed = 0 // the emitters took the list
-	}
-	if d.nfreed >= maxFreeBlocks {
+		d.mu.Unlock()
+		go d.loop()
+		return
+	case d.parked:
+		d.parked = false
+		d.mu.Unlock()
+		d.wake <- struct{}{} // never blocks: one slot, one send per park
 		return
 	}
-	for {
-		b.free = old
-		if d.freed.CompareAndSwap(old, b) {
-			d.nfreed++
-			return
-		}
-		if old = d.freed.Load(); old == nil {
-			d.nfreed = 0
-		}
-	}
+	d.mu.Unlock()
 }
 
 func (d *dispatcher) setOpen(open bool) {
-	d.open.Store(open)
-	if !open && d.state.CompareAndSwap(dispParked, dispRunning) {
-		d.wake <- struct{}{} // let it exit
+	d.mu.Lock()
+	d.open = open
+	if !open && d.parked {
+		d.parked = false
+		d.mu.Unlock()
+		d.wake <- struct{}{}
+		return
 	}
+	d.mu.Unlock()
 }
 
 // loop is the delivery goroutine. Its name is known to onDeliverer.
 func (d *dispatcher) loop() {
-	yields := 0
+	d.mu.Lock()
+	yielded := false
 	for {
-		if d.deliverQueued() {
-			yields = 0
-			continue
-		}
-		if yields < lingerYields && d.open.Load() {
+		if d.head == nil && d.open && !yielded {
 			// Events come in bursts (a restart is a failure and a start):
 			// let the rest of the burst come before parking, which spares
-			// the emitter a wake-up.
-			yields++
+			// the control loop a wake-up per event.
+			yielded = true
+			d.mu.Unlock()
 			runtime.Gosched()
+			d.mu.Lock()
 			continue
 		}
-		yields = 0
-		d.forget()
-		if d.open.Load() {
-			d.state.Store(dispParked)
-			if d.queued() || !d.open.Load() {
-				if !d.state.CompareAndSwap(dispParked, dispRunning) {
-					<-d.wake // an emitter took it out of parking: take its send
-				}
-				continue
+		yielded = false
+		if d.head == nil {
+			d.busy = false
+			if !d.open {
+				d.running = false
+				d.signalIdle()
+				d.mu.Unlock()
+				return
 			}
+			d.parked = true
 			d.signalIdle()
-			<-d.wake // whoever sent set the state to running
+			d.mu.Unlock()
+			<-d.wake
+			d.mu.Lock()
 			continue
 		}
-		done := d.done // once idle, the fields of this side may pass to a new goroutine
-		d.state.Store(dispIdle)
-		if d.pub.Load()>>1 > done && d.state.CompareAndSwap(dispIdle, dispRunning) {
-			continue // an emitter came after the last look, and started no goroutine
+		batch := d.head
+		d.head, d.tail = nil, nil
+		d.busy = true
+		d.mu.Unlock()
+		for b := batch; b != nil; b = b.next {
+			for i := range b.n {
+				if !d.stopped.Load() {
+					d.deliver(&b.items[i])
+				}
+			}
+			clear(b.items[:b.n]) // delivered events must not stay reachable
+			b.n = 0
 		}
-		d.signalIdle()
-		return
-	}
-}
-
-// forget clears the delivered events of the block being delivered, before
-// the goroutine parks or exits (a delivered event must not stay
-// reachable). Clearing each as it is delivered would write to the cache
-// lines an emitter is writing the next events to.
-func (d *dispatcher) forget() {
-	clear(d.head.items[d.lo:d.hi])
-	d.lo = d.hi
-}
-
-// queued reports whether events wait for delivery. Delivery goroutine only.
-func (d *dispatcher) queued() bool { return d.pub.Load()>>1 > d.done }
-
-// deliverQueued delivers what is published and reports whether there was
-// anything.
-func (d *dispatcher) deliverQueued() bool {
-	n := d.pub.Load() >> 1
-	if n == d.done {
-		return false
-	}
-	for ; d.done < n; d.done++ {
-		if d.hi == eventBlockLen {
-			b := d.head
-			d.head, d.hi, d.lo = b.next, 0, 0
-			d.release(b)
-		}
-		it := &d.head.items[d.hi]
-		d.hi++
-		if !d.stopped.Load() {
-			d.deliver(it)
+		d.mu.Lock()
+		for b := batch; b != nil && d.nfree < maxFreeBlocks; {
+			next := b.next
+			b.next, d.free = d.free, b
+			d.nfree++
+			b = next
 		}
 	}
-	return true
 }
 
 func (d *dispatcher) deliver(it *dispatchItem) {
@@ -301,23 +197,9 @@ func (d *dispatcher) callHandler(h func(Event), e Event) {
 }
 
 func (d *dispatcher) signalIdle() {
-	if d.waiting.Load() > 0 {
-		d.mu.Lock()
+	if d.waiting > 0 {
 		d.idle.Broadcast()
-		d.mu.Unlock()
 	}
-}
-
-// settled reports whether the queue is delivered and, once the dispatcher
-// is closed, its goroutine gone.
-func (d *dispatcher) settled() bool {
-	switch d.state.Load() {
-	case dispIdle:
-		return true
-	case dispParked:
-		return d.open.Load()
-	}
-	return false
 }
 
 // drain waits until every queued event has been delivered (and, once the
@@ -326,18 +208,15 @@ func (d *dispatcher) settled() bool {
 // own subscription) it returns at once: waiting there would wait for
 // itself. Callers check that with onDeliverer, once for a whole tree.
 func (d *dispatcher) drain() {
-	if d.settled() {
-		return
-	}
 	d.mu.Lock()
-	if d.idle == nil {
-		d.idle = sync.NewCond(&d.mu)
-	}
-	d.waiting.Add(1)
-	for !d.settled() {
+	for d.head != nil || d.busy || (d.running && !d.open) {
+		if d.idle == nil {
+			d.idle = sync.NewCond(&d.mu)
+		}
+		d.waiting++
 		d.idle.Wait()
+		d.waiting--
 	}
-	d.waiting.Add(-1)
 	d.mu.Unlock()
 }
 
