@@ -1,8 +1,10 @@
 package actor
 
 import (
+	"context"
 	"testing"
 
+	"github.com/airssys/rt/internal/hook"
 	"github.com/airssys/rt/supervisor"
 )
 
@@ -85,4 +87,37 @@ func TestCellSettingsPacked(t *testing.T) {
 			}
 		}
 	}
+}
+
+// LaunchCtx with a ctx that takes no exit report launches nothing and says
+// so, and the incarnation can still be launched with an exit function.
+func TestLaunchCtxRefusesAPlainContext(t *testing.T) {
+	spec, ref, err := newSpec("a", noop[int], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inc *incarnation[int]
+	switch ch := spec.Source.New().(type) {
+	case *incarnation[int]:
+		inc = ch
+	case starting[int]: // a System of another test is live: the actor may join it
+		inc = ch.incarnation
+	default:
+		t.Fatalf("New returned a %T", ch)
+	}
+	if inc.LaunchCtx(hook.Token{}, context.Background()) {
+		t.Fatal("LaunchCtx took a context.Background()")
+	}
+	if inc.launched || inc.marks&markExitCtx != 0 || ref.c.inc != nil {
+		t.Fatalf("refused, yet launched %v, marks %b, current %v", inc.launched, inc.marks, ref.c.inc)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	exited := make(chan error, 1)
+	inc.Launch(ctx, func(err error) { exited <- err })
+	cancel()
+	if err := <-exited; err != nil {
+		t.Fatalf("exit after cancel: %v", err)
+	}
+	spec.Source.Dispose(nil)
+	<-ref.Done()
 }

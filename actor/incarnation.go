@@ -303,14 +303,17 @@ type ctxExiter interface {
 // LaunchCtx is how a supervisor launches the incarnation: Launch, with the
 // end reported by ctx's ExitChild instead of an exit function, of which
 // each of 100,000 idle actors would keep one. The supervisor gives Start
-// (if any) and Launch the same ctx, so it is cx.ctx.
-func (inc *incarnation[M]) LaunchCtx(_ hook.Token, ctx context.Context) {
+// (if any) and Launch the same ctx, so it is cx.ctx. It reports false,
+// launching nothing, if ctx takes no exit report: the caller then calls
+// Launch.
+func (inc *incarnation[M]) LaunchCtx(_ hook.Token, ctx context.Context) bool {
 	if _, ok := ctx.(ctxExiter); !ok {
-		panic("actor: LaunchCtx with a ctx that takes no exit report") // a broken agreement within this module
+		return false
 	}
 	inc.cx.ctx = ctx
 	inc.marks |= markExitCtx
 	inc.launch(ctx)
+	return true
 }
 
 // Launch implements supervisor.Launcher: it hands the incarnation to the

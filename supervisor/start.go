@@ -213,8 +213,7 @@ func callLaunch(l Launcher, inc *incarnation) (err error) {
 			err = NewPanicError(v)
 		}
 	}()
-	if cl, ok := l.(ctxLauncher); ok {
-		cl.LaunchCtx(hook.Token{}, inc)
+	if cl, ok := l.(ctxLauncher); ok && cl.LaunchCtx(hook.Token{}, inc) {
 		return nil
 	}
 	l.Launch(inc, inc.exitFunc())
@@ -225,10 +224,11 @@ func callLaunch(l Launcher, inc *incarnation) (err error) {
 // ExitChild on the ctx they are launched with, rather than an exit
 // function: actors' incarnations, of which a program may hold 100,000
 // idle, each of which would keep its exit function (16 bytes) as long as
-// it runs. (The hook.Token keeps the agreement out of reach of code
-// outside this module; see package hook.)
+// it runs. LaunchCtx reports false, having launched nothing, if it cannot
+// report so; Launch is called then. (The hook.Token keeps the agreement
+// out of reach of code outside this module; see package hook.)
 type ctxLauncher interface {
-	LaunchCtx(_ hook.Token, ctx context.Context)
+	LaunchCtx(_ hook.Token, ctx context.Context) bool
 }
 
 // ExitChild is how a child launched by LaunchCtx (see ctxLauncher)
