@@ -814,3 +814,64 @@ func TestAudit2SpawnsRaceShutdown(t *testing.T) {
 		}
 	}
 }
+
+// TestAudit2GroupRestartsWithConcurrentCrashes makes several actors of a
+// OneForAll or RestForOne group crash at the same moment, round after
+// round, so that crash reports arrive while a group restart is stopping
+// and starting their siblings. It catches an exit reported twice or lost
+// (an incarnation whose own crash meets the supervisor's stop: exactly one
+// end event, one PostStop), two incarnations of one actor alive at once,
+// and a group left partly down (every actor must answer after each round).
+func TestAudit2GroupRestartsWithConcurrentCrashes(t *testing.T) {
+	for _, st := range []supervisor.Strategy{supervisor.OneForAll, supervisor.RestForOne} {
+		t.Run(st.String(), func(t *testing.T) {
+			ev := newA2Events()
+			sys := NewSystem("a2", WithRootStrategy(st), WithSystemLogger(quiet),
+				WithSupervisorOptions(supervisor.WithIntensity(1_000_000, time.Second), supervisor.WithEventHandler(ev.handle)))
+			if err := sys.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			const n = 24
+			var tr [n]a2Track
+			var refs [n]Ref[a2Msg]
+			for i := range n {
+				var err error
+				refs[i], err = Spawn(sys.Root(), fmt.Sprint("g", i), tr[i].factory(i%3 != 0))
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			for round := range 12 {
+				var wg sync.WaitGroup
+				for k := range 3 {
+					i := (round*7 + k*5) % n
+					op := []int{a2Err, a2Panic, a2Shut}[(round+k)%3]
+					wg.Go(func() { _ = refs[i].Send(a2Msg{op: op}) })
+				}
+				wg.Wait()
+				for i := range n {
+					a2Ask(t, refs[i], fmt.Sprintf("round %d actor %d", round, i))
+				}
+			}
+			if err := sys.Shutdown(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			ev.check(t)
+			for i := range n {
+				name := fmt.Sprint("g", i)
+				launched := ev.count(name, supervisor.EventChildStarted) + ev.count(name, supervisor.EventChildRestarted)
+				ended := ev.count(name, supervisor.EventChildExited) + ev.count(name, supervisor.EventChildFailed) +
+					ev.count(name, supervisor.EventChildStopped) + ev.count(name, supervisor.EventChildAbandoned)
+				if launched != ended {
+					t.Errorf("%s: %d incarnations launched, %d ends reported", name, launched, ended)
+				}
+				if got := tr[i].postStops.Load(); got != int64(launched) {
+					t.Errorf("%s: %d PostStops for %d launched incarnations", name, got, launched)
+				}
+				if tr[i].liveMax.Load() > 1 || tr[i].overlap.Load() != 0 {
+					t.Errorf("%s: %d incarnations alive at once, %d overlapping Receives", name, tr[i].liveMax.Load(), tr[i].overlap.Load())
+				}
+			}
+		})
+	}
+}
