@@ -94,9 +94,9 @@ func (r Reply[R]) put(res replyResult[R]) {
 //   - it becomes a dead letter before any incarnation took it: dropped by
 //     a full DropNewest or DropOldest mailbox (ErrMailboxFull), or still
 //     queued when the target stopped for good (ErrStopped).
-//   - the target stops for good before answering (ErrStopped; this is
-//     also how a Temporary actor's normal end, with the request in hand,
-//     is reported).
+//   - the target stops for good before answering (ErrStopped; when a
+//     Temporary actor's incarnation ends normally holding the request, the
+//     error wraps both ErrNoReply and ErrStopped).
 //
 // When ctx ends first the error wraps ctx.Err().
 //
@@ -172,39 +172,51 @@ func (s *replySlot[R]) answered() (replyResult[R], bool) {
 }
 
 // noReplyError is the reason given to the Asks whose requests an
-// incarnation took and did not answer before it ended: ErrNoReply, and how
-// it ended (nil: stopped by its supervisor).
-type noReplyError struct{ cause error }
+// incarnation took and did not answer before it ended: ErrNoReply, how it
+// ended (nil: stopped by its supervisor), and ErrStopped if that end is
+// the actor's stop for good (final: a Temporary actor's normal end).
+type noReplyError struct {
+	cause error
+	final bool
+}
 
 func (e *noReplyError) Error() string {
-	if e.cause == nil {
-		return ErrNoReply.Error()
+	s := ErrNoReply.Error()
+	if e.final {
+		s += " (" + ErrStopped.Error() + ")"
 	}
-	return ErrNoReply.Error() + ": " + e.cause.Error()
+	if e.cause != nil {
+		s += ": " + e.cause.Error()
+	}
+	return s
 }
 
 func (e *noReplyError) Unwrap() []error {
-	if e.cause == nil {
-		return []error{ErrNoReply}
+	errs := []error{ErrNoReply}
+	if e.final {
+		errs = append(errs, ErrStopped)
 	}
-	return []error{ErrNoReply, e.cause}
+	if e.cause != nil {
+		errs = append(errs, e.cause)
+	}
+	return errs
 }
 
 // loseTaken fails the Replies in msg, a request an incarnation took and
 // ended on (Receive returned an error, or panicked) without answering.
 // Only while an Ask waits: the exit path pays one atomic load otherwise.
-func loseTaken(msg any, cause error) {
+func loseTaken(msg any, cause error, final bool) {
 	if asksWaiting.Load() != 0 {
-		lostReplies(msg, &noReplyError{cause})
+		lostReplies(msg, &noReplyError{cause, final})
 	}
 }
 
 // loseHeld fails the Replies that an incarnation which has ended (PostStop
 // included) still holds in the fields of its actor value: requests it kept
 // to answer later, which nothing will answer now. Only while an Ask waits.
-func loseHeld[M any](a Actor[M], cause error) {
+func loseHeld[M any](a Actor[M], cause error, final bool) {
 	if asksWaiting.Load() != 0 && a != nil {
-		lostReplies(a, &noReplyError{cause})
+		lostReplies(a, &noReplyError{cause, final})
 	}
 }
 

@@ -64,6 +64,25 @@ func TestRegressionAskFailsWhenReceiveStopsWithTheRequest(t *testing.T) {
 	})
 }
 
+// A Temporary actor's normal end is its stop for good: the Ask it held
+// fails with ErrStopped (as DESIGN says) and ErrNoReply, whichever of the
+// two reports comes first.
+func TestAskTemporaryStopsWithTheRequest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sup := newSup(t, supervisor.OneForOne)
+		ref, err := Spawn(sup, "quitter", func() Actor[echoReq] {
+			return Func[echoReq](func(*Context[echoReq], echoReq) error { return supervisor.ErrShutdown })
+		}, WithRestart(supervisor.Temporary))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = askNow(t, ref, func(r Reply[string]) echoReq { return echoReq{"quit", r} })
+		if !errors.Is(err, ErrStopped) || !errors.Is(err, ErrNoReply) {
+			t.Fatalf("Ask held by a Temporary actor that stopped = %v, want ErrStopped and ErrNoReply", err)
+		}
+	})
+}
+
 // A crash while handling the request fails the Ask with ErrNoReply too,
 // so that one errors.Is covers every way the taker can end, and still with
 // the crash error.

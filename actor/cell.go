@@ -80,7 +80,7 @@ const (
 	stRegistered                          // holds its name in sys
 	stDrain                               // handle what is queued when asked to stop (WithDrainOnStop)
 	// stTemporary: WithRestart(Temporary). Its normal end is its stop for
-	// good, which fails the Asks it held with ErrStopped (see end).
+	// good, so the Asks it held fail with ErrStopped as well (see end).
 	stTemporary
 )
 

@@ -338,14 +338,13 @@ func (inc *incarnation[M]) deliver(msg M) (processed bool) {
 	case err == nil:
 		return true
 	case errors.Is(err, supervisor.ErrShutdown):
-		if c.end(inc, err, false) {
-			loseTaken(msg, err) // handled, but an Ask may still wait on it
-		}
+		final := c.end(inc, err, false)
+		loseTaken(msg, err, final) // handled, but an Ask may still wait on it
 		return true
 	default:
 		// The failing message is not retried: the next incarnation
 		// would likely fail on it again.
-		loseTaken(msg, err)
+		loseTaken(msg, err, false)
 		c.deadLetter(msg, err)
 		c.end(inc, err, false)
 		return false
@@ -375,11 +374,10 @@ func (c *cell[M]) retire(newest *incarnation[M]) {
 // end finishes an incarnation on the activation goroutine: PostStop, then
 // detach from the cell, then tell the supervisor. The mailbox is left as it
 // is for the next incarnation (or for dispose). Replies the incarnation
-// still holds fail their Asks with ErrNoReply, unless it is a Temporary
-// actor's normal end: that is its stop for good, and they fail with
-// ErrStopped when Done closes. end reports whether they were failed (false
-// also when the incarnation had ended already).
-func (c *cell[M]) end(inc *incarnation[M], err error, stopped bool) (lost bool) {
+// still holds fail their Asks with ErrNoReply; a Temporary actor's normal
+// end is its stop for good, so there the error wraps ErrStopped too. end
+// reports whether the end was such a final one.
+func (c *cell[M]) end(inc *incarnation[M], err error, stopped bool) (final bool) {
 	if inc.ended {
 		return false
 	}
@@ -387,7 +385,6 @@ func (c *cell[M]) end(inc *incarnation[M], err error, stopped bool) (lost bool) 
 	inc.unwatchStop() // an exit of its own needs no wake-up on cancel
 	err = inc.postStop(err)
 	c.mu.Lock()
-	lost = !isNormal(err) || c.state.Load()&stTemporary == 0
 	if c.inc == inc {
 		c.inc = nil
 		c.state.And(^stHasInc)
@@ -398,15 +395,14 @@ func (c *cell[M]) end(inc *incarnation[M], err error, stopped bool) (lost bool) 
 		}
 	}
 	c.mu.Unlock()
-	if lost {
-		loseHeld(inc.actor, err)
-	}
+	final = isNormal(err) && c.state.Load()&stTemporary != 0
+	loseHeld(inc.actor, err, final)
 	// A replaced incarnation's exit is ignored by its supervisor. (This is
 	// reportExit, written out: a frame less at the end of a small stack.)
 	if inc.marks&markExitCtx != 0 {
 		inc.cx.ctx.(ctxExiter).ExitChild(hook.Token{}, err)
-		return lost
+		return final
 	}
 	inc.rare.exit(err)
-	return lost
+	return final
 }
