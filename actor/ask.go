@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"sync/atomic"
 )
 
@@ -273,8 +274,54 @@ func walkStops(t reflect.Type) bool {
 	return libraryPkgs[pkg]
 }
 
+// replyTypes memoizes mayHoldReply by reflect.Type.
+var replyTypes sync.Map
+
+// mayHoldReply reports whether a value of type t can hold a Reply where
+// the walk looks (struct fields, pointers, interfaces, arrays, slices).
+// The walk enters no value that cannot: besides being work for nothing,
+// an ended actor's value may point to state it shares with goroutines
+// that are still running (a cache, a pool, guarded by their own lock),
+// which the walk reads without that lock.
+func mayHoldReply(t reflect.Type) bool {
+	if v, ok := replyTypes.Load(t); ok {
+		return v.(bool)
+	}
+	r := typeReaches(t, map[reflect.Type]bool{})
+	replyTypes.Store(t, r)
+	return r
+}
+
+// typeReaches is mayHoldReply without the memo: a search of the type
+// graph from t, seen holding the types met so far on any path.
+func typeReaches(t reflect.Type, seen map[reflect.Type]bool) bool {
+	if seen[t] {
+		return false // met already: its answer comes from where it was first met
+	}
+	seen[t] = true
+	switch t.Kind() {
+	case reflect.Interface:
+		return true
+	case reflect.Pointer, reflect.Array, reflect.Slice:
+		return typeReaches(t.Elem(), seen)
+	case reflect.Struct:
+		if t.PkgPath() == actorPkg && strings.HasPrefix(t.Name(), "Reply[") {
+			return true
+		}
+		if walkStops(t) {
+			return false
+		}
+		for i := range t.NumField() {
+			if typeReaches(t.Field(i).Type, seen) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func walkReplies(v reflect.Value, reason error, depth int, budget *int) {
-	if depth > lostWalkDepth || *budget <= 0 || !v.IsValid() {
+	if depth > lostWalkDepth || *budget <= 0 || !v.IsValid() || !mayHoldReply(v.Type()) {
 		return
 	}
 	*budget--
