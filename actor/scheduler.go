@@ -339,12 +339,16 @@ func (inc *incarnation[M]) deliver(msg M) (processed bool) {
 		return true
 	case errors.Is(err, supervisor.ErrShutdown):
 		final := c.end(inc, err, false)
-		loseTaken(msg, err, final) // handled, but an Ask may still wait on it
+		if asksWaiting.Load() != 0 {
+			loseTaken(msg, err, final) // handled, but an Ask may still wait on it
+		}
 		return true
 	default:
 		// The failing message is not retried: the next incarnation
 		// would likely fail on it again.
-		loseTaken(msg, err, false)
+		if asksWaiting.Load() != 0 {
+			loseTaken(msg, err, false)
+		}
 		c.deadLetter(msg, err)
 		c.end(inc, err, false)
 		return false
@@ -396,7 +400,9 @@ func (c *cell[M]) end(inc *incarnation[M], err error, stopped bool) (final bool)
 	}
 	c.mu.Unlock()
 	final = isNormal(err) && c.state.Load()&stTemporary != 0
-	loseHeld(inc.actor, err, final)
+	if asksWaiting.Load() != 0 {
+		loseHeld(inc.actor, err, final)
+	}
 	// A replaced incarnation's exit is ignored by its supervisor. (This is
 	// reportExit, written out: a frame less at the end of a small stack.)
 	if inc.marks&markExitCtx != 0 {
