@@ -875,3 +875,83 @@ func TestAudit2GroupRestartsWithConcurrentCrashes(t *testing.T) {
 		})
 	}
 }
+
+// TestAudit2DynamicAPIOnActors drives one actor, on the lane and through
+// the loop, through the dynamic API while messages keep coming:
+// TerminateChild (stopped, not for good: messages queue), RestartChild
+// (the queue is delivered), a Transient's normal exit then RestartChild,
+// and DeleteChild (stopped for good: Done, name released, queued messages
+// dead letters). It catches an exit report or Dispose lost or doubled on
+// these paths, and a name kept after the spec is gone.
+func TestAudit2DynamicAPIOnActors(t *testing.T) {
+	for _, pre := range []bool{false, true} {
+		ev := newA2Events()
+		sys := NewSystem("a2", WithSystemLogger(quiet), WithSupervisorOptions(supervisor.WithEventHandler(ev.handle)))
+		if err := sys.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		var tr a2Track
+		ref, err := Spawn(sys.Root(), "d", tr.factory(pre), WithRestart(supervisor.Transient))
+		if err != nil {
+			t.Fatal(err)
+		}
+		root := sys.Root()
+		a2Ask(t, ref, "first")
+		if err := root.TerminateChild("d"); err != nil {
+			t.Fatal(err)
+		}
+		reply := make(chan int, 1)
+		if err := ref.Send(a2Msg{op: a2Ping, reply: reply}); err != nil {
+			t.Fatalf("pre=%v: Send to a terminated (not deleted) actor: %v", pre, err)
+		}
+		if err := root.RestartChild("d"); err != nil {
+			t.Fatal(err)
+		}
+		a2Wait(t, reply, "the message queued while terminated")
+		if err := ref.Send(a2Msg{op: a2Shut}); err != nil {
+			t.Fatal(err)
+		}
+		ev.await(t, "d", supervisor.EventChildExited)
+		if err := root.RestartChild("d"); err != nil {
+			t.Fatalf("pre=%v: RestartChild after a transient's normal exit: %v", pre, err)
+		}
+		a2Ask(t, ref, "after the second restart")
+		if err := root.TerminateChild("d"); err != nil {
+			t.Fatal(err)
+		}
+		if err := ref.Send(a2Msg{op: a2Ping}); err != nil {
+			t.Fatal(err)
+		}
+		if err := root.DeleteChild("d"); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-ref.Done():
+		case <-time.After(10 * time.Second):
+			t.Fatalf("pre=%v: Done not closed after DeleteChild", pre)
+		}
+		if _, err := Lookup[a2Msg](sys, "d"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("pre=%v: Lookup after DeleteChild = %v", pre, err)
+		}
+		if got := sys.DeadLetters().Count(); got != 1 {
+			t.Fatalf("pre=%v: %d dead letters, want 1 (queued at DeleteChild)", pre, got)
+		}
+		// The name is free again, in the supervisor and in the System.
+		ref2, err := Spawn(root, "d", tr.factory(pre))
+		if err != nil {
+			t.Fatalf("pre=%v: Spawn of a deleted name: %v", pre, err)
+		}
+		a2Ask(t, ref2, "the new actor of that name")
+		if err := sys.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		ev.check(t)
+		launched := ev.count("d", supervisor.EventChildStarted) + ev.count("d", supervisor.EventChildRestarted)
+		if got := tr.postStops.Load(); got != int64(launched) {
+			t.Fatalf("pre=%v: %d PostStops for %d launched incarnations", pre, got, launched)
+		}
+		if launched != 4 {
+			t.Fatalf("pre=%v: %d incarnations launched, want 4", pre, launched)
+		}
+	}
+}
