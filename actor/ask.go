@@ -271,7 +271,8 @@ var libraryPkgs = func() map[string]bool {
 // walkStops reports whether the walk must not enter a struct of type t:
 // one that leads to other actors' mailboxes and state (a Ref's cell, a
 // Context, a System, or any value of the library's other packages), whose
-// requests are not lost.
+// requests are not lost; or one written concurrently through atomics or
+// locks the walk does not take (see syncPkgs).
 func walkStops(t reflect.Type) bool {
 	pkg := t.PkgPath()
 	if pkg == actorPkg {
@@ -279,8 +280,14 @@ func walkStops(t reflect.Type) bool {
 		return strings.HasPrefix(n, "cell[") || strings.HasPrefix(n, "Context[") ||
 			strings.HasPrefix(n, "incarnation[") || n == "System" || n == "DeadLetters"
 	}
-	return libraryPkgs[pkg]
+	return libraryPkgs[pkg] || syncPkgs[pkg]
 }
+
+// syncPkgs are the standard library's packages of values that other
+// goroutines write through atomics or locks the walk does not take (an
+// atomic.Value's interface, a cancelled context's err and cause): they
+// hold no Reply, and reading their insides would race with those writes.
+var syncPkgs = map[string]bool{"sync": true, "sync/atomic": true, "context": true}
 
 // replyTypes memoizes mayHoldReply by reflect.Type.
 var replyTypes sync.Map

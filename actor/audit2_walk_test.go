@@ -7,6 +7,7 @@ import (
 	"context"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -92,5 +93,81 @@ func TestRegressionAudit2ReplyWalkReadsSharedStateUnlocked(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	cancel()
+	<-asked
+}
+
+// a2AtomicActor shares an atomic.Value (written by other goroutines with
+// atomic stores) and a context.Context (whose cancel writes its insides).
+type a2AtomicActor struct {
+	v    *atomic.Value
+	ctx  context.Context
+	seen chan<- int
+}
+
+func (a *a2AtomicActor) Receive(_ *Context[string], m string) error {
+	if m == "crash" {
+		return errBoom
+	}
+	a.seen <- 1
+	return nil
+}
+
+// The walk read the insides of sync/atomic and context values (an
+// atomic.Value's interface, a cancelCtx's err and cause) without their
+// atomics or locks, while other goroutines wrote them: a data race under
+// -race without the fix (the walk does not enter the standard library's
+// synchronised types, which hold no Reply).
+func TestRegressionAudit2ReplyWalkReadsAtomics(t *testing.T) {
+	sup := newSup(t, supervisor.OneForOne, supervisor.WithIntensity(1_000_000, time.Second))
+	holder, err := Spawn(sup, "holder", func() Actor[a2Req] { return &a2Holder{} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	askCtx, cancelAsk := context.WithCancel(context.Background())
+	asked := make(chan struct{})
+	go func() {
+		defer close(asked)
+		_, _ = Ask(askCtx, holder, func(r Reply[int]) a2Req { return a2Req{"hold", r} })
+	}()
+	for asksWaiting.Load() == 0 {
+		runtime.Gosched()
+	}
+	var v atomic.Value
+	v.Store(any(1))
+	seen := make(chan int, 1)
+	var cur atomic.Pointer[context.Context]
+	newCtx := func() context.Context {
+		ctx, cancel := context.WithCancel(context.Background())
+		go cancel() // its insides are written while the walk may read them
+		return ctx
+	}
+	c0 := newCtx()
+	cur.Store(&c0)
+	ref, err := Spawn(sup, "atomics", func() Actor[string] { return &a2AtomicActor{&v, *cur.Load(), seen} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			v.Store(any(i))
+		}
+	})
+	for range 200 {
+		c := newCtx()
+		cur.Store(&c)
+		_ = ref.Send("crash")
+		_ = ref.Send("x")
+		a2Wait(t, seen, "the message after a crash")
+	}
+	close(stop)
+	wg.Wait()
+	cancelAsk()
 	<-asked
 }
