@@ -955,3 +955,79 @@ func TestAudit2DynamicAPIOnActors(t *testing.T) {
 		}
 	}
 }
+
+// TestAudit2BlockedSendersMeetCrashesAndStop fills a Bounded(4, Block)
+// mailbox from several senders using SendContext with no deadline, while
+// the actor crashes now and then (restarted: the mailbox survives) and
+// finally its System shuts down, with and without WithDrainOnStop. Every
+// SendContext must return (ErrStopped once the actor has stopped for
+// good), and every message a SendContext accepted must be handled or be a
+// dead letter: nothing lost silently. It catches a Block sender left
+// waiting for room that never comes, and a message dropped between the
+// mailbox, a crashing incarnation and the stop.
+func TestAudit2BlockedSendersMeetCrashesAndStop(t *testing.T) {
+	for round := range 20 {
+		drain := round%2 == 1
+		sys := NewSystem("a2", WithSystemLogger(quiet),
+			WithSupervisorOptions(supervisor.WithIntensity(1_000_000, time.Second)))
+		if err := sys.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		var handled, crashes, refused atomic.Int64
+		opts := []Option{WithMailbox(Bounded(4, Block))}
+		if drain {
+			opts = append(opts, WithDrainOnStop())
+		}
+		ref, err := Spawn(sys.Root(), "b", func() Actor[int] {
+			return Func[int](func(_ *Context[int], n int) error {
+				handled.Add(1)
+				if n%13 == 0 {
+					crashes.Add(1)
+					return errBoom // handled (counted), and a dead letter
+				}
+				runtime.Gosched()
+				return nil
+			})
+		}, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var accepted atomic.Int64
+		var wg sync.WaitGroup
+		for s := range 3 {
+			wg.Go(func() {
+				for i := 1; ; i++ {
+					err := ref.SendContext(context.Background(), s*1_000_000+i)
+					if err != nil {
+						if !errors.Is(err, ErrStopped) {
+							t.Errorf("SendContext: %v", err)
+						}
+						refused.Add(1) // a dead letter too
+						return
+					}
+					accepted.Add(1)
+				}
+			})
+		}
+		for handled.Load() < int64(20+round) {
+			runtime.Gosched()
+		}
+		if err := sys.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		sent := make(chan struct{})
+		go func() { wg.Wait(); close(sent) }()
+		select {
+		case <-sent:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("round %d: a Block sender still waits after Shutdown", round)
+		}
+		// Each message went one way: handled, or a dead letter, or both
+		// when its Receive crashed; a refused send is a dead letter too.
+		dead := int64(sys.DeadLetters().Count())
+		if handled.Load()+dead-crashes.Load() != accepted.Load()+refused.Load() {
+			t.Fatalf("round %d drain=%v: %d accepted + %d refused, but %d handled + %d dead letters - %d crashes",
+				round, drain, accepted.Load(), refused.Load(), handled.Load(), dead, crashes.Load())
+		}
+	}
+}
