@@ -107,15 +107,28 @@ func (r *run) stopChild(c *child) {
 	}
 	c.setState(ChildStopping)
 	r.stopPolling(c)
+	// An incarnation that ended on its own before it was asked to stop (a
+	// lane child whose exit the reaper had not handled yet when the
+	// shutdown took it, an exit still in the inbox) is reported as such:
+	// its error is not lost behind a "stopped".
+	own := inc.hasEnded()
+	ownKind := EventChildExited
+	if own && !isNormal(inc) {
+		ownKind = EventChildFailed
+	}
 	ended, why, killErr := r.stopInc(c, inc)
 	c.inc, c.since = nil, 0
 	c.setState(ChildStopped)
-	if !ended {
+	switch {
+	case !ended:
 		if killErr != nil {
 			why = fmt.Errorf("%w; Kill: %w", why, killErr)
 		}
 		r.emit(Event{Kind: EventChildAbandoned, Child: c.spec.Name, Restarts: c.rd().restarts, Err: why})
-	} else {
+	case own:
+		c.setLastErr(inc.err)
+		r.emit(Event{Kind: ownKind, Child: c.spec.Name, Restarts: c.rd().restarts, Err: inc.err})
+	default:
 		r.emit(Event{Kind: EventChildStopped, Child: c.spec.Name, Restarts: c.rd().restarts, Err: killErr})
 	}
 }
