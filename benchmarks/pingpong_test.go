@@ -21,24 +21,8 @@ func BenchmarkPingPong(b *testing.B) {
 		// Two goroutines, each reading its own channel; a buffer of one
 		// makes a send asynchronous, as a send to a mailbox is.
 		noLeaks(b)
-		ping, pong := make(chan Msg, 1), make(chan Msg, 1)
-		done := make(chan struct{})
-		go func() {
-			for n := range ping {
-				if n == 0 {
-					done <- struct{}{}
-					continue
-				}
-				pong <- n - 1
-			}
-		}()
-		go func() {
-			for n := range pong {
-				ping <- n
-			}
-		}()
-		defer close(pong)
-		defer close(ping)
+		ping, done, stop := rawPingPong()
+		defer stop()
 		ping <- pingPongWarmup
 		<-done
 		b.ReportAllocs()
@@ -49,29 +33,7 @@ func BenchmarkPingPong(b *testing.B) {
 
 	b.Run(libAirsSys, func(b *testing.B) {
 		noLeaks(b)
-		sys := newSystem(b)
-		done := make(chan struct{})
-		var pong actor.Ref[Msg]
-		ping, err := actor.SpawnIn(sys, "ping", func() actor.Actor[Msg] {
-			return actor.Func[Msg](func(_ *actor.Context[Msg], n Msg) error {
-				if n == 0 {
-					done <- struct{}{}
-					return nil
-				}
-				return pong.Send(n - 1)
-			})
-		}, actor.WithMailbox(actor.Unbounded()))
-		if err != nil {
-			b.Fatal(err)
-		}
-		pong, err = actor.SpawnIn(sys, "pong", func() actor.Actor[Msg] {
-			return actor.Func[Msg](func(_ *actor.Context[Msg], n Msg) error {
-				return ping.Send(n)
-			})
-		}, actor.WithMailbox(actor.Unbounded()))
-		if err != nil {
-			b.Fatal(err)
-		}
+		ping, done := airssysPingPong(b)
 		_ = ping.Send(pingPongWarmup)
 		<-done
 		b.ReportAllocs()
@@ -126,48 +88,9 @@ const pairedChunk = 10_000
 // Not in run.sh's suite, whose table wants one result per library.
 func BenchmarkPingPongPaired(b *testing.B) {
 	noLeaks(b)
-	rawPing, rawPong := make(chan Msg, 1), make(chan Msg, 1)
-	rawDone := make(chan struct{})
-	go func() {
-		for n := range rawPing {
-			if n == 0 {
-				rawDone <- struct{}{}
-				continue
-			}
-			rawPong <- n - 1
-		}
-	}()
-	go func() {
-		for n := range rawPong {
-			rawPing <- n
-		}
-	}()
-	defer close(rawPong)
-	defer close(rawPing)
-
-	sys := newSystem(b)
-	done := make(chan struct{})
-	var pong actor.Ref[Msg]
-	ping, err := actor.SpawnIn(sys, "ping", func() actor.Actor[Msg] {
-		return actor.Func[Msg](func(_ *actor.Context[Msg], n Msg) error {
-			if n == 0 {
-				done <- struct{}{}
-				return nil
-			}
-			return pong.Send(n - 1)
-		})
-	}, actor.WithMailbox(actor.Unbounded()))
-	if err != nil {
-		b.Fatal(err)
-	}
-	pong, err = actor.SpawnIn(sys, "pong", func() actor.Actor[Msg] {
-		return actor.Func[Msg](func(_ *actor.Context[Msg], n Msg) error {
-			return ping.Send(n)
-		})
-	}, actor.WithMailbox(actor.Unbounded()))
-	if err != nil {
-		b.Fatal(err)
-	}
+	rawPing, rawDone, stop := rawPingPong()
+	defer stop()
+	ping, done := airssysPingPong(b)
 	rawPing <- pingPongWarmup
 	<-rawDone
 	_ = ping.Send(pingPongWarmup)
@@ -196,4 +119,56 @@ func BenchmarkPingPongPaired(b *testing.B) {
 	slices.Sort(ratios)
 	b.ReportMetric(float64(rawTotal.Nanoseconds())/float64(b.N), "raw-ns/op")
 	b.ReportMetric(ratios[len(ratios)/2], "x-raw")
+}
+
+// rawPingPong starts two goroutines that bounce a count over two channels:
+// a count n sent to ping comes back on done after n round trips. stop
+// ends both goroutines.
+func rawPingPong() (ping chan<- Msg, done <-chan struct{}, stop func()) {
+	pi, po := make(chan Msg, 1), make(chan Msg, 1)
+	d := make(chan struct{})
+	go func() {
+		for n := range pi {
+			if n == 0 {
+				d <- struct{}{}
+				continue
+			}
+			po <- n - 1
+		}
+	}()
+	go func() {
+		for n := range po {
+			pi <- n
+		}
+	}()
+	return pi, d, func() { close(pi); close(po) }
+}
+
+// airssysPingPong spawns the same two players as actors with unbounded
+// mailboxes on a System of their own, which b's cleanup shuts down.
+func airssysPingPong(b *testing.B) (ping actor.Ref[Msg], done <-chan struct{}) {
+	sys := newSystem(b)
+	d := make(chan struct{})
+	var pong actor.Ref[Msg]
+	ping, err := actor.SpawnIn(sys, "ping", func() actor.Actor[Msg] {
+		return actor.Func[Msg](func(_ *actor.Context[Msg], n Msg) error {
+			if n == 0 {
+				d <- struct{}{}
+				return nil
+			}
+			return pong.Send(n - 1)
+		})
+	}, actor.WithMailbox(actor.Unbounded()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	pong, err = actor.SpawnIn(sys, "pong", func() actor.Actor[Msg] {
+		return actor.Func[Msg](func(_ *actor.Context[Msg], n Msg) error {
+			return ping.Send(n)
+		})
+	}, actor.WithMailbox(actor.Unbounded()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return ping, d
 }
