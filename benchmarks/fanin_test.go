@@ -25,7 +25,7 @@ const (
 // goroutines, the runtime's included): on a shared machine the first
 // depends on how much processor time the run got, the second much less.
 func BenchmarkFanIn(b *testing.B) {
-	run, report := fanInRunner()
+	measure := fanInRunner()
 	b.Run(libRaw, func(b *testing.B) {
 		// A buffered channel: the consumer a Go programmer would write.
 		noLeaks(b)
@@ -41,19 +41,11 @@ func BenchmarkFanIn(b *testing.B) {
 			}
 		}()
 		defer close(expect)
-		send := func(m Msg) { ch <- m }
-		expect <- fanInWarmup
-		run(fanInWarmup, send, done)
-		b.ReportAllocs()
-		b.ResetTimer()
-		expect <- b.N
-		elapsed := run(b.N, send, done)
-		b.StopTimer()
-		report(b, elapsed)
+		measure(b, func(n int) { expect <- n }, func(m Msg) { ch <- m }, done)
 	})
 
 	b.Run(libAirsSys, func(b *testing.B) {
-		benchActorFanIn(b, actor.Unbounded(), run, report)
+		benchActorFanIn(b, actor.Unbounded(), measure)
 	})
 
 	b.Run(libProtoActor, func(b *testing.B) {
@@ -68,15 +60,7 @@ func BenchmarkFanIn(b *testing.B) {
 				}
 			}
 		}, proto.WithMailbox(proto.Unbounded())))
-		send := func(m Msg) { sys.Root.Send(sink, m) }
-		left = fanInWarmup
-		run(fanInWarmup, send, done)
-		b.ReportAllocs()
-		b.ResetTimer()
-		left = b.N
-		elapsed := run(b.N, send, done)
-		b.StopTimer()
-		report(b, elapsed)
+		measure(b, func(n int) { left = n }, func(m Msg) { sys.Root.Send(sink, m) }, done)
 		protoStop(b, sys, sink)
 	})
 }
@@ -88,18 +72,24 @@ func BenchmarkFanIn(b *testing.B) {
 // promise that Send never waits costs when the producers outrun the
 // actor (see BENCHMARKS.md, "Fan-in").
 func BenchmarkFanInBounded(b *testing.B) {
-	run, report := fanInRunner()
+	measure := fanInRunner()
 	b.Run(libAirsSys, func(b *testing.B) {
-		benchActorFanIn(b, actor.Bounded(rawFanInBuffer, actor.Block), run, report)
+		benchActorFanIn(b, actor.Bounded(rawFanInBuffer, actor.Block), measure)
 	})
 }
 
-// fanInRunner returns the fan-in's run (start the producers, each calling
-// send for its share of n messages, and wait for the consumer to signal
-// done) and report (the metrics of the timed run).
-func fanInRunner() (run func(n int, send func(Msg), done <-chan struct{}) time.Duration, report func(b *testing.B, elapsed time.Duration)) {
+// fanInMeasure runs a warm-up and then the timed fan-in of b.N messages
+// into a consumer: expect(n) tells the consumer how many messages come
+// next, send is the producers' send, and done signals that the consumer
+// has had them all.
+type fanInMeasure func(b *testing.B, expect func(n int), send func(Msg), done <-chan struct{})
+
+// fanInRunner returns the fan-in's measure: each run starts the producers,
+// each calling send for its share of the messages, and waits for done;
+// the timed run reports its throughput and CPU time per message.
+func fanInRunner() fanInMeasure {
 	var cpu int64 // CPU time of the last run
-	run = func(n int, send func(Msg), done <-chan struct{}) time.Duration {
+	run := func(n int, send func(Msg), done <-chan struct{}) time.Duration {
 		cpu0 := cpuTime()
 		defer func() { cpu = cpuTime() - cpu0 }()
 		start := time.Now()
@@ -117,15 +107,21 @@ func fanInRunner() (run func(n int, send func(Msg), done <-chan struct{}) time.D
 		<-done
 		return time.Since(start)
 	}
-	report = func(b *testing.B, elapsed time.Duration) {
+	return func(b *testing.B, expect func(n int), send func(Msg), done <-chan struct{}) {
+		expect(fanInWarmup)
+		run(fanInWarmup, send, done)
+		b.ReportAllocs()
+		b.ResetTimer()
+		expect(b.N)
+		elapsed := run(b.N, send, done)
+		b.StopTimer()
 		b.ReportMetric(float64(b.N)/elapsed.Seconds()/1e6, "Mmsg/s")
 		b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
 	}
-	return run, report
 }
 
 // benchActorFanIn is the fan-in into one actor with mailbox mb.
-func benchActorFanIn(b *testing.B, mb actor.Mailbox, run func(int, func(Msg), <-chan struct{}) time.Duration, report func(*testing.B, time.Duration)) {
+func benchActorFanIn(b *testing.B, mb actor.Mailbox, measure fanInMeasure) {
 	noLeaks(b)
 	sys := newSystem(b)
 	done := make(chan struct{})
@@ -141,13 +137,5 @@ func benchActorFanIn(b *testing.B, mb actor.Mailbox, run func(int, func(Msg), <-
 	if err != nil {
 		b.Fatal(err)
 	}
-	send := func(m Msg) { _ = sink.Send(m) }
-	left = fanInWarmup
-	run(fanInWarmup, send, done)
-	b.ReportAllocs()
-	b.ResetTimer()
-	left = b.N
-	elapsed := run(b.N, send, done)
-	b.StopTimer()
-	report(b, elapsed)
+	measure(b, func(n int) { left = n }, func(m Msg) { _ = sink.Send(m) }, done)
 }
