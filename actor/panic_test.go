@@ -14,9 +14,11 @@ type receivePanics struct{}
 
 func (receivePanics) Receive(*Context[int], int) error { panic("in Receive") }
 
-// An actor's panic carries the same cheap stack as a plain child's: its
-// origin is the actor's own code, not the actor package's plumbing.
-func TestPanicInReceiveNamesItsOrigin(t *testing.T) {
+// firstPanic spawns the actor factory makes under a OneForOne supervisor,
+// sends it one message, and returns the child_failed event its panic
+// causes and the event's PanicError, whose Value must be value.
+func firstPanic(t *testing.T, factory func() Actor[int], value string) (supervisor.Event, *supervisor.PanicError) {
+	t.Helper()
 	failed := make(chan supervisor.Event, 1)
 	sup := newSup(t, supervisor.OneForOne, supervisor.WithEventHandler(func(e supervisor.Event) {
 		if e.Kind == supervisor.EventChildFailed {
@@ -26,16 +28,23 @@ func TestPanicInReceiveNamesItsOrigin(t *testing.T) {
 			}
 		}
 	}))
-	ref, err := Spawn(sup, "a", func() Actor[int] { return receivePanics{} })
+	ref, err := Spawn(sup, "a", factory)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_ = ref.Send(1)
 	e := <-failed
 	var pe *supervisor.PanicError
-	if !errors.As(e.Err, &pe) || pe.Value != "in Receive" {
+	if !errors.As(e.Err, &pe) || pe.Value != value {
 		t.Fatalf("failure %v", e.Err)
 	}
+	return e, pe
+}
+
+// An actor's panic carries the same cheap stack as a plain child's: its
+// origin is the actor's own code, not the actor package's plumbing.
+func TestPanicInReceiveNamesItsOrigin(t *testing.T) {
+	e, pe := firstPanic(t, func() Actor[int] { return receivePanics{} }, "in Receive")
 	if f, ok := pe.Origin(); !ok || !strings.HasSuffix(f.Function, "receivePanics.Receive") || !strings.HasSuffix(f.File, "panic_test.go") {
 		t.Fatalf("origin %+v", f)
 	}
@@ -48,29 +57,11 @@ func TestPanicInReceiveNamesItsOrigin(t *testing.T) {
 // panic still names the function it adapts, and its stack still shows
 // where the actor package called it.
 func TestPanicInFuncNamesItsOrigin(t *testing.T) {
-	failed := make(chan supervisor.Event, 1)
-	sup := newSup(t, supervisor.OneForOne, supervisor.WithEventHandler(func(e supervisor.Event) {
-		if e.Kind == supervisor.EventChildFailed {
-			select {
-			case failed <- e:
-			default:
-			}
-		}
-	}))
-	ref, err := Spawn(sup, "f", func() Actor[int] {
+	e, pe := firstPanic(t, func() Actor[int] {
 		return Func[int](func(_ *Context[int], m int) error {
 			panic("in a Func")
 		})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = ref.Send(1)
-	e := <-failed
-	var pe *supervisor.PanicError
-	if !errors.As(e.Err, &pe) || pe.Value != "in a Func" {
-		t.Fatalf("failure %v", e.Err)
-	}
+	}, "in a Func")
 	if f, ok := pe.Origin(); !ok || !strings.Contains(f.Function, "TestPanicInFuncNamesItsOrigin.func") || !strings.HasSuffix(f.File, "panic_test.go") {
 		t.Fatalf("origin %+v", f)
 	}
