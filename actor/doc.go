@@ -28,12 +28,14 @@
 // restart: the message whose Receive crashed goes to dead letters, and the
 // messages queued behind it are delivered to the next incarnation. While
 // no incarnation runs (a restart pending, the child terminated by
-// TerminateChild, a Transient actor that exited normally, its supervisor
-// being restarted by its parent) messages keep queueing under the mailbox
-// policy, and nothing is lost. Refs stay valid throughout.
+// TerminateChild, a Transient actor that exited normally, the supervisor
+// of a Permanent or Transient actor being restarted by its parent)
+// messages keep queueing under the mailbox policy, and nothing is lost.
+// Refs stay valid throughout.
 //
 // An actor stops for good when its supervisor will never start it again:
-// its spec is removed (a Temporary actor exits, DeleteChild, a Temporary
+// its spec is removed (a Temporary actor exits or is stopped, with its
+// supervisor too, even one its parent restarts; DeleteChild; a Temporary
 // bystander of a group restart) or its supervision tree has ended (an
 // orderly Stop, the ctx given to Start is done, or a top-level supervisor
 // giving up). Then Ref.Done is closed, Ref.Err says why (wrapping

@@ -85,7 +85,9 @@ const (
 	// Transient children are restarted only after an abnormal exit; after a
 	// normal one they stay as a stopped spec that RestartChild can revive.
 	Transient
-	// Temporary children are never restarted; their spec is removed on exit.
+	// Temporary children are never restarted; their spec is removed on any
+	// exit, a stop included: one stopped with its supervisor is not
+	// started again when the supervisor is.
 	Temporary
 )
 
@@ -221,7 +223,8 @@ type Spec struct {
 	// exit, DeleteChild, a temporary bystander of a group restart, a start
 	// failure while the supervisor runs), or the tree it belongs to has
 	// ended for good (its top-level supervisor ended, or an ancestor spec
-	// was disposed). reason is the error of the last incarnation, or nil.
+	// was disposed); a Temporary child stopped with its supervisor counts
+	// as removed. reason is the error of the last incarnation, or nil.
 	// It never runs while the supervisor's control goroutine waits for it,
 	// so it may call the supervisor (WhichChildren, StartChild, Stop): a
 	// removal by the API (DeleteChild, TerminateChild of a Temporary child,

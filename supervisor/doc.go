@@ -20,6 +20,17 @@
 // [Strategy] decides who restarts with it: only it (OneForOne), all
 // siblings (OneForAll), or the siblings started after it (RestForOne).
 //
+// A Temporary child's spec is removed on any exit, and being stopped is
+// one: by TerminateChild, as a bystander of a group restart, or with its
+// supervisor (Stop, the end of Start's ctx, giving up, AutoShutdown, a
+// failed Start, a parent stopping or restarting it). A supervisor that
+// has ended can be started again (its parent does that when it restarts
+// it) and then starts the Permanent and Transient specs it still holds;
+// its Temporary children went with its end. (In OTP, a restarted
+// supervisor runs init again, so the static Temporary children init lists
+// come back; here there is one list of specs, and a Temporary child that
+// should come back with its supervisor is better made Transient.)
+//
 // Restarts are counted in a sliding window ([WithIntensity], default 3 in
 // 5s). One too many and the supervisor stops all its children and ends
 // with [ErrIntensityExceeded]; a parent supervisor sees that as a failure

@@ -152,8 +152,32 @@ func (r *run) awaitExit(inc *incarnation, timeout <-chan time.Time) bool {
 // shutdown stops every child, newest first, and ends the run with err.
 func (r *run) shutdown(err error) {
 	r.closeLane() // the lane's children join the others, to be stopped in order
-	for c := r.f.tail; c != nil; c = c.prev {
-		r.stopChild(c)
-	}
+	r.stopFrom(r.f.tail)
 	r.ending, r.finalErr = true, err
+}
+
+// stopFrom stops c and the children before it, newest first, for the end
+// of a run or a failed start. Being
+// stopped is an exit (reason: shutdown), so a Temporary child's spec goes
+// as after any other exit: when the supervisor is started again (its
+// parent restarts it, or Start after Stop), it starts only the specs
+// that outlive an exit, and a Temporary actor has stopped for good.
+func (r *run) stopFrom(c *child) {
+	for c != nil {
+		prev := c.prev
+		r.stopChild(c)
+		if c.restart() == Temporary {
+			r.remove(c)
+		}
+		c = prev
+	}
+	if r.s.parent != nil && len(r.gone) > 0 {
+		// The parent's control goroutine may be waiting for this run to
+		// end (a stop, a group restart, a start): the hooks run off this
+		// goroutine, as for a Temporary exit, so that one that calls the
+		// parent cannot wait for it. A top-level run disposes its specs
+		// itself once it has ended (finish).
+		r.s.disposals.add(r.gone)
+		r.gone = r.gone[:0:0]
+	}
 }

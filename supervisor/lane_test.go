@@ -176,9 +176,10 @@ func TestLaneStartFailures(t *testing.T) {
 		mustStop(t, s)
 		synctest.Wait()
 		for name, want := range map[string][]EventKind{
-			"new": {EventChildStartFailed, EventChildRemoved, EventChildStarted, EventChildStopped},
+			// Stop removes the Temporary second starts: a stop is an exit.
+			"new": {EventChildStartFailed, EventChildRemoved, EventChildStarted, EventChildStopped, EventChildRemoved},
 			// Started is emitted before Launch: a child may end during it.
-			"launch": {EventChildStarted, EventChildStartFailed, EventChildRemoved, EventChildStarted, EventChildStopped},
+			"launch": {EventChildStarted, EventChildStartFailed, EventChildRemoved, EventChildStarted, EventChildStopped, EventChildRemoved},
 		} {
 			if got := fmt.Sprint(log.kinds(name)); got != fmt.Sprint(want) {
 				t.Fatalf("%s: events %s, want %v", name, got, want)

@@ -282,9 +282,7 @@ func (r *run) startAll() error {
 		if r.s.parent != nil && r.ctx.Err() != nil {
 			// The parent gave up on this start (its StartTimeout): do not
 			// start more children only to stop them again.
-			for p := c.prev; p != nil; p = p.prev {
-				r.stopChild(p)
-			}
+			r.stopFrom(c.prev)
 			return fmt.Errorf("supervisor %s: start abandoned by %s before child %q: %w",
 				r.path, r.s.parent.where(), c.spec.Name, r.ctx.Err())
 		}
@@ -292,9 +290,7 @@ func (r *run) startAll() error {
 			c.rare.terminated = false
 		}
 		if err := r.startChild(c, false); err != nil {
-			for p := c.prev; p != nil; p = p.prev {
-				r.stopChild(p)
-			}
+			r.stopFrom(c.prev)
 			return err
 		}
 	}

@@ -50,6 +50,15 @@ func (m *model) stop(k *mchild) {
 	}
 }
 
+// shutdown stops every child, newest first: an exit by shutdown, so a
+// Temporary child's spec goes with it.
+func (m *model) shutdown() {
+	for j := len(m.kids) - 1; j >= 0; j-- {
+		m.stop(m.kids[j])
+	}
+	m.kids = slices.DeleteFunc(m.kids, func(k *mchild) bool { return k.policy == Temporary })
+}
+
 func (m *model) exit(i int, abnormal bool, now time.Time) {
 	k := m.kids[i]
 	k.running = false
@@ -69,9 +78,7 @@ func (m *model) exit(i int, abnormal bool, now time.Time) {
 	}
 	m.restarts = append(keep, now)
 	if len(m.restarts) > m.max {
-		for j := len(m.kids) - 1; j >= 0; j-- {
-			m.stop(m.kids[j])
-		}
+		m.shutdown()
 		m.ended = true
 		return
 	}
@@ -239,9 +246,7 @@ func runModelWith(t *testing.T, ops []byte, launchers bool) {
 		}
 		if !m.ended {
 			mustStop(t, s)
-			for j := len(m.kids) - 1; j >= 0; j-- {
-				m.stop(m.kids[j])
-			}
+			m.shutdown()
 			check("stop")
 			return
 		}

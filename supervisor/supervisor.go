@@ -147,7 +147,9 @@ func (s *Supervisor) Intensity() (maxRestarts int, period time.Duration) {
 // background until ctx is done or Stop is called. If a child fails to start,
 // the ones started before it are stopped in reverse order and Start returns
 // an error naming it; nothing is left running. A supervisor that has ended
-// can be started again: it starts the specs it still holds. Start on a
+// can be started again: it starts the specs it still holds, which are not
+// the Temporary ones (the end of a run, a failed Start's included, stops
+// them, and a Temporary spec is removed on any exit). Start on a
 // running supervisor returns ErrAlreadyStarted; of concurrent calls, one
 // starts it.
 func (s *Supervisor) Start(ctx context.Context) error {
