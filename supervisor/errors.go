@@ -206,7 +206,10 @@ type panicBatch struct {
 	errs  [panicBatchLen]PanicError
 }
 
-const panicBatchLen = 16
+const (
+	panicBatchLen  = 16
+	panicSparesLow = 4 // a batch is replaced when fewer remain
+)
 
 // takePanicSpare returns a spare PanicError, or nil if none is left. It
 // calls nothing, so it needs no stack beyond its own few words.
@@ -226,11 +229,16 @@ func takePanicSpare() *PanicError {
 	}
 }
 
-// refillPanicSpares makes new spares when the last are taken. The
-// supervisor calls it on its own goroutine, whose stack has room, when it
-// handles a failure.
+// refillPanicSpares makes new spares when few are left. The supervisor
+// calls it on its own goroutine, whose stack has room, when it handles a
+// failure, after the restart: the restarted child may panic again before
+// that (on another processor), so the batch is replaced while a few spares
+// remain rather than when the last is taken. Without spares NewPanicError
+// allocates on the panicking goroutine, and the allocator's slow path (a
+// fresh span) grew that goroutine's stack (TestCrashPathFitsTheStartingStack
+// met it once in ~200,000 restarts).
 func refillPanicSpares() {
-	if b := panicSpares.Load(); b == nil || b.taken.Load() >= panicBatchLen {
+	if b := panicSpares.Load(); b == nil || b.taken.Load() > panicBatchLen-panicSparesLow {
 		panicSpares.CompareAndSwap(b, new(panicBatch))
 	}
 	if stackSpare.Load() == nil {
