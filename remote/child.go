@@ -31,14 +31,16 @@ const (
 )
 
 // On places the child on node x. A node not heard from yet may be
-// starting: as Lookup does, starting the child waits for x to appear (and,
-// once it has, for the kind it registers right after its start), for up
-// to half the child's start timeout (actor.WithStartTimeout, else
-// supervisor.DefaultStartTimeout), so that the start still fails with
-// ErrUnknownNode, not with the supervisor's ErrStartTimeout, when x never
-// appears. It fails at once with ErrNodeDown if x was heard and is down,
-// and with ErrUnknownKind if x is up and has not registered the kind; the
-// supervisor retries as for any start failure.
+// starting: as Lookup does, starting the child waits for x to appear, and
+// a node just started may not have registered its kinds yet: during its
+// first heartbeat interval (see Register) the start waits for the kind as
+// well. Both waits last up to half the child's start timeout
+// (actor.WithStartTimeout, else supervisor.DefaultStartTimeout), so that
+// the start still fails with ErrUnknownNode or ErrUnknownKind, not with
+// the supervisor's ErrStartTimeout, when x or its kind never appears. It
+// fails at once with ErrNodeDown if x was heard and is down, and with
+// ErrUnknownKind if x is up, past its first interval, and has not
+// registered the kind; the supervisor retries as for any start failure.
 func On(x string) Placement { return Placement{how: placeOn, node: x} }
 
 // Any places the child on a live node that registered the kind, the
@@ -78,6 +80,10 @@ type kind struct {
 // option here is ignored. A kind is registered, with the same name, message
 // type and codec, on every node that runs it or declares children of it.
 // Peers learn of it with this node's next heartbeat (one is sent at once).
+// Register a node's kinds right after Start: until the node's first
+// heartbeat interval is over, its heartbeats tell peers that more kinds may
+// come, and a peer's Spawn On it waits for a kind it does not see yet;
+// after that, a kind a peer has not heard of is ErrUnknownKind at once.
 func Register[M any](n *Node, kindName string, factory func() actor.Actor[M], codec Codec[M], opts ...actor.Option) error {
 	switch {
 	case n == nil:
@@ -824,16 +830,23 @@ func (n *Node) place(ctx context.Context, sh placeable) (string, error) {
 			node = where.node
 		}
 		err := n.checkNode(node)
-		waited := false
-		if where.how == placeOn && errors.Is(err, ErrUnknownNode) {
+		if node != n.name && (err == nil || errors.Is(err, ErrUnknownNode)) {
+			// A node not heard from yet may be starting, and one heard
+			// from may not have announced its kinds yet: wait for both.
 			wctx, cancel := context.WithTimeout(ctx, sh.patience())
 			defer cancel()
-			err, waited = n.awaitNode(wctx, node), true
+			if err != nil {
+				err = n.awaitNode(wctx, node)
+			}
 			if err == nil {
 				err = n.awaitKind(wctx, node, kindName)
 			}
+			if err != nil {
+				return "", fmt.Errorf("remote: child %q: %w", name, err)
+			}
+			return node, nil
 		}
-		if err != nil && (!waited || !errors.Is(err, ErrUnknownKind)) {
+		if err != nil {
 			return "", fmt.Errorf("remote: child %q: %w", name, err)
 		}
 		n.mu.Lock()
@@ -887,27 +900,41 @@ func (sh *childShared[M]) placement() (string, Placement, string) { return sh.ki
 
 func (sh *childShared[M]) patience() time.Duration { return sh.patienceD }
 
-// awaitKind waits, within ctx, until node (a live member) is known to have
-// registered kindName: a node that has just started registers its kinds
-// right after, and announces them in a heartbeat of their own. When ctx
-// ends first it returns an error wrapping ErrUnknownKind.
+// awaitKind returns nil once node (a member heard from) is known to have
+// registered kindName. A node that has just started registers its kinds
+// right after, and announces each in a heartbeat of its own: while its
+// heartbeats say its kinds are not settled yet (its first interval), a
+// kind it lacks may be on its way, and awaitKind waits for it within ctx.
+// Once they are settled, a kind it lacks is an error wrapping
+// ErrUnknownKind at once, as it is when ctx ends first; a node that goes
+// down meanwhile is ErrNodeDown.
 func (n *Node) awaitKind(ctx context.Context, node, kindName string) error {
-	tick := time.NewTicker(max(n.interval/4, time.Millisecond))
-	defer tick.Stop()
 	for {
 		n.mu.Lock()
 		m := n.members[node]
-		ok := m != nil && m.kinds[kindName]
-		n.mu.Unlock()
-		if ok {
+		switch {
+		case m == nil || !m.info.Up:
+			n.mu.Unlock()
+			return fmt.Errorf("remote: node %q: %w", node, ErrNodeDown)
+		case m.kinds[kindName]:
+			n.mu.Unlock()
 			return nil
+		case m.settled:
+			n.mu.Unlock()
+			return fmt.Errorf("node %q has not registered kind %q: %w", node, kindName, ErrUnknownKind)
 		}
+		if n.changed == nil {
+			n.changed = make(chan struct{})
+		}
+		changed := n.changed
+		n.mu.Unlock()
 		select {
-		case <-tick.C:
+		case <-changed:
 		case <-n.stop:
 			return fmt.Errorf("remote: node %q: %w", n.name, ErrClosed)
 		case <-ctx.Done():
-			return fmt.Errorf("node %q has not registered kind %q: %w", node, kindName, ErrUnknownKind)
+			return fmt.Errorf("node %q has not registered kind %q (its kinds were still arriving when the wait ended: %w): %w",
+				node, kindName, ctx.Err(), ErrUnknownKind)
 		}
 	}
 }

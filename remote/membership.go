@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -21,6 +22,20 @@ import (
 //
 // NATS itself notices a silent link only after about a minute, which is
 // why this is ours.
+//
+// A heartbeat also carries the node's registered kinds, and whether they
+// are settled: a node registers its kinds right after Start, so during its
+// first interval (until its first heartbeat from the loop) its heartbeats
+// say "more may come", and a peer's Spawn On it waits for a kind it does
+// not see yet rather than fail with ErrUnknownKind (see awaitKind).
+
+// Bits of a heartbeat's flags byte. An older node reads any value but 1
+// as "not leaving": a leave never carries hbUnsettled, and to such a node
+// the bit is harmless.
+const (
+	hbLeaving   = 1 << iota // the node is leaving (Close)
+	hbUnsettled             // its kinds may still be arriving (its first interval)
+)
 
 var (
 	errMissed = fmt.Errorf("%w: missed heartbeats", ErrNodeDown)
@@ -39,11 +54,14 @@ func (n *Node) heartbeat(leaving bool) {
 	var w writer
 	w.str(n.name)
 	w.str(n.id)
+	var flags byte
 	if leaving {
-		w.byte(1)
-	} else {
-		w.byte(0)
+		flags |= hbLeaving
 	}
+	if !leaving && !n.settled.Load() {
+		flags |= hbUnsettled
+	}
+	w.byte(flags)
 	w.uint(uint64(len(kinds)))
 	for _, k := range kinds {
 		w.str(k)
@@ -64,6 +82,7 @@ func (n *Node) heartbeatLoop() {
 			return
 		case now := <-t.C:
 			tick++
+			n.settled.Store(true) // from the first tick on: kinds registered since come as additions
 			n.heartbeat(false)
 			n.checkMembers(now)
 			sweepPending(n)
@@ -76,7 +95,8 @@ func (n *Node) heartbeatLoop() {
 // onHeartbeat handles a peer's heartbeat (and our own, which it ignores).
 func (n *Node) onHeartbeat(msg *nats.Msg) {
 	r := reader{b: msg.Data}
-	name, id, leaving := r.str(), r.str(), r.byte() == 1
+	name, id, flags := r.str(), r.str(), r.byte()
+	leaving, settled := flags&hbLeaving != 0, flags&hbUnsettled == 0
 	k := r.uint()
 	if r.err != nil || k > 1<<16 {
 		n.stats.deadLetter("codec")
@@ -118,20 +138,26 @@ func (n *Node) onHeartbeat(msg *nats.Msg) {
 		// A new incarnation of the node: the old one is gone.
 		m.info.Up = false
 		n.emitLocked(NodeEvent{Kind: NodeDown, Node: name, Time: now, Reason: errReborn})
+		n.changedLocked()
 		down = append(down, name)
 	}
 	if leaving {
 		if m.id == id && m.info.Up {
 			m.info.Up = false
 			n.emitLocked(NodeEvent{Kind: NodeDown, Node: name, Time: now, Reason: errLeft})
+			n.changedLocked()
 			down = append(down, name)
 		}
 		n.mu.Unlock()
 		n.afterDown(down)
 		return
 	}
+	if !m.info.Up || m.settled != settled || !slices.Equal(m.info.Kinds, list) {
+		n.changedLocked()
+	}
 	m.id = id
 	m.kinds = kinds
+	m.settled = settled
 	m.info.Kinds = list
 	m.info.LastHeartbeat = now
 	if !m.info.Up {
@@ -150,6 +176,7 @@ func (n *Node) checkMembers(now time.Time) {
 		if m.info.Up && now.Sub(m.info.LastHeartbeat) > n.window() {
 			m.info.Up = false
 			n.emitLocked(NodeEvent{Kind: NodeDown, Node: name, Time: now, Reason: errMissed})
+			n.changedLocked()
 			down = append(down, name)
 		}
 	}
@@ -199,6 +226,15 @@ func (n *Node) afterDown(nodes []string) {
 			n.stats.fenced.Add(1)
 			go h.terminate()
 		}
+	}
+}
+
+// changedLocked wakes whoever waits for a change in the membership (see
+// awaitKind); n.mu is held.
+func (n *Node) changedLocked() {
+	if n.changed != nil {
+		close(n.changed)
+		n.changed = nil
 	}
 }
 

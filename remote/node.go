@@ -58,11 +58,18 @@ type Node struct {
 	loops   sync.WaitGroup
 	closing atomic.Bool
 	closed  chan struct{}
+	// settled: this node's first interval is over, and its heartbeats say
+	// its kinds are complete (see heartbeat).
+	settled atomic.Bool
 	closeMu sync.Mutex
 	seq     atomic.Uint64 // incarnation ids
 
 	mu      sync.Mutex
 	members map[string]*member
+	// changed is closed (and dropped) when a member's kinds, their being
+	// settled, or its being up change: awaitKind waits on it. nil while
+	// nobody waits.
+	changed chan struct{}
 	subs    map[int]*eventSub
 	nextSub int
 	kinds   map[string]*kind
@@ -87,6 +94,10 @@ type member struct {
 	info  NodeInfo
 	id    string
 	kinds map[string]bool
+	// settled: its latest heartbeat says its kinds are complete (its
+	// first interval is over); until then a kind it lacks may be on its
+	// way (see awaitKind).
+	settled bool
 }
 
 // NodeInfo describes a member of the cluster as this node sees it.
