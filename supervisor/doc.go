@@ -130,7 +130,8 @@
 // # Observing
 //
 // Every transition is an [Event]: logged through log/slog (routine ones at
-// Debug, failures at Info) and delivered to [WithEventHandler] and
+// Debug, failures at Info, abandoned children and health restarts at Warn,
+// giving up at Error: see [Event.LogLevel]) and delivered to [WithEventHandler] and
 // [Supervisor.Subscribe] handlers on goroutines of their own, so a slow
 // handler never stalls supervision. [Supervisor.WhichChildren],
 // [Supervisor.CountChildren] and [Supervisor.Info] describe a running tree.

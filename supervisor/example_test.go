@@ -95,13 +95,36 @@ func (d *db) CheckHealth(ctx context.Context) health.Status {
 	return health.Healthy()
 }
 
-// Health checks restart a child that stays unhealthy.
+// Health checks restart a child that stays unhealthy: here the first
+// incarnation's connection is broken, and after three unhealthy checks in a
+// row the supervisor replaces it with a fresh one, which is healthy.
 func ExampleChildBuilder_HealthCheckInterval() {
-	sup := supervisor.New("root", supervisor.OneForOne, supervisor.Permanent, quiet)
-	_ = sup.Child("db").HealthCheckInterval(10 * time.Second).HealthCheckTimeout(time.Second).
-		UnhealthyThreshold(3).SpawnFunc(func() supervisor.Child { return &db{up: true} })
-	fmt.Println(sup.WhichChildren()[0].Name)
-	// Output: db
+	var made atomic.Int32
+	restarted := make(chan struct{})
+	sup := supervisor.New("root", supervisor.OneForOne, supervisor.Permanent, quiet,
+		supervisor.WithEventHandler(func(e supervisor.Event) {
+			switch e.Kind {
+			case supervisor.EventHealthRestart:
+				fmt.Println(e)
+			case supervisor.EventChildRestarted:
+				close(restarted)
+			}
+		}))
+	err := sup.Child("db").HealthCheckInterval(10 * time.Millisecond).HealthCheckTimeout(time.Second).
+		UnhealthyThreshold(3).SpawnFunc(func() supervisor.Child { return &db{up: made.Add(1) > 1} })
+	if err != nil {
+		panic(err)
+	}
+	if err := sup.Start(context.Background()); err != nil {
+		panic(err)
+	}
+	<-restarted
+	info := sup.WhichChildren()[0]
+	fmt.Println(info.Name, info.State, "restarts:", info.Restarts, "unhealthy:", errors.Is(info.LastErr, supervisor.ErrUnhealthy))
+	_ = sup.Stop()
+	// Output:
+	// root/db health_restart health=unhealthy: no connection err=unhealthy: 3 consecutive unhealthy checks, last: no connection
+	// db running restarts: 1 unhealthy: true
 }
 
 // Restart intensity: past three restarts in a minute the supervisor gives
@@ -137,12 +160,28 @@ func ExampleWithEventHandler() {
 	// root supervisor_stopped
 }
 
-// Backoff spaces out the restarts of a child that keeps failing.
+// Backoff spaces out the restarts of a child that keeps failing: each
+// restart waits twice as long as the one before (no Jitter here, so the
+// delays are exact), until the intensity is exceeded.
 func ExampleWithBackoff() {
 	sup := supervisor.New("root", supervisor.OneForOne, supervisor.Permanent, quiet,
-		supervisor.WithBackoff(supervisor.Backoff{Initial: 100 * time.Millisecond, Max: 5 * time.Second, Multiplier: 2, Jitter: 0.1}))
-	fmt.Println(sup.Strategy())
-	// Output: OneForOne
+		supervisor.WithIntensity(3, time.Minute),
+		supervisor.WithBackoff(supervisor.Backoff{Initial: 10 * time.Millisecond, Max: time.Second, Multiplier: 2, ResetAfter: time.Minute}),
+		supervisor.WithEventHandler(func(e supervisor.Event) {
+			if e.Kind == supervisor.EventChildRestartScheduled {
+				fmt.Println(e.Child, "restarts in", e.Delay)
+			}
+		}))
+	_ = sup.SpawnChild("flaky", supervisor.ChildFunc(func(context.Context) error {
+		return errors.New("no database")
+	}))
+	err := sup.Serve(context.Background()) // until it gives up; its events are delivered by then
+	fmt.Println(errors.Is(err, supervisor.ErrIntensityExceeded))
+	// Output:
+	// flaky restarts in 10ms
+	// flaky restarts in 20ms
+	// flaky restarts in 40ms
+	// true
 }
 
 // job stands for work that can be ended for real, as an OS process can:
