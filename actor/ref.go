@@ -22,8 +22,9 @@ var errNoActor = fmt.Errorf("zero Ref: %w", ErrNotFound)
 // message to dead letters and return nil, Fail returns an error wrapping
 // ErrMailboxFull. Sending to an actor that has stopped for good returns an
 // error wrapping ErrStopped, and msg goes to dead letters. Messages sent
-// while the actor is between incarnations (restarting, terminated, its
-// supervisor restarting) wait in the mailbox.
+// while the actor is between incarnations (restarting, terminated, the
+// supervisor of a Permanent or Transient actor restarting) wait in the
+// mailbox; a Temporary actor's stop, its supervisor's included, is for good.
 func (r Ref[M]) Send(msg M) error {
 	if r.c == nil {
 		return errNoActor

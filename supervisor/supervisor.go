@@ -443,14 +443,22 @@ func (s *Supervisor) TerminateChild(name string) error {
 	return s.request(&call{op: opTerminate, name: name}).err
 }
 
-// RestartChild starts a stopped child again and returns its Start error;
-// after a failure the child stays stopped. It does not count toward the
-// restart intensity.
+// RestartChild starts a stopped child again (one terminated by
+// TerminateChild, a Transient child after a normal exit) and returns its
+// Start error; after a failure the child stays stopped. It does not count
+// toward the restart intensity. It returns an error wrapping ErrRunning
+// for a running child, ErrRestarting for one waiting for an automatic
+// restart, ErrNotFound for an unknown name, and ErrStopped when the
+// supervisor is not running (before Start too: Start starts its children).
 func (s *Supervisor) RestartChild(name string) error {
 	return s.request(&call{op: opRestart, name: name}).err
 }
 
-// DeleteChild removes the spec of a stopped child.
+// DeleteChild removes the spec of a stopped child; its Dispose hook, if
+// any, has run when DeleteChild returns. It returns an error wrapping
+// ErrRunning for a running child (TerminateChild it first), ErrRestarting
+// for one waiting for an automatic restart, ErrNotFound for an unknown
+// name, and ErrStopped once the supervisor has ended.
 func (s *Supervisor) DeleteChild(name string) error {
 	return s.request(&call{op: opDelete, name: name}).err
 }
