@@ -82,6 +82,10 @@ const (
 	// stTemporary: WithRestart(Temporary). Its normal end is its stop for
 	// good, so the Asks it held fail with ErrStopped as well (see end).
 	stTemporary
+	// stRootName: spawned on its System root's lane, its name is held by
+	// the root's table of children alone, where the System finds it (see
+	// System.laneGuard); set before the Spec is started, then fixed.
+	stRootName
 )
 
 // stPolicyShift is where cell.state holds the bounded mailbox's Overflow
@@ -261,7 +265,7 @@ func (c *cell[M]) register() error {
 // the order dispose takes them in).
 func (c *cell[M]) registerLocked() error {
 	sys := c.sys.Load()
-	if sys == nil || c.registeredLocked() {
+	if sys == nil || c.registeredLocked() || c.state.Load()&stRootName != 0 {
 		return nil
 	}
 	if c.stopped() {

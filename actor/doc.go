@@ -77,7 +77,10 @@
 // simple_one_for_one): spawning a hundred thousand of them costs about what
 // it costs protoactor-go, and nothing about supervision changes. An actor
 // with PreStart, or under a OneForAll or RestForOne supervisor, is started
-// by the supervisor's goroutine, as every child is there.
+// by the supervisor's goroutine, as every child is there. The name of an
+// actor spawned so under its System's running root is registered once, in
+// the root's table of children, where Lookup and Names find it: names stay
+// unique across the whole tree, with the same errors.
 //
 // # Scheduling
 //

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/airssys/rt/internal/hook"
 	"github.com/airssys/rt/supervisor"
 )
 
@@ -216,6 +217,13 @@ func spawn[M any](sup *supervisor.Supervisor, sys *System, name string, factory 
 			ref.c.sys.Store(sys) // spawned under a System's root
 		}
 	}
+	if s := ref.c.sys.Load(); s != nil && s.root == sup {
+		// Under its own System's root: on the lane, the root's table
+		// alone holds the name (one registration, not two).
+		if ref, ok, err := spawnOnLane(s, &spec, ref); ok {
+			return ref, err
+		}
+	}
 	if err := ref.c.registerNew(); err != nil {
 		err = fmt.Errorf("actor %q: %w", name, err)
 		ref.c.fail(err)
@@ -228,6 +236,25 @@ func spawn[M any](sup *supervisor.Supervisor, sys *System, name string, factory 
 		return Ref[M]{}, err
 	}
 	return ref, nil
+}
+
+// spawnOnLane starts an actor of s under s's root on the root's lane,
+// its name held by the root's table alone (stRootName), where Lookup
+// and Names find it. It reports false if the lane could not take it
+// (the root does not run, say): then nothing was done.
+func spawnOnLane[M any](s *System, spec *supervisor.Spec, ref Ref[M]) (Ref[M], bool, error) {
+	c := ref.c
+	c.state.Or(stRootName)
+	handled, err := s.root.StartLaneChild(hook.Token{}, spec, s.guard)
+	if !handled {
+		c.state.And(^stRootName)
+		return Ref[M]{}, false, nil
+	}
+	if err != nil {
+		c.fail(err)
+		return Ref[M]{}, true, err
+	}
+	return ref, true, nil
 }
 
 // SpawnIn spawns an actor under sys's root supervisor, as a member of sys:

@@ -12,6 +12,7 @@ import (
 	"unsafe"
 	"weak"
 
+	"github.com/airssys/rt/internal/hook"
 	"github.com/airssys/rt/supervisor"
 )
 
@@ -46,6 +47,11 @@ type System struct {
 	starts chan struct{} // closed when Start returns
 	live   bool          // counted in systemsLive
 	cancel context.CancelFunc
+	// rootNames: some actor's name has been held by the root's table
+	// alone (stRootName); set under mu (read-locked will do), never
+	// cleared. Until then names are checked against the registry only.
+	rootNames atomic.Bool
+	guard     func(name string, holder any) error // laneGuard, made once
 }
 
 // member is a registered actor, whatever its message type (a *cell[M]).
@@ -54,9 +60,28 @@ type member interface {
 	stopErr() error
 	messageType() reflect.Type
 	regName() string // the name it is registered under
+	// rootOf returns the System whose root's table alone holds its name
+	// (see stRootName), or nil.
+	rootOf() *System
 }
 
 func (c *cell[M]) messageType() reflect.Type { return reflect.TypeFor[M]() }
+
+func (c *cell[M]) rootOf() *System {
+	if c.state.Load()&stRootName == 0 {
+		return nil
+	}
+	return c.sys.Load()
+}
+
+// rootMember returns src as a member of s whose name the root's table
+// alone holds, or nil.
+func (s *System) rootMember(src any) member {
+	if m, ok := src.(member); ok && m.rootOf() == s {
+		return m
+	}
+	return nil
+}
 
 func (c *cell[M]) regName() string { return c.name }
 
@@ -122,6 +147,7 @@ func NewSystem(name string, opts ...SystemOption) *System {
 		names:  newRegistry(),
 	}
 	s.dead.logger = cfg.logger
+	s.guard = s.laneGuard
 	registerRoot(s)
 	return s
 }
@@ -290,18 +316,73 @@ func (s *System) Names() []string {
 	out := make([]string, 0, s.names.len())
 	s.names.each(func(m member) { out = append(out, m.regName()) })
 	s.mu.RUnlock()
+	if s.rootNames.Load() {
+		var held []member // the root's lock is no place for a cell's
+		hook.EachChildSource(s.root, func(src any) {
+			if m := s.rootMember(src); m != nil {
+				held = append(held, m)
+			}
+		})
+		for _, m := range held {
+			if m.stopErr() == nil {
+				out = append(out, m.regName())
+			}
+		}
+	}
 	sort.Strings(out)
 	return out
 }
 
 func (s *System) register(name string, m member) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	if !s.rootNames.Load() {
+		defer s.mu.Unlock()
+		return s.claimLocked(name, m)
+	}
+	s.mu.Unlock()
+	// The root's table may hold the name: check it and claim under its
+	// lock, which a spawn on the lane holds while it checks the registry
+	// (laneGuard), so that of two such spawns one sees the other.
+	return hook.WithChildNames(s.root, func(source func(string) any) error {
+		if h := s.rootMember(source(name)); h != nil && h != m {
+			return fmt.Errorf("system %q: %w", s.name, ErrDuplicateName)
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.claimLocked(name, m)
+	})
+}
+
+// claimLocked registers m under name; s.mu is held.
+func (s *System) claimLocked(name string, m member) error {
 	if s.phase == systemEnded {
 		return fmt.Errorf("system %q: %w", s.name, supervisor.ErrStopped)
 	}
 	if s.names.claim(name, m) != nil {
 		return fmt.Errorf("system %q: %w", s.name, ErrDuplicateName)
+	}
+	return nil
+}
+
+// laneGuard is the check a spawn on the root's lane makes, under the
+// lock of the root's name table, before the name is the actor's (see
+// hook.StartLaneGuarded): the errors register would have returned for
+// it, wrapped as Spawn wraps them. holder is the Source of the root's
+// child that holds the name, if one does.
+func (s *System) laneGuard(name string, holder any) error {
+	if s.rootMember(holder) != nil {
+		return fmt.Errorf("actor %q: system %q: %w", name, s.name, ErrDuplicateName)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if !s.rootNames.Load() {
+		s.rootNames.Store(true) // under mu: see register
+	}
+	if s.phase == systemEnded {
+		return fmt.Errorf("actor %q: system %q: %w", name, s.name, supervisor.ErrStopped)
+	}
+	if _, taken := s.names.get(name); taken {
+		return fmt.Errorf("actor %q: system %q: %w", name, s.name, ErrDuplicateName)
 	}
 	return nil
 }
@@ -336,6 +417,10 @@ func Lookup[M any](s *System, name string) (Ref[M], error) {
 	m, ok := s.names.get(name)
 	phase := s.phase
 	s.mu.RUnlock()
+	if !ok && s.rootNames.Load() {
+		m = s.rootMember(hook.ChildSource(s.root, name))
+		ok = m != nil
+	}
 	if !ok || m.stopErr() != nil {
 		return Ref[M]{}, fmt.Errorf("system %q: actor %q: %w%s", s.name, name, ErrNotFound, lookupHint(phase))
 	}

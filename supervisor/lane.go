@@ -173,7 +173,11 @@ func (f *family) unreserve(c *child) {
 // startLane starts spec on the caller's goroutine if it is eligible (see
 // the top of this file). It reports whether it handled the call; if not,
 // made is what New returned, if it ran, for the loop to start.
-func (s *Supervisor) startLane(spec *Spec) (handled bool, made Child, err error) {
+//
+// guard, if not nil, is called under f.mu with the Source of the child
+// holding spec's name (nil if none) before the start takes the name; its
+// error fails the start unchanged (see StartLaneChild).
+func (s *Supervisor) startLane(spec *Spec, guard func(name string, holder any) error) (handled bool, made Child, err error) {
 	f := &s.children
 	r := f.lane.open.Load()
 	if r == nil || spec.sup != nil || spec.Significant || spec.Health != (HealthPolicy{}) {
@@ -188,7 +192,21 @@ func (s *Supervisor) startLane(spec *Spec) (handled bool, made Child, err error)
 		f.mu.Unlock()
 		return false, nil, nil
 	}
-	if old := f.byName.reserve(c); old != nil {
+	old := f.byName.reserve(c)
+	if guard != nil {
+		var holder any
+		if old != nil {
+			holder = old.spec.src
+		}
+		if err := guard(spec.Name, holder); err != nil {
+			if old == nil {
+				f.byName.remove(c)
+			}
+			f.mu.Unlock()
+			return true, nil, err
+		}
+	}
+	if old != nil {
 		onLane := old.lane // under mu: the loop writes it there
 		f.mu.Unlock()
 		if onLane {

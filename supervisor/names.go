@@ -1,6 +1,10 @@
 package supervisor
 
-import "hash/maphash"
+import (
+	"hash/maphash"
+
+	"github.com/airssys/rt/internal/hook"
+)
 
 // nameTable is a family's children by name (family.byName), guarded by the
 // family's mu.
@@ -89,5 +93,71 @@ func (t *nameTable) remove(c *child) {
 	}
 	if t.clash != nil && t.clash[c.spec.Name] == c {
 		delete(t.clash, c.spec.Name)
+	}
+}
+
+// StartLaneChild is for the actor package (the hook.Token keeps it out of
+// reach of code outside this module): it starts spec on the lane if it
+// can, as StartChild does, calling guard under the lock of the name table
+// with the Source of the child holding spec's name (nil if none) before
+// the start takes the name; guard's error fails the start, unchanged. It
+// reports whether it handled the start; if not, nothing was done and the
+// name is not held. An actor System registers the name of an actor
+// spawned under its root so, in this table alone.
+func (s *Supervisor) StartLaneChild(_ hook.Token, spec *Spec, guard func(name string, holder any) error) (handled bool, err error) {
+	handled, made, err := s.startLane(spec, guard)
+	if handled {
+		return true, err
+	}
+	if made != nil {
+		// New ran, and made a child the loop must start (a Starter): not
+		// an actor's, whose Source makes Launchers only. Finish as
+		// StartChild does rather than lose it.
+		return true, s.startMade(spec, made)
+	}
+	return false, nil
+}
+
+// The actor package's view of a System root's names (see hook).
+func init() {
+	hook.ChildSource = func(sup any, name string) any {
+		f := &sup.(*Supervisor).children
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if c := f.byName.get(name); c != nil {
+			return c.spec.src
+		}
+		return nil
+	}
+	hook.EachChildSource = func(sup any, fn func(src any)) {
+		f := &sup.(*Supervisor).children
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.byName.each(func(c *child) {
+			if c.spec.src != nil {
+				fn(c.spec.src)
+			}
+		})
+	}
+	hook.WithChildNames = func(sup any, fn func(source func(name string) any) error) error {
+		f := &sup.(*Supervisor).children
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return fn(func(name string) any {
+			if c := f.byName.get(name); c != nil {
+				return c.spec.src
+			}
+			return nil
+		})
+	}
+}
+
+// each calls f for every child in the table.
+func (t *nameTable) each(f func(*child)) {
+	for _, c := range t.byHash {
+		f(c)
+	}
+	for _, c := range t.clash {
+		f(c)
 	}
 }

@@ -394,19 +394,25 @@ func (s *Supervisor) request(c *call) reply {
 // "Many dynamic children: the lane" in the package documentation): that is
 // how spawning many actors stays cheap.
 func (s *Supervisor) StartChild(spec Spec) error {
-	handled, made, err := s.startLane(&spec)
+	handled, made, err := s.startLane(&spec, nil)
 	if handled {
 		return err
 	}
+	return s.startMade(&spec, made)
+}
+
+// startMade is StartChild through the control loop, with what New made
+// on the lane, if it ran there.
+func (s *Supervisor) startMade(spec *Spec, made Child) error {
 	c := &call{op: opStartChild, made: made}
-	c.one[0] = spec
+	c.one[0] = *spec
 	c.specs = c.one[:]
-	err = s.startChildren(c)
+	err := s.startChildren(c)
 	if c.made != nil && errors.Is(err, ErrStopped) {
 		// New ran on the lane, and the supervisor stopped before its
 		// control goroutine took what New made: dispose of it, as the
 		// lane does when the stop comes during New.
-		if src := sourceOf(&spec); src != nil {
+		if src := sourceOf(spec); src != nil {
 			if _, plain := src.(newOnly); !plain {
 				src.Dispose(err)
 			}

@@ -16,3 +16,23 @@ package hook
 // agreement out of reach of code outside this module. It is empty and
 // costs nothing to pass.
 type Token struct{}
+
+// The names of an actor System's root children.
+//
+// An actor spawned under its System's root while the root runs is
+// registered once, in the root supervisor's table of children (by the
+// supervisor's StartLaneChild), rather than in the System's registry as
+// well: the System finds it there. The supervisor package sets these
+// functions at init; sup is a *supervisor.Supervisor, and a source a
+// child's Spec.Source (nil for a child without one).
+var (
+	// ChildSource returns the Source of sup's child named name, or nil.
+	ChildSource func(sup any, name string) any
+	// EachChildSource calls f with the Source of every child of sup that
+	// has one, under the lock of its name table.
+	EachChildSource func(sup any, f func(src any))
+	// WithChildNames calls f under the lock of sup's name table, with a
+	// function that returns the Source of the child named name, or nil:
+	// a check of a name and what f does next are one step for the lane.
+	WithChildNames func(sup any, f func(source func(name string) any) error) error
+)
