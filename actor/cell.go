@@ -41,8 +41,8 @@ type cell[M any] struct {
 
 	// Guarded by mu.
 	mu sync.Mutex
-	// q is a bounded mailbox, or holds the messages of an unbounded one
-	// put back at its head; made at its first message.
+	// q holds the messages put back at the mailbox's head, ahead of the
+	// inbox; made at the first.
 	q   *ring[M]
 	inc *incarnation[M] // the incarnation that receives; nil between incarnations
 	// rare holds what most actors never need, made on first use, so that
@@ -129,7 +129,7 @@ type cellRare struct {
 	// lastErr is how the latest incarnation ended (nil if normally), and
 	// once stopped the *stopError that Err returns; guarded by mu.
 	lastErr  error
-	room     chan struct{} // closed when Block senders may retry; nil when none waits; guarded by mu
+	room     chan struct{} // a token when a Block sender may retry (see sendBlock); made once, under mu
 	done     chan struct{} // Done's channel, made when first asked for; guarded by mu
 	watchers *watcher      // a list; guarded by mu
 	logger   atomic.Pointer[slog.Logger]
@@ -139,6 +139,7 @@ type cellRare struct {
 	// throughput is WithThroughput's, if other than defaultThroughput
 	// (see cell.throughput); set before the actor runs.
 	throughput int32
+	waiting    atomic.Int32 // Block senders waiting for room (see sendBlock)
 }
 
 // rareOf returns c.rare, made if need be.
@@ -357,9 +358,8 @@ func (c *cell[M]) stopLocked(cause error) {
 		if r.done != nil {
 			close(r.done) // a later doneChan finds it closed
 		}
-		if r.room != nil {
-			close(r.room) // blocked senders wake up and see the stop
-			r.room = nil
+		if r.waiting.Load() > 0 && r.room != nil {
+			wake(r.room) // blocked senders wake up, one by one, and see the stop
 		}
 	}
 }

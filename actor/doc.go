@@ -103,7 +103,12 @@
 // policy to one more: Block (Send waits; SendContext waits up to its ctx),
 // DropNewest and DropOldest (Send succeeds, a message goes to dead letters
 // with a reason wrapping ErrMailboxFull), or Fail (Send returns an error
-// wrapping ErrMailboxFull). Dead letters follow one rule: a message is one
+// wrapping ErrMailboxFull). Senders with room never wait on one another:
+// both kinds of mailbox queue into one lock-free queue, and a Block sender
+// that finds it full is woken when a message leaves it, one per freed
+// slot. Messages put back at the head (Context.Requeue, or the rest of a
+// batch the actor had taken when it was stopped or crashed) come on top of
+// the bound: they were counted when sent. Dead letters follow one rule: a message is one
 // when its target will never receive it. A refusal the sender can retry
 // (Fail, a SendContext whose ctx ended) is not one, since the sender still
 // has the message; a Send to an actor stopped for good returns ErrStopped

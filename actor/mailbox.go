@@ -63,7 +63,8 @@ type Mailbox struct {
 func Unbounded() Mailbox { return Mailbox{} }
 
 // Bounded is a mailbox holding at most capacity queued messages (the one in
-// Receive does not count); policy says what happens to one more. A
+// Receive does not count; those put back at its head, see Context.Requeue,
+// come on top); policy says what happens to one more. A
 // capacity below one, or an unknown policy, makes Spec and Spawn fail with
 // ErrInvalidSpec.
 func Bounded(capacity int, policy Overflow) Mailbox {
@@ -96,64 +97,7 @@ func (c *cell[M]) send(ctx context.Context, msg M) error {
 	if c.capacity == 0 {
 		return c.sendUnbounded(msg)
 	}
-	c.mu.Lock()
-	for {
-		if c.stopped() {
-			c.mu.Unlock()
-			c.deadLetter(msg, errSentAfterStop)
-			return fmt.Errorf("actor %q: send: %w", c.name, ErrStopped)
-		}
-		if c.q.len() < int(c.capacity) {
-			c.ringLocked().push(msg, int(c.capacity))
-			ready := c.inc != nil
-			deep := c.q.len() > yieldAbove
-			c.mu.Unlock()
-			if ready {
-				c.schedule()
-				if deep {
-					runtime.Gosched() // see yieldAbove
-				}
-			}
-			return nil
-		}
-		switch c.policy() {
-		case Fail:
-			c.mu.Unlock()
-			return fmt.Errorf("actor %q: send: %w", c.name, ErrMailboxFull)
-		case DropNewest:
-			c.mu.Unlock()
-			c.deadLetter(msg, errDroppedNewest)
-			return nil
-		case DropOldest:
-			old, _ := c.q.pop()
-			c.q.push(msg, int(c.capacity))
-			ready := c.inc != nil
-			c.mu.Unlock()
-			c.deadLetter(old, errDroppedOldest)
-			if ready {
-				c.schedule()
-			}
-			return nil
-		}
-		// Block: wait for the activation to take a message (or for the
-		// actor to stop for good), then try again.
-		r := c.rareOf()
-		if r.room == nil {
-			r.room = make(chan struct{})
-		}
-		room := r.room
-		c.mu.Unlock()
-		var done <-chan struct{}
-		if ctx != nil {
-			done = ctx.Done()
-		}
-		select {
-		case <-room:
-		case <-done:
-			return fmt.Errorf("actor %q: send: %w", c.name, ctx.Err())
-		}
-		c.mu.Lock()
-	}
+	return c.sendBounded(ctx, msg)
 }
 
 // sendUnbounded queues msg in the lock-free inbox: senders take no lock
@@ -161,11 +105,19 @@ func (c *cell[M]) send(ctx context.Context, msg M) error {
 // a message that lands after dispose took what was queued is found by its
 // own sender and goes to dead letters, as if it had been queued at the stop.
 func (c *cell[M]) sendUnbounded(msg M) error {
-	if c.state.Load()&stClosed != 0 {
+	if c.stopped() {
 		c.deadLetter(msg, errSentAfterStop)
 		return fmt.Errorf("actor %q: send: %w", c.name, ErrStopped)
 	}
 	i := c.inPush(msg)
+	c.queued(i)
+	return nil
+}
+
+// queued follows the write of the message of index i into the inbox: it
+// finds a stop that came meanwhile, and starts an activation if none owns
+// the cell.
+func (c *cell[M]) queued(i uint64) {
 	st := c.state.Load()
 	switch {
 	case st&stClosed != 0:
@@ -187,18 +139,176 @@ func (c *cell[M]) sendUnbounded(msg M) error {
 		// Nothing blocks.
 		runtime.Gosched()
 	}
-	return nil
+}
+
+// A bounded mailbox queues in the same lock-free inbox as an unbounded
+// one: a sender claims its slot with one compare-and-swap on c.tail, made
+// only while fewer than capacity messages are claimed and not yet taken
+// (c.tail - c.head), so senders with room never wait on one another nor
+// on the actor. Only a sender that finds it full goes further, under its
+// policy. Messages put back at the head (Requeue, a batch taken before a
+// stop) sit outside the bound: they were counted in when they were sent.
+//
+// Block senders that find no room wait on cellRare.room, a channel of
+// one token: each message the activation takes while someone waits sends
+// one token (a waiting sender is woken per freed slot, not all of them,
+// which would find one slot between them), and a sender woken with room
+// left and others still waiting passes a token on. The count of waiting
+// senders (cellRare.waiting) is raised before a sender's last look for
+// room, and the activation reads it after taking: one of the two sees
+// the other, so no wake-up is lost. A stop wakes one, who passes it on.
+
+// sendBounded queues msg in a bounded mailbox under its policy.
+func (c *cell[M]) sendBounded(ctx context.Context, msg M) error {
+	if c.stopped() {
+		c.deadLetter(msg, errSentAfterStop)
+		return fmt.Errorf("actor %q: send: %w", c.name, ErrStopped)
+	}
+	if i, ok := c.inReserve(); ok {
+		c.inWrite(i, msg)
+		c.queued(i)
+		return nil
+	}
+	switch c.policy() {
+	case Fail:
+		return fmt.Errorf("actor %q: send: %w", c.name, ErrMailboxFull)
+	case DropNewest:
+		c.deadLetter(msg, errDroppedNewest)
+		return nil
+	case DropOldest:
+		return c.sendDropOldest(msg)
+	}
+	return c.sendBlock(ctx, msg)
+}
+
+// inReserve claims the next index of a bounded mailbox's inbox if it has
+// room, and reports whether it did.
+func (c *cell[M]) inReserve() (uint64, bool) {
+	limit := int64(c.capacity)
+	for {
+		t := c.tail.Load()
+		// Signed: the head read after the tail may be past it. The
+		// hand is read after the head, which moves after it (inPopInto).
+		if int64(t-c.head.Load())+int64(c.inHand()) >= limit {
+			return 0, false
+		}
+		if c.tail.CompareAndSwap(t, t+1) {
+			return t, true
+		}
+	}
+}
+
+// hasRoom reports whether a bounded mailbox's inbox has room.
+func (c *cell[M]) hasRoom() bool {
+	t := c.tail.Load()
+	return int64(t-c.head.Load())+int64(c.inHand()) < int64(c.capacity)
+}
+
+// sendDropOldest makes room for msg by dropping the inbox's oldest
+// messages, under c.mu (the activation's side of the inbox), until a slot
+// is its own.
+func (c *cell[M]) sendDropOldest(msg M) error {
+	for {
+		c.mu.Lock()
+		if c.stopped() {
+			c.mu.Unlock()
+			c.deadLetter(msg, errSentAfterStop)
+			return fmt.Errorf("actor %q: send: %w", c.name, ErrStopped)
+		}
+		if i, ok := c.inReserve(); ok {
+			c.inWrite(i, msg)
+			c.mu.Unlock()
+			c.queued(i)
+			return nil
+		}
+		var old [1]M
+		n := c.inPopInto(old[:], -1)
+		c.mu.Unlock()
+		if n == 0 {
+			runtime.Gosched() // the oldest's sender is still writing it
+			continue
+		}
+		c.deadLetter(old[0], errDroppedOldest)
+	}
+}
+
+// sendBlock waits for room for msg, or for ctx, or for the stop.
+func (c *cell[M]) sendBlock(ctx context.Context, msg M) error {
+	var done <-chan struct{}
+	if ctx != nil {
+		done = ctx.Done()
+	}
+	r := c.rareOf()
+	c.mu.Lock()
+	if r.room == nil {
+		r.room = make(chan struct{}, 1)
+	}
+	room := r.room
+	c.mu.Unlock()
+	for {
+		r.waiting.Add(1)
+		if c.stopped() {
+			if r.waiting.Add(-1) > 0 {
+				wake(room) // the next one sees the stop too
+			}
+			c.deadLetter(msg, errSentAfterStop)
+			return fmt.Errorf("actor %q: send: %w", c.name, ErrStopped)
+		}
+		if i, ok := c.inReserve(); ok {
+			if r.waiting.Add(-1) > 0 && c.hasRoom() {
+				wake(room) // a token was for one slot; there are more
+			}
+			c.inWrite(i, msg)
+			c.queued(i)
+			return nil
+		}
+		select {
+		case <-room:
+			r.waiting.Add(-1)
+		case <-done:
+			r.waiting.Add(-1)
+			return fmt.Errorf("actor %q: send: %w", c.name, ctx.Err())
+		}
+	}
+}
+
+// wake gives one waiting Block sender a token, or leaves one for the next
+// to wait if the last is still there.
+func wake(room chan struct{}) {
+	select {
+	case room <- struct{}{}:
+	default:
+	}
+}
+
+// tookLocked follows the activation's every look into a bounded mailbox,
+// and its end: a Block sender that waits for room may retry. Messages
+// taken leave room at once, and those of the batch as they go to Receive;
+// the activation then looks again, or ends (run calls it then), so a
+// sender waits for room at most one batch. c.mu is held (which keeps
+// r.room).
+func (c *cell[M]) tookLocked() {
+	if r := c.rare.Load(); r != nil && r.waiting.Load() > 0 && r.room != nil {
+		wake(r.room)
+	}
 }
 
 // queuedLocked is how many messages wait in the mailbox; c.mu is held.
 func (c *cell[M]) queuedLocked() int { return c.q.len() + c.inLen() }
 
-// popLocked moves up to len(dst) of the oldest messages into dst: first
-// those put back at the head, then the inbox's. c.mu is held.
+// popLocked moves up to len(dst) of the oldest messages into dst, first
+// those put back at the head, then the inbox's, for the activation: all
+// but the first, which goes to Receive at once, are counted in hand. c.mu
+// is held.
 func (c *cell[M]) popLocked(dst []M) int {
 	n := c.q.popInto(dst)
-	if n < len(dst) && c.capacity == 0 {
-		n += c.inPopInto(dst[n:])
+	if n < len(dst) {
+		n += c.inPopInto(dst[n:], n)
+	} else if n > 1 {
+		c.takeHand(n - 1)
+	}
+	if c.capacity != 0 {
+		c.tookLocked()
 	}
 	return n
 }
@@ -210,7 +320,7 @@ func (c *cell[M]) takeAllLocked() []M {
 	out := c.q.takeAll()
 	var buf [batchMax]M
 	for {
-		n := c.inPopInto(buf[:])
+		n := c.inPopInto(buf[:], -1)
 		if n == 0 {
 			return out
 		}
@@ -221,7 +331,8 @@ func (c *cell[M]) takeAllLocked() []M {
 // hasQueuedLocked reports whether a message is there to take; c.mu is held.
 func (c *cell[M]) hasQueuedLocked() bool { return c.q.len() > 0 || c.inReady() }
 
-// ring is a FIFO queue in a circular buffer. It allocates nothing until the
+// ring is a FIFO queue in a circular buffer: the messages put back at a
+// mailbox's head, ahead of its inbox. It allocates nothing until the
 // first message, so an actor that was never sent anything costs no buffer,
 // and shrink lets a large buffer go when the actor goes idle, so a burst
 // does not pin its memory for the actor's lifetime. It is not safe for
@@ -489,7 +600,7 @@ const writerPolls = 200
 // more behind the hole) or going idle (which needs that sender to start
 // a new activation once it is done). c.mu is held.
 func (c *cell[M]) awaitWriter() bool {
-	if c.capacity != 0 || c.inLen() == 0 {
+	if c.inLen() == 0 {
 		return false
 	}
 	for range writerPolls {
@@ -527,10 +638,17 @@ func (c *cell[M]) inReady() bool {
 
 // inPopInto moves up to len(dst) of the inbox's oldest messages into dst,
 // stopping at a slot whose sender has not finished, and returns how many.
-// c.mu is held: there is one consumer at a time.
-func (c *cell[M]) inPopInto(dst []M) int {
+// With took >= 0 they join a batch of took messages taken already, which
+// is counted in hand (all but its first) before c.head moves: a bounded
+// mailbox's senders, who count the messages in the inbox and in hand,
+// then never see those taken as room before they are. c.mu is held:
+// there is one consumer at a time.
+func (c *cell[M]) inPopInto(dst []M, took int) int {
 	s := c.first.Load()
 	if s == nil {
+		if took > 1 {
+			c.takeHand(took - 1)
+		}
 		return 0
 	}
 	var zero M
@@ -556,6 +674,9 @@ func (c *cell[M]) inPopInto(dst []M) int {
 		sl.v = zero // let the message be collected once handled
 		h++
 		n++
+	}
+	if k := took + n; k > 1 {
+		c.takeHand(k - 1)
 	}
 	if n > 0 {
 		c.head.Store(h) // an atomic store is a fence: none when nothing was taken

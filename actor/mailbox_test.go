@@ -516,7 +516,7 @@ func TestDeepMailboxSendersStillDeliverEverything(t *testing.T) {
 // exact at every step.
 func TestInboxOrderAndLength(t *testing.T) {
 	var c cell[int]
-	if c.inReady() || c.inPopInto(make([]int, 4)) != 0 || c.inLen() != 0 {
+	if c.inReady() || c.inPopInto(make([]int, 4), -1) != 0 || c.inLen() != 0 {
 		t.Fatal("a fresh inbox is not empty")
 	}
 	next, want := 0, 0
@@ -530,7 +530,7 @@ func TestInboxOrderAndLength(t *testing.T) {
 			t.Fatalf("inLen %d, want %d", got, next-want)
 		}
 		for c.inReady() {
-			n := c.inPopInto(buf)
+			n := c.inPopInto(buf, -1)
 			for _, m := range buf[:n] {
 				if m != want {
 					t.Fatalf("got %d, want %d", m, want)
@@ -558,7 +558,7 @@ func takeInSenderOrder(t *testing.T, c *cell[[2]int], senders, each int) {
 	buf := make([][2]int, batchMax)
 	for taken := 0; taken < senders*each; {
 		c.mu.Lock()
-		n := c.inPopInto(buf)
+		n := c.inPopInto(buf, -1)
 		c.mu.Unlock()
 		for _, m := range buf[:n] {
 			if m[1] != next[m[0]] {
@@ -713,7 +713,7 @@ func TestInboxReusesSegments(t *testing.T) {
 			next++
 		}
 		for c.inReady() {
-			for _, m := range buf[:c.inPopInto(buf)] {
+			for _, m := range buf[:c.inPopInto(buf, -1)] {
 				if m != want {
 					t.Fatalf("got %d, want %d", m, want)
 				}
@@ -774,7 +774,7 @@ func TestInboxAwaitsAWriter(t *testing.T) {
 	for i := range 10 {
 		c.inPush(i)
 	}
-	c.inPopInto(buf)
+	c.inPopInto(buf, -1)
 	if c.awaitWriter() {
 		t.Fatal("awaitWriter on an empty inbox")
 	}
@@ -786,7 +786,7 @@ func TestInboxAwaitsAWriter(t *testing.T) {
 	if !c.awaitWriter() {
 		t.Fatal("awaitWriter does not see the written slot")
 	}
-	if n := c.inPopInto(buf); n != 1 || buf[0] != 42 {
+	if n := c.inPopInto(buf, -1); n != 1 || buf[0] != 42 {
 		t.Fatalf("took %v", buf[:n])
 	}
 }
@@ -821,5 +821,120 @@ func TestDeepActorYieldsLessButYields(t *testing.T) {
 	}
 	if limit := int64(2 * deepYieldEvery * defaultThroughput); most > limit || most <= defaultThroughput {
 		t.Fatalf("the flooded actor handled up to %d messages per turn, want more than %d and at most %d", most, defaultThroughput, limit)
+	}
+}
+
+// A bounded mailbox's senders claim room without a lock: with several of
+// them racing to a busy actor, the mailbox never holds more than its
+// capacity (counting the batch the activation has taken), Block senders
+// wait while it is full, and every message arrives once, each sender's in
+// the order sent.
+func TestBoundedConcurrentSendersKeepCapacityAndOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const capacity, senders, each = 8, 4, 300
+		release := make(chan struct{})
+		var over atomic.Int64 // the largest MailboxLen seen above capacity
+		var ref Ref[int]
+		next := make([]int, senders)
+		var bad atomic.Value
+		handled := 0
+		done := make(chan struct{})
+		sys := NewSystem("sys", WithSystemLogger(quiet))
+		ref, err := SpawnIn(sys, "b", func() Actor[int] {
+			return Func[int](func(_ *Context[int], m int) error {
+				if m < 0 {
+					<-release
+					return nil
+				}
+				// The fake clock moves once every sender is blocked:
+				// they have taken whatever room there was.
+				time.Sleep(time.Millisecond)
+				if n := ref.Stats().MailboxLen; n > capacity {
+					over.Store(int64(n))
+				}
+				s, i := m/each, m%each
+				if i != next[s] {
+					bad.Store(m)
+				}
+				next[s] = i + 1
+				if handled++; handled == senders*each {
+					close(done)
+				}
+				return nil
+			})
+		}, WithMailbox(Bounded(capacity, Block)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sys.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = sys.Shutdown(context.Background()) }()
+		_ = ref.Send(-1) // holds the actor in Receive
+		synctest.Wait()
+		var wg sync.WaitGroup
+		for s := range senders {
+			wg.Go(func() {
+				for i := range each {
+					if err := ref.Send(s*each + i); err != nil {
+						t.Errorf("Send: %v", err)
+					}
+				}
+			})
+		}
+		synctest.Wait() // every sender blocked on the full mailbox
+		if n := ref.Stats().MailboxLen; n != capacity {
+			t.Fatalf("MailboxLen %d with the actor held, want the capacity %d", n, capacity)
+		}
+		close(release)
+		wg.Wait()
+		<-done
+		if m := bad.Load(); m != nil {
+			t.Fatalf("message %v out of its sender's order", m)
+		}
+		if n := over.Load(); n != 0 {
+			t.Fatalf("MailboxLen %d seen, above the capacity %d", n, capacity)
+		}
+		if n := sys.DeadLetters().Count(); n != 0 {
+			t.Fatalf("%d dead letters", n)
+		}
+	})
+}
+
+// DropOldest with senders racing on a full mailbox: every Send succeeds,
+// the mailbox keeps the newest, and each message is either handled or a
+// dead letter that says the mailbox was full; none is lost.
+func TestBoundedDropOldestConcurrentSenders(t *testing.T) {
+	const capacity, senders, each = 4, 4, 200
+	g := spawnGated(t, WithMailbox(Bounded(capacity, DropOldest)))
+	var wg sync.WaitGroup
+	for s := range senders {
+		wg.Go(func() {
+			for i := range each {
+				if err := g.ref.Send(1 + s*each + i); err != nil {
+					t.Errorf("Send: %v", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := g.ref.Stats().MailboxLen; n != capacity {
+		t.Fatalf("MailboxLen %d, want %d", n, capacity)
+	}
+	dropped := 0
+	for range senders*each - capacity {
+		dl := <-g.letters
+		if !errors.Is(dl.Reason, ErrMailboxFull) {
+			t.Fatalf("dead letter %+v", dl)
+		}
+		dropped++
+	}
+	close(g.release)
+	<-g.got // the first, held
+	for range capacity {
+		<-g.got
+	}
+	if st := g.ref.Stats(); st.DeadLetters != uint64(dropped) || st.MailboxLen != 0 {
+		t.Fatalf("stats %+v after %d dropped", st, dropped)
 	}
 }

@@ -142,14 +142,17 @@ func (c *cell[M]) runnable() bool {
 	c.mu.Lock()
 	inc := c.inc
 	ok := inc != nil && (c.hasQueuedLocked() || inc.ctl.Load() != 0 || inc.rare != nil && inc.rare.retiring != nil)
+	if c.capacity != 0 {
+		c.tookLocked() // the last messages handled made room (see tookLocked)
+	}
 	c.mu.Unlock()
 	return ok
 }
 
-// batchMax is how many messages an activation takes out of an unbounded
-// mailbox per lock: fewer lock round trips when the mailbox is busy.
-// Bounded mailboxes give one at a time, so that their capacity counts
-// exactly what waits.
+// batchMax is how many messages an activation takes out of its mailbox
+// per lock: fewer lock round trips when the mailbox is busy. A bounded
+// mailbox counts the batch against its capacity until each message goes
+// to Receive (see inReserve).
 const batchMax = 16
 
 // batchBytes bounds the size of a message type that is batched: the batch
@@ -161,7 +164,7 @@ const batchBytes = 64
 // for the current incarnation.
 func (c *cell[M]) turns() {
 	var zero M
-	if c.capacity == 0 && unsafe.Sizeof(zero) <= batchBytes {
+	if unsafe.Sizeof(zero) <= batchBytes {
 		var batch [batchMax]M
 		c.turnLoop(batch[:])
 		return
@@ -244,13 +247,6 @@ func (c *cell[M]) turnLoop(buf []M) {
 				c.inIdle()   // and the inbox's left segments
 				c.mu.Unlock()
 				return
-			}
-			if len(held) > 1 {
-				c.takeHand(len(held) - 1) // the first goes to Receive now
-			}
-			if r := c.rare.Load(); r != nil && r.room != nil {
-				close(r.room) // a Block sender may retry
-				r.room = nil
 			}
 			c.mu.Unlock()
 			yields = 0
