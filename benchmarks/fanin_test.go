@@ -14,8 +14,12 @@ const (
 	// fanInWarmup is how many messages each library takes before the
 	// timer starts.
 	fanInWarmup = 100_000
-	// rawFanInBuffer is the raw baseline's channel capacity.
+	// rawFanInBuffer is the raw baseline's channel capacity, and the
+	// airssys row's mailbox capacity.
 	rawFanInBuffer = 1024
+	// libAirsSysUnbounded is the fan-in's informational row: airssys
+	// with its default, Unbounded, mailbox.
+	libAirsSysUnbounded = "lib=airssys-unbounded"
 )
 
 // BenchmarkFanIn: fanInProducers goroutines send b.N messages in all to one
@@ -24,6 +28,14 @@ const (
 // cpu-ns/op the CPU time the process used meanwhile per message (all
 // goroutines, the runtime's included): on a shared machine the first
 // depends on how much processor time the run got, the second much less.
+//
+// The airssys row is the equal-work form: the actor's mailbox is
+// Bounded(rawFanInBuffer, Block), whose senders wait while it is full, as
+// the raw baseline's do on its full channel; the bar is judged on it. The
+// airssys-unbounded row, informational, is the default Unbounded mailbox,
+// whose Send never waits: its four senders stay runnable, take both
+// processors from the actor and grow a backlog of millions, which is more
+// work than the baseline does (see BENCHMARKS.md, "Fan-in").
 func BenchmarkFanIn(b *testing.B) {
 	measure := fanInRunner()
 	b.Run(libRaw, func(b *testing.B) {
@@ -45,6 +57,10 @@ func BenchmarkFanIn(b *testing.B) {
 	})
 
 	b.Run(libAirsSys, func(b *testing.B) {
+		benchActorFanIn(b, actor.Bounded(rawFanInBuffer, actor.Block), measure)
+	})
+
+	b.Run(libAirsSysUnbounded, func(b *testing.B) {
 		benchActorFanIn(b, actor.Unbounded(), measure)
 	})
 
@@ -62,19 +78,6 @@ func BenchmarkFanIn(b *testing.B) {
 		}, proto.WithMailbox(proto.Unbounded())))
 		measure(b, func(n int) { left = n }, func(m Msg) { sys.Root.Send(sink, m) }, done)
 		protoStop(b, sys, sink)
-	})
-}
-
-// BenchmarkFanInBounded is BenchmarkFanIn's airssys case with the
-// mailbox a raw channel's: Bounded(rawFanInBuffer, Block), whose senders
-// park while it is full, as the raw baseline's do on its full channel.
-// Not a workload of run.sh: it shows what the Unbounded mailbox's
-// promise that Send never waits costs when the producers outrun the
-// actor (see BENCHMARKS.md, "Fan-in").
-func BenchmarkFanInBounded(b *testing.B) {
-	measure := fanInRunner()
-	b.Run(libAirsSys, func(b *testing.B) {
-		benchActorFanIn(b, actor.Bounded(rawFanInBuffer, actor.Block), measure)
 	})
 }
 
