@@ -413,6 +413,12 @@ func (r *run) reap() {
 		}
 		f.lane.exiting += n
 		f.mu.Unlock()
+		if n == 0 {
+			// Only exits the loop took: nothing to emit. The run may have
+			// ended (this goroutine outlives it while it runs Dispose
+			// hooks), and the next run writes what listened reads.
+			continue
+		}
 		gone := batch[:n]
 		listened := r.listened(EventChildExited) // Debug: if so, Info events are too
 		for _, inc := range gone {

@@ -177,3 +177,46 @@ func mustAddSupervisor(parent, sub *Supervisor) {
 		panic(err)
 	}
 }
+
+// TestTemporaryLaneExitsRaceTheSupervisorsRestart ends half of many
+// Temporary lane children on their own while a parent's group restart
+// stops their supervisor: each is disposed exactly once, by whichever of
+// the reaper and the shutdown takes it, and none is started again.
+func TestTemporaryLaneExitsRaceTheSupervisorsRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig()
+		root := New("root", OneForAll, Permanent, quiet)
+		sub := New("sub", OneForOne, Permanent)
+		mustAdd(root, r.spec("w", Permanent))
+		mustAddSupervisor(root, sub)
+		mustStart(t, root)
+		const n = 200
+		var made, disposed [n]atomic.Int32
+		jobs := make([]*oneJob, n)
+		for i := range n {
+			jobs[i] = &oneJob{done: make(chan error, 1)}
+			err := sub.StartChild(Spec{Name: fmt.Sprint("j", i), Restart: Temporary,
+				New:     func() Child { made[i].Add(1); return jobs[i] },
+				Dispose: func(error) { disposed[i].Add(1) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		go func() {
+			for i := 0; i < n; i += 2 {
+				jobs[i].done <- nil
+			}
+		}()
+		r.crash("w", errBoom)
+		synctest.Wait()
+		for i := range n {
+			if m, d := made[i].Load(), disposed[i].Load(); m != 1 || d != 1 {
+				t.Errorf("j%d: made %d times, disposed %d times", i, m, d)
+			}
+		}
+		if got := names(sub); len(got) != 0 {
+			t.Errorf("sub holds %v", got)
+		}
+		mustStop(t, root)
+	})
+}
