@@ -51,7 +51,12 @@ type System struct {
 	// alone (stRootName); set under mu (read-locked will do), never
 	// cleared. Until then names are checked against the registry only.
 	rootNames atomic.Bool
-	guard     func(name string, holder any) error // laneGuard, made once
+	// laneFree: rootNames is set, the registry is empty and the System
+	// has not ended, so that laneGuard has nothing to check under mu.
+	// Written under mu (read-locked will do: it is computed from what
+	// only the write lock changes), by refreshLocked.
+	laneFree atomic.Bool
+	guard    func(name string, holder any) error // laneGuard, made once
 }
 
 // member is a registered actor, whatever its message type (a *cell[M]).
@@ -181,6 +186,7 @@ func (s *System) Start(ctx context.Context) error {
 	s.mu.Lock()
 	if s.phase == systemRunning && s.ended() {
 		s.phase = systemEnded // the root gave up, or its ctx ended
+		s.refreshLocked()
 	}
 	switch s.phase {
 	case systemRunning:
@@ -203,6 +209,7 @@ func (s *System) Start(ctx context.Context) error {
 		cancel()
 		s.mu.Lock()
 		s.phase = systemEnded
+		s.refreshLocked()
 		s.mu.Unlock()
 		s.notLive()
 		return fmt.Errorf("system %q: %w", s.name, err)
@@ -232,6 +239,7 @@ func (s *System) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	phase, cancel, ran, starts := s.phase, s.cancel, s.ran, s.starts
 	s.phase = systemEnded
+	s.refreshLocked()
 	var never []member
 	if phase == systemIdle {
 		s.names.each(func(m member) { never = append(never, m) })
@@ -361,7 +369,13 @@ func (s *System) claimLocked(name string, m member) error {
 	if s.names.claim(name, m) != nil {
 		return fmt.Errorf("system %q: %w", s.name, ErrDuplicateName)
 	}
+	s.refreshLocked()
 	return nil
+}
+
+// refreshLocked recomputes laneFree; s.mu is held, read-locked at least.
+func (s *System) refreshLocked() {
+	s.laneFree.Store(s.rootNames.Load() && s.names.len() == 0 && s.phase != systemEnded)
 }
 
 // laneGuard is the check a spawn on the root's lane makes, under the
@@ -373,10 +387,14 @@ func (s *System) laneGuard(name string, holder any) error {
 	if s.rootMember(holder) != nil {
 		return fmt.Errorf("actor %q: system %q: %w", name, s.name, ErrDuplicateName)
 	}
+	if s.laneFree.Load() {
+		return nil // nothing in the registry to clash with, and running
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if !s.rootNames.Load() {
 		s.rootNames.Store(true) // under mu: see register
+		s.refreshLocked()
 	}
 	if s.phase == systemEnded {
 		return fmt.Errorf("actor %q: system %q: %w", name, s.name, supervisor.ErrStopped)
@@ -390,6 +408,7 @@ func (s *System) laneGuard(name string, holder any) error {
 func (s *System) unregister(name string, m member) {
 	s.mu.Lock()
 	s.names.remove(name, m)
+	s.refreshLocked()
 	s.mu.Unlock()
 }
 
