@@ -46,7 +46,11 @@ func On(x string) Placement { return Placement{how: placeOn, node: x} }
 // Any places the child on a live node that registered the kind, the
 // declaring node included, spread evenly over them (the one with the fewest
 // children of this node first). A restart goes to another node when there
-// is one.
+// is one. Unlike On, it does not wait: a node whose kinds have not reached
+// this one yet (see Register) is not a candidate, and with no candidate the
+// start fails with ErrUnknownKind, which the supervisor handles as any
+// start failure (NodeInfo.Kinds, from Node.Nodes, tells when a kind is
+// offered).
 func Any() Placement { return Placement{how: placeAny} }
 
 // Local places the child on the declaring node itself (through NATS all

@@ -444,7 +444,10 @@ func (s *Supervisor) startChildren(c *call) error {
 // TerminateChild stops a child without restarting it and keeps its spec
 // (a Temporary child's spec is removed). It is idempotent and returns once
 // the child has stopped or been abandoned per its ShutdownPolicy. A child
-// waiting for a restart has the restart cancelled.
+// waiting for a restart has the restart cancelled. Before Start it changes
+// nothing (the child is not running, and Start starts every spec held: use
+// DeleteChild to drop one); once the supervisor has ended it returns
+// ErrStopped.
 func (s *Supervisor) TerminateChild(name string) error {
 	return s.request(&call{op: opTerminate, name: name}).err
 }
