@@ -129,7 +129,7 @@ type cellRare struct {
 	// lastErr is how the latest incarnation ended (nil if normally), and
 	// once stopped the *stopError that Err returns; guarded by mu.
 	lastErr  error
-	room     chan struct{} // a token when a Block sender may retry (see sendBlock); made once, under mu
+	blocked  any           // *blockedQueue[M]: Block senders waiting for room; guarded by mu
 	done     chan struct{} // Done's channel, made when first asked for; guarded by mu
 	watchers *watcher      // a list; guarded by mu
 	logger   atomic.Pointer[slog.Logger]
@@ -139,7 +139,7 @@ type cellRare struct {
 	// throughput is WithThroughput's, if other than defaultThroughput
 	// (see cell.throughput); set before the actor runs.
 	throughput int32
-	waiting    atomic.Int32 // Block senders waiting for room (see sendBlock)
+	waiting    atomic.Int32 // senders in blocked; changed under mu
 }
 
 // rareOf returns c.rare, made if need be.
@@ -358,9 +358,7 @@ func (c *cell[M]) stopLocked(cause error) {
 		if r.done != nil {
 			close(r.done) // a later doneChan finds it closed
 		}
-		if r.waiting.Load() > 0 && r.room != nil {
-			wake(r.room) // blocked senders wake up, one by one, and see the stop
-		}
+		c.refuseBlockedLocked(r) // blocked senders learn of the stop
 	}
 }
 

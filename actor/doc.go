@@ -104,9 +104,9 @@
 // DropNewest and DropOldest (Send succeeds, a message goes to dead letters
 // with a reason wrapping ErrMailboxFull), or Fail (Send returns an error
 // wrapping ErrMailboxFull). Senders with room never wait on one another:
-// both kinds of mailbox queue into one lock-free queue, and a Block sender
-// that finds it full is woken when a message leaves it, one per freed
-// slot. Messages put back at the head (Context.Requeue, or the rest of a
+// both kinds of mailbox queue into one lock-free queue. Block senders that
+// find it full wait in line, and as room frees their messages are moved
+// in, oldest first, each sender woken once its Send is done. Messages put back at the head (Context.Requeue, or the rest of a
 // batch the actor had taken when it was stopped or crashed) come on top of
 // the bound: they were counted when sent. Dead letters follow one rule: a message is one
 // when its target will never receive it. A refusal the sender can retry

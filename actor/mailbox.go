@@ -6,6 +6,7 @@ import (
 	"math"
 	"runtime"
 	"strconv"
+	"sync"
 	"sync/atomic"
 )
 
@@ -144,19 +145,22 @@ func (c *cell[M]) queued(i uint64) {
 // A bounded mailbox queues in the same lock-free inbox as an unbounded
 // one: a sender claims its slot with one compare-and-swap on c.tail, made
 // only while fewer than capacity messages are claimed and not yet taken
-// (c.tail - c.head), so senders with room never wait on one another nor
-// on the actor. Only a sender that finds it full goes further, under its
-// policy. Messages put back at the head (Requeue, a batch taken before a
-// stop) sit outside the bound: they were counted in when they were sent.
+// (c.tail - c.head) or in the activation's batch (the hand), so senders
+// with room never wait on one another nor on the actor. Only a sender
+// that finds it full goes further, under its policy. Messages put back at
+// the head (Requeue, a batch taken before a stop) sit outside the bound:
+// they were counted in when they were sent.
 //
-// Block senders that find no room wait on cellRare.room, a channel of
-// one token: each message the activation takes while someone waits sends
-// one token (a waiting sender is woken per freed slot, not all of them,
-// which would find one slot between them), and a sender woken with room
-// left and others still waiting passes a token on. The count of waiting
-// senders (cellRare.waiting) is raised before a sender's last look for
-// room, and the activation reads it after taking: one of the two sees
-// the other, so no wake-up is lost. A stop wakes one, who passes it on.
+// A Block sender that finds it full queues itself with its message
+// (blockedSend, under c.mu) and parks. Whoever next holds c.mu and finds
+// room (the activation, at each look into the mailbox and at its end, or
+// another sender) moves the queued messages into it, oldest first, and
+// tells their senders that their Send is done: as a channel's receiver
+// hands a parked sender's value to its buffer, so the mailbox stays full
+// for the actor while its senders sleep, and each freed slot wakes one
+// sender, not all of them. While senders wait, new ones queue behind them
+// rather than take room first, so each sender's wait is bounded by the
+// ones ahead.
 
 // sendBounded queues msg in a bounded mailbox under its policy.
 func (c *cell[M]) sendBounded(ctx context.Context, msg M) error {
@@ -164,10 +168,12 @@ func (c *cell[M]) sendBounded(ctx context.Context, msg M) error {
 		c.deadLetter(msg, errSentAfterStop)
 		return fmt.Errorf("actor %q: send: %w", c.name, ErrStopped)
 	}
-	if i, ok := c.inReserve(); ok {
-		c.inWrite(i, msg)
-		c.queued(i)
-		return nil
+	if r := c.rare.Load(); r == nil || r.waiting.Load() == 0 {
+		if i, ok := c.inReserve(); ok {
+			c.inWrite(i, msg)
+			c.queued(i)
+			return nil
+		}
 	}
 	switch c.policy() {
 	case Fail:
@@ -198,12 +204,6 @@ func (c *cell[M]) inReserve() (uint64, bool) {
 	}
 }
 
-// hasRoom reports whether a bounded mailbox's inbox has room.
-func (c *cell[M]) hasRoom() bool {
-	t := c.tail.Load()
-	return int64(t-c.head.Load())+int64(c.inHand()) < int64(c.capacity)
-}
-
 // sendDropOldest makes room for msg by dropping the inbox's oldest
 // messages, under c.mu (the activation's side of the inbox), until a slot
 // is its own.
@@ -232,64 +232,165 @@ func (c *cell[M]) sendDropOldest(msg M) error {
 	}
 }
 
-// sendBlock waits for room for msg, or for ctx, or for the stop.
-func (c *cell[M]) sendBlock(ctx context.Context, msg M) error {
-	var done <-chan struct{}
-	if ctx != nil {
-		done = ctx.Done()
+// blockedSend is a Block sender waiting for room, with its message.
+type blockedSend[M any] struct {
+	msg  M
+	next *blockedSend[M]
+	// done gets true once msg is queued (the Send succeeded), false if
+	// the actor stopped for good first.
+	done chan bool
+}
+
+// blockedQueue is the FIFO of a Block mailbox's waiting senders; its
+// links are guarded by c.mu.
+type blockedQueue[M any] struct {
+	head, tail *blockedSend[M]
+	free       sync.Pool // of *blockedSend[M], done empty
+}
+
+// blockedLocked returns the cell's queue of Block senders, made if need
+// be. c.mu is held.
+func (c *cell[M]) blockedLocked(r *cellRare) *blockedQueue[M] {
+	if q, ok := r.blocked.(*blockedQueue[M]); ok {
+		return q
 	}
+	q := new(blockedQueue[M])
+	r.blocked = q
+	return q
+}
+
+// sendBlock queues msg behind the senders already waiting, and waits for
+// its turn, or for ctx, or for the stop.
+func (c *cell[M]) sendBlock(ctx context.Context, msg M) error {
 	r := c.rareOf()
 	c.mu.Lock()
-	if r.room == nil {
-		r.room = make(chan struct{}, 1)
+	if c.stopped() {
+		c.mu.Unlock()
+		c.deadLetter(msg, errSentAfterStop)
+		return fmt.Errorf("actor %q: send: %w", c.name, ErrStopped)
 	}
-	room := r.room
-	c.mu.Unlock()
-	for {
-		r.waiting.Add(1)
-		if c.stopped() {
-			if r.waiting.Add(-1) > 0 {
-				wake(room) // the next one sees the stop too
-			}
-			c.deadLetter(msg, errSentAfterStop)
-			return fmt.Errorf("actor %q: send: %w", c.name, ErrStopped)
-		}
+	c.tookLocked() // room freed since the activation looked goes to those ahead
+	if r.waiting.Load() == 0 {
 		if i, ok := c.inReserve(); ok {
-			if r.waiting.Add(-1) > 0 && c.hasRoom() {
-				wake(room) // a token was for one slot; there are more
-			}
+			c.mu.Unlock()
 			c.inWrite(i, msg)
 			c.queued(i)
 			return nil
 		}
-		select {
-		case <-room:
+	}
+	q := c.blockedLocked(r)
+	w, _ := q.free.Get().(*blockedSend[M])
+	if w == nil {
+		w = &blockedSend[M]{done: make(chan bool, 1)}
+	}
+	w.msg = msg
+	if q.tail == nil {
+		q.head = w
+	} else {
+		q.tail.next = w
+	}
+	q.tail = w
+	r.waiting.Add(1)
+	c.mu.Unlock()
+
+	var done <-chan struct{}
+	if ctx != nil {
+		done = ctx.Done()
+	}
+	var in bool
+	select {
+	case in = <-w.done:
+	case <-done:
+		c.mu.Lock()
+		left := q.unlink(w)
+		if left {
 			r.waiting.Add(-1)
-		case <-done:
-			r.waiting.Add(-1)
+		}
+		c.mu.Unlock()
+		if left {
+			w.msg = *new(M)
+			q.free.Put(w)
 			return fmt.Errorf("actor %q: send: %w", c.name, ctx.Err())
 		}
+		in = <-w.done // taken meanwhile: queued, or refused at the stop
 	}
+	q.free.Put(w)
+	if !in {
+		c.deadLetter(msg, errSentAfterStop)
+		return fmt.Errorf("actor %q: send: %w", c.name, ErrStopped)
+	}
+	return nil
 }
 
-// wake gives one waiting Block sender a token, or leaves one for the next
-// to wait if the last is still there.
-func wake(room chan struct{}) {
-	select {
-	case room <- struct{}{}:
-	default:
+// unlink takes w out of the queue and reports whether it was there.
+// c.mu is held.
+func (q *blockedQueue[M]) unlink(w *blockedSend[M]) bool {
+	var prev *blockedSend[M]
+	for p := q.head; p != nil; prev, p = p, p.next {
+		if p != w {
+			continue
+		}
+		if prev == nil {
+			q.head = p.next
+		} else {
+			prev.next = p.next
+		}
+		if q.tail == p {
+			q.tail = prev
+		}
+		p.next = nil
+		return true
 	}
+	return false
 }
 
-// tookLocked follows the activation's every look into a bounded mailbox,
-// and its end: a Block sender that waits for room may retry. Messages
-// taken leave room at once, and those of the batch as they go to Receive;
-// the activation then looks again, or ends (run calls it then), so a
-// sender waits for room at most one batch. c.mu is held (which keeps
-// r.room).
+// pop takes the oldest waiting sender out of the queue. c.mu is held.
+func (q *blockedQueue[M]) pop() *blockedSend[M] {
+	w := q.head
+	q.head = w.next
+	if q.head == nil {
+		q.tail = nil
+	}
+	w.next = nil
+	return w
+}
+
+// tookLocked moves the messages of waiting Block senders into the room
+// the mailbox has, oldest first, and tells each sender its Send is done.
+// The activation calls it at each look into the mailbox (popLocked) and
+// at its end (runnable): what it took, and what it handled since, made
+// room. c.mu is held.
 func (c *cell[M]) tookLocked() {
-	if r := c.rare.Load(); r != nil && r.waiting.Load() > 0 && r.room != nil {
-		wake(r.room)
+	r := c.rare.Load()
+	if r == nil || r.waiting.Load() == 0 {
+		return
+	}
+	q := r.blocked.(*blockedQueue[M])
+	var zero M
+	for q.head != nil {
+		i, ok := c.inReserve()
+		if !ok {
+			return
+		}
+		w := q.pop()
+		r.waiting.Add(-1)
+		c.inWrite(i, w.msg)
+		w.msg = zero
+		w.done <- true
+	}
+}
+
+// refuseBlockedLocked tells every waiting Block sender that the actor
+// stopped for good: their messages were never queued. c.mu is held.
+func (c *cell[M]) refuseBlockedLocked(r *cellRare) {
+	if r.waiting.Load() == 0 {
+		return
+	}
+	q := r.blocked.(*blockedQueue[M])
+	for q.head != nil {
+		w := q.pop()
+		r.waiting.Add(-1)
+		w.done <- false
 	}
 }
 

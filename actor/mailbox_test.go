@@ -938,3 +938,45 @@ func TestBoundedDropOldestConcurrentSenders(t *testing.T) {
 		t.Fatalf("stats %+v after %d dropped", st, dropped)
 	}
 }
+
+// Block senders waiting on a full mailbox get room in the order they
+// came, each message moved in for its sender as room frees (not a race
+// among all of them for each slot); one whose SendContext expires leaves
+// the line without its message being queued or dead-lettered, and a stop
+// refuses the rest.
+func TestBoundedBlockSendersInOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := spawnGated(t, WithMailbox(Bounded(1, Block)))
+		_ = g.ref.Send(1) // full
+		sent := make(chan error, 8)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		for _, m := range []int{10, 20, 30, 40} {
+			go func() {
+				if m == 20 {
+					sent <- g.ref.SendContext(ctx, m) // expires while waiting
+					return
+				}
+				sent <- g.ref.Send(m)
+			}()
+			synctest.Wait() // m waits behind the ones before it
+		}
+		time.Sleep(time.Second)
+		if err := <-sent; !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("SendContext: %v", err)
+		}
+		if n := g.ref.Stats().MailboxLen; n != 1 {
+			t.Fatalf("MailboxLen %d, want 1", n)
+		}
+		close(g.release)
+		for range 3 {
+			if err := <-sent; err != nil {
+				t.Fatal(err)
+			}
+		}
+		g.expect(t, 0, 1, 10, 30, 40)
+		if n := g.sys.DeadLetters().Count(); n != 0 {
+			t.Fatalf("%d dead letters", n)
+		}
+	})
+}
