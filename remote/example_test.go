@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/airssys/rt/actor"
@@ -83,4 +84,53 @@ func ExampleLookup() {
 	// Output:
 	// true <nil>
 	// b: true true
+}
+
+// Two nodes in one process, as two machines would run: "a" runs the
+// embedded NATS server with a loopback listener, "b" joins it by URL and
+// registers its kind right after its Start. The child a declares On("b")
+// starts at once: a's Spawn waits for b's kinds while they are still
+// arriving, as it waits for a node not heard from yet.
+func ExampleOn() {
+	ctx := context.Background()
+	quiet := slog.New(slog.DiscardHandler)
+	sysA := actor.NewSystem("app-a", actor.WithSystemLogger(quiet))
+	sysB := actor.NewSystem("app-b", actor.WithSystemLogger(quiet))
+	_ = sysA.Start(ctx)
+	_ = sysB.Start(ctx)
+	a, err := remote.Start(ctx, "a", sysA, remote.WithListen("127.0.0.1:0"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer a.Close(ctx) // last: its server carries b's connection
+	b, err := remote.Start(ctx, "b", sysB, remote.WithURL(a.ClientURL()))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer b.Close(ctx)
+	defer sysB.Shutdown(ctx)
+	defer sysA.Shutdown(ctx) // first: a's tree stops its child on b while b is there
+
+	// The kind, on both nodes: b runs it, a declares children of it.
+	greeter := func(node string) func() actor.Actor[Greet] {
+		return func() actor.Actor[Greet] {
+			return actor.Func[Greet](func(_ *actor.Context[Greet], m Greet) error {
+				m.Reply.Send("hello, " + m.Name + ", from " + node)
+				return nil
+			})
+		}
+	}
+	_ = remote.Register(b, "greeter", greeter("b"), remote.JSON[Greet]{})
+	_ = remote.Register(a, "greeter", greeter("a"), remote.JSON[Greet]{})
+
+	ref, err := remote.Spawn[Greet](sysA.Root(), a, "greeter-1", "greeter", remote.On("b"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	answer, err := actor.Ask(ctx, ref, func(r actor.Reply[string]) Greet { return Greet{Name: "world", Reply: r} })
+	fmt.Println(answer, err)
+	// Output: hello, world, from b <nil>
 }
