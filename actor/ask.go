@@ -218,15 +218,56 @@ func loseTaken[M any](msg M, cause error, final bool) {
 }
 
 // loseHeld fails the Replies that an incarnation which has ended (PostStop
-// included) still holds in the fields of its actor value: requests it kept
-// to answer later, which nothing will answer now. Only while an Ask waits
-// (see loseTaken).
+// included) still holds: the request it ended on (see endHolding) and
+// those in the fields of its actor value, requests it kept to answer
+// later, which nothing will answer now. Only while an Ask waits (see
+// loseTaken).
 //
 //go:noinline
-func loseHeld[M any](a Actor[M], cause error, final bool) {
-	if a != nil {
-		lostReplies(a, &noReplyError{cause, final})
+func loseHeld[M any](inc *incarnation[M], cause error, final bool) {
+	reason := &noReplyError{cause, final}
+	if taken, ok := inc.takeHeld(); ok {
+		lostReplies(taken, reason)
 	}
+	if inc.actor != nil {
+		lostReplies(inc.actor, reason)
+	}
+}
+
+// endHolding ends inc, whose Receive returned ErrShutdown on msg, while an
+// Ask waits somewhere. The request's Replies are failed by end (loseHeld),
+// after PostStop, which may still answer them, and before the exit is
+// reported: that report can let a Temporary actor stop for good and close
+// Done at once, and an Ask that saw Done before its Reply failed would
+// return ErrStopped without ErrNoReply. Out of line, off the exit path of
+// an incarnation no Ask waits on (see loseTaken).
+//
+//go:noinline
+func (inc *incarnation[M]) endHolding(msg M, err error) {
+	c := inc.cx.cell
+	c.mu.Lock()
+	r := inc.rareLocked()
+	r.taken, r.hasTaken = msg, true
+	c.mu.Unlock()
+	final := c.end(inc, err, false)
+	if taken, ok := inc.takeHeld(); ok { // end had nothing to end: fail it here
+		lostReplies(taken, &noReplyError{err, final})
+	}
+}
+
+// takeHeld returns and forgets the request endHolding kept, if any.
+func (inc *incarnation[M]) takeHeld() (any, bool) {
+	c := inc.cx.cell
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r := inc.rare
+	if r == nil || !r.hasTaken {
+		return nil, false
+	}
+	taken := r.taken
+	var zero M
+	r.taken, r.hasTaken = zero, false
+	return taken, true
 }
 
 // lostError is the answer a lost request gives its Ask (see lostReplies).

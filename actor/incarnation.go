@@ -60,6 +60,10 @@ type incRare[M any] struct {
 	// request (draining).
 	drainLeft int32
 	draining  bool
+	// taken is the request the incarnation is ending on, kept for end to
+	// fail its Replies (see endHolding); hasTaken says it is there.
+	taken    M
+	hasTaken bool
 }
 
 // rareLocked returns inc.rare, made if need be; the cell's mu is held.

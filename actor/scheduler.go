@@ -334,10 +334,11 @@ func (inc *incarnation[M]) deliver(msg M) (processed bool) {
 	case err == nil:
 		return true
 	case errors.Is(err, supervisor.ErrShutdown):
-		final := c.end(inc, err, false)
 		if asksWaiting.Load() != 0 {
-			loseTaken(msg, err, final) // handled, but an Ask may still wait on it
+			inc.endHolding(msg, err) // handled, but an Ask may still wait on it
+			return true
 		}
+		c.end(inc, err, false)
 		return true
 	default:
 		// The failing message is not retried: the next incarnation
@@ -397,7 +398,7 @@ func (c *cell[M]) end(inc *incarnation[M], err error, stopped bool) (final bool)
 	c.mu.Unlock()
 	final = isNormal(err) && c.state.Load()&stTemporary != 0
 	if asksWaiting.Load() != 0 {
-		loseHeld(inc.actor, err, final)
+		loseHeld(inc, err, final)
 	}
 	// A replaced incarnation's exit is ignored by its supervisor. (This is
 	// reportExit, written out: a frame less at the end of a small stack.)
