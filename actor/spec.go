@@ -245,7 +245,7 @@ func spawn[M any](sup *supervisor.Supervisor, sys *System, name string, factory 
 func spawnOnLane[M any](s *System, spec *supervisor.Spec, ref Ref[M]) (Ref[M], bool, error) {
 	c := ref.c
 	c.state.Or(stRootName)
-	handled, err := s.root.StartLaneChild(hook.Token{}, spec, s.guard)
+	handled, err := hook.StartLaneChild(s.root, spec, s.guard)
 	if !handled {
 		c.state.And(^stRootName)
 		return Ref[M]{}, false, nil

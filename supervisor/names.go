@@ -96,15 +96,15 @@ func (t *nameTable) remove(c *child) {
 	}
 }
 
-// StartLaneChild is for the actor package (the hook.Token keeps it out of
-// reach of code outside this module): it starts spec on the lane if it
-// can, as StartChild does, calling guard under the lock of the name table
-// with the Source of the child holding spec's name (nil if none) before
-// the start takes the name; guard's error fails the start, unchanged. It
-// reports whether it handled the start; if not, nothing was done and the
-// name is not held. An actor System registers the name of an actor
-// spawned under its root so, in this table alone.
-func (s *Supervisor) StartLaneChild(_ hook.Token, spec *Spec, guard func(name string, holder any) error) (handled bool, err error) {
+// startLaneChild is for the actor package, through hook.StartLaneChild: it
+// starts spec on the lane if it can, as StartChild does, calling guard
+// under the lock of the name table with the Source of the child holding
+// spec's name (nil if none) before the start takes the name; guard's error
+// fails the start, unchanged. It reports whether it handled the start; if
+// not, nothing was done and the name is not held. An actor System
+// registers the name of an actor spawned under its root so, in this table
+// alone.
+func (s *Supervisor) startLaneChild(spec *Spec, guard func(name string, holder any) error) (handled bool, err error) {
 	handled, made, err := s.startLane(spec, guard)
 	if handled {
 		return true, err
@@ -120,6 +120,9 @@ func (s *Supervisor) StartLaneChild(_ hook.Token, spec *Spec, guard func(name st
 
 // The actor package's view of a System root's names (see hook).
 func init() {
+	hook.StartLaneChild = func(sup, spec any, guard func(name string, holder any) error) (bool, error) {
+		return sup.(*Supervisor).startLaneChild(spec.(*Spec), guard)
+	}
 	hook.ChildSource = func(sup any, name string) any {
 		f := &sup.(*Supervisor).children
 		f.mu.Lock()

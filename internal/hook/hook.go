@@ -20,12 +20,19 @@ type Token struct{}
 // The names of an actor System's root children.
 //
 // An actor spawned under its System's root while the root runs is
-// registered once, in the root supervisor's table of children (by the
-// supervisor's StartLaneChild), rather than in the System's registry as
+// registered once, in the root supervisor's table of children (by
+// StartLaneChild), rather than in the System's registry as
 // well: the System finds it there. The supervisor package sets these
 // functions at init; sup is a *supervisor.Supervisor, and a source a
 // child's Spec.Source (nil for a child without one).
 var (
+	// StartLaneChild starts spec (a *supervisor.Spec) on sup's lane if it
+	// can, as StartChild does, with guard called under the name table's
+	// lock before the start takes the name (see the supervisor's
+	// startLaneChild). A function here rather than a method of
+	// Supervisor: a Token parameter keeps an interface from reaching a
+	// method, but not a call on the exported type itself.
+	StartLaneChild func(sup, spec any, guard func(name string, holder any) error) (handled bool, err error)
 	// ChildSource returns the Source of sup's child named name, or nil.
 	ChildSource func(sup any, name string) any
 	// EachChildSource calls f with the Source of every child of sup that
