@@ -149,10 +149,13 @@ func (c *cell[M]) runnable() bool {
 	return ok
 }
 
-// batchMax is how many messages an activation takes out of its mailbox
-// per lock: fewer lock round trips when the mailbox is busy. A bounded
-// mailbox counts the batch against its capacity until each message goes
-// to Receive (see inReserve).
+// batchMax is how many messages an activation takes out of an unbounded
+// mailbox per lock: fewer lock round trips when the mailbox is busy.
+// Bounded mailboxes give one at a time for now: batched, a crash or stop
+// racing with blocked senders lost messages now and then
+// (TestAudit2BlockedSendersMeetCrashesAndStop, about 1 run in 20), and
+// the cause is not found yet. Their capacity check counts a batch in hand
+// already (see inReserve).
 const batchMax = 16
 
 // batchBytes bounds the size of a message type that is batched: the batch
@@ -164,7 +167,7 @@ const batchBytes = 64
 // for the current incarnation.
 func (c *cell[M]) turns() {
 	var zero M
-	if unsafe.Sizeof(zero) <= batchBytes {
+	if c.capacity == 0 && unsafe.Sizeof(zero) <= batchBytes {
 		var batch [batchMax]M
 		c.turnLoop(batch[:])
 		return
