@@ -515,3 +515,20 @@ func (c *cell[M]) settle(processed, next bool) {
 		c.tally.Add(d)
 	}
 }
+
+// leftHand follows a message of the batch in hand going to Receive in a
+// bounded mailbox (turnLoop calls it after settle, which stays small
+// enough to inline): its slot is free, so waiting Block senders' messages
+// move in now, not at the activation's next look into the mailbox, which
+// a slow Receive can put off indefinitely. The waiting count is read
+// after the hand's decrement; a sender raises it before its last look at
+// the hand (see sendBlock): one of the two sees the other.
+//
+//go:noinline
+func (c *cell[M]) leftHand() {
+	if r := c.rare.Load(); r != nil && r.waiting.Load() > 0 {
+		c.mu.Lock()
+		c.tookLocked()
+		c.mu.Unlock()
+	}
+}

@@ -153,8 +153,8 @@ func (c *cell[M]) queued(i uint64) {
 //
 // A Block sender that finds it full queues itself with its message
 // (blockedSend, under c.mu) and parks. Whoever next holds c.mu and finds
-// room (the activation, at each look into the mailbox and at its end, or
-// another sender) moves the queued messages into it, oldest first, and
+// room (the activation, at each look into the mailbox, as each message of
+// its batch goes to Receive, and at its end, or another sender) moves the queued messages into it, oldest first, and
 // tells their senders that their Send is done: as a channel's receiver
 // hands a parked sender's value to its buffer, so the mailbox stays full
 // for the actor while its senders sleep, and each freed slot wakes one
@@ -291,6 +291,10 @@ func (c *cell[M]) sendBlock(ctx context.Context, msg M) error {
 	}
 	q.tail = w
 	r.waiting.Add(1)
+	// Look again, now that the activation can see this sender waiting
+	// (see leftHand): room a message of its batch freed since the look
+	// above is not lost.
+	c.tookLocked()
 	c.mu.Unlock()
 
 	var done <-chan struct{}
@@ -357,7 +361,8 @@ func (q *blockedQueue[M]) pop() *blockedSend[M] {
 
 // tookLocked moves the messages of waiting Block senders into the room
 // the mailbox has, oldest first, and tells each sender its Send is done.
-// The activation calls it at each look into the mailbox (popLocked) and
+// The activation calls it at each look into the mailbox (popLocked), as
+// each message of its batch leaves the hand for Receive (leftHand), and
 // at its end (runnable): what it took, and what it handled since, made
 // room. c.mu is held.
 func (c *cell[M]) tookLocked() {
@@ -401,7 +406,14 @@ func (c *cell[M]) queuedLocked() int { return c.q.len() + c.inLen() }
 // those put back at the head, then the inbox's, for the activation: all
 // but the first, which goes to Receive at once, are counted in hand. c.mu
 // is held.
+//
+// A bounded mailbox takes those put back one at a time: they come on top
+// of the bound, and counted in hand they would fill it, refusing messages
+// that have room (and a DropOldest sender would find nothing to drop).
 func (c *cell[M]) popLocked(dst []M) int {
+	if c.capacity != 0 && c.q.len() > 0 {
+		dst = dst[:1]
+	}
 	n := c.q.popInto(dst)
 	if n < len(dst) {
 		n += c.inPopInto(dst[n:], n)
@@ -776,7 +788,7 @@ func (c *cell[M]) inPopInto(dst []M, took int) int {
 		h++
 		n++
 	}
-	if k := took + n; k > 1 {
+	if k := took + n; took >= 0 && k > 1 { // took < 0: for dead letters, not a batch
 		c.takeHand(k - 1)
 	}
 	if n > 0 {

@@ -258,6 +258,9 @@ func (c *cell[M]) turnLoop(buf []M) {
 		held[0] = zero // the batch must not keep handled messages alive
 		held = held[1:]
 		c.settle(inc.deliver(msg), len(held) > 0)
+		if c.capacity != 0 && len(held) > 0 {
+			c.leftHand() // the next one leaves the hand: room for a sender
+		}
 		if inc.ended && len(held) > 0 {
 			c.unhold(held) // the rest is for the next incarnation
 			held = nil
