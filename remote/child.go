@@ -491,6 +491,10 @@ type childShared[M any] struct {
 	// patienceD bounds a start's wait for an On node not heard from
 	// yet: half the start timeout (see On).
 	patienceD time.Duration
+	// stopWait bounds a stop's wait for the remote node's answer: half
+	// the child's shutdown policy, so that settling what was in flight
+	// fits in it (see stopRemote).
+	stopWait time.Duration
 
 	mu     sync.Mutex
 	last   string // the node of the latest incarnation
@@ -759,9 +763,11 @@ func (f *forwarder[M]) PostStop(cx *actor.Context[M]) {
 		// Stopped here (a restart, a stop): stop the remote incarnation
 		// and learn how far it got.
 		var err error
-		begun, err = n.stopRemote(f.node, f.incID)
+		begun, err = n.stopRemote(f.node, f.incID, f.sh.stopWait)
 		if err != nil {
 			down = err
+			n.log.Warn("remote child stopped without its node's answer: what was in flight there is a dead letter, and the node stops the incarnation itself (fencing) if it is still up",
+				"child", f.sh.name, "peer", f.node, "err", err)
 		}
 	}
 	if exit == nil && down != nil {
@@ -791,18 +797,59 @@ func (f *forwarder[M]) PostStop(cx *actor.Context[M]) {
 }
 
 // stopRemote asks node to stop incarnation incID and returns how far it
-// got, or an error wrapping ErrNodeDown if the node cannot say.
-func (n *Node) stopRemote(node, incID string) (uint64, error) {
+// got, or an error wrapping ErrNodeDown if the node cannot say. It waits
+// for the answer up to wait (at most stopTimeout), asking again each
+// heartbeat interval, and no longer than the
+// node is up: a node known to be down (its heartbeats stopped, or it left)
+// cannot answer, so the stop does not wait for it at all, and a node
+// declared down during the wait ends it at once with the reason.
+func (n *Node) stopRemote(node, incID string, wait time.Duration) (uint64, error) {
 	if n.closing.Load() && node != n.name {
 		return 0, fmt.Errorf("remote: node %q: %w", n.name, ErrClosed)
 	}
 	var w writer
 	w.byte(tStop)
 	w.str(incID)
-	ctx, cancel := context.WithTimeout(context.Background(), n.stopTimeout())
-	defer cancel()
-	status, r, err := n.request(ctx, node, w.b)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	if node != n.name {
+		unsub := n.Subscribe(func(ev NodeEvent) {
+			if ev.Kind == NodeDown && ev.Node == node {
+				cancel(fmt.Errorf("remote: node %q: %w", node, ev.Reason))
+			}
+		})
+		defer unsub()
+		// Once subscribed, so that a NodeDown in between is not missed.
+		if err := n.checkNode(node); errors.Is(err, ErrNodeDown) {
+			// Tell it all the same (a node declared down may still be
+			// up, partitioned): no answer awaited.
+			_ = n.nc.Publish(n.inboxOf(node), w.b)
+			return 0, err
+		}
+	}
+	if wait <= 0 || wait > n.stopTimeout() {
+		wait = n.stopTimeout()
+	}
+	ctx, cancelT := context.WithTimeout(ctx, wait)
+	defer cancelT()
+	var status byte
+	var r *reader
+	var err error
+	for {
+		// Asked again each heartbeat interval of silence: a request lost
+		// while a connection fails over to another server is not an
+		// answer (a stop is idempotent on the node).
+		actx, acancel := context.WithTimeout(ctx, n.interval)
+		status, r, err = n.request(actx, node, w.b)
+		acancel()
+		if err == nil || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+			break
+		}
+	}
 	if err != nil {
+		if cause := context.Cause(ctx); errors.Is(cause, ErrNodeDown) {
+			return 0, cause
+		}
 		return 0, err
 	}
 	if status != stOK {
@@ -1006,6 +1053,14 @@ func newSpec[M any](n *Node, name, kindName string, where Placement, opts []acto
 	sh.patienceD = spec.StartTimeout / 2
 	if spec.StartTimeout <= 0 {
 		sh.patienceD = supervisor.DefaultStartTimeout / 2
+	}
+	switch d := spec.Shutdown; {
+	case d == 0:
+		sh.stopWait = time.Duration(supervisor.DefaultWorkerShutdown) / 2
+	case d > 0:
+		sh.stopWait = time.Duration(d) / 2
+	case d == supervisor.BrutalKill:
+		sh.stopWait = supervisor.KillTimeout / 2
 	}
 	if name != "" {
 		if serr := serve(n, ref, codec); serr != nil {

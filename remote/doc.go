@@ -64,6 +64,15 @@
 // node went down (sent, never acknowledged) are dead letters wrapping
 // ErrNodeDown. Nothing is delivered twice.
 //
+// Stopping a remote child (a restart, TerminateChild, the supervisor's
+// end) asks its node to stop the incarnation and say how far it got, and
+// waits for the answer up to half the child's shutdown policy (at most
+// twice the heartbeat window), so that the stop fits in the policy. A node
+// known to be down is not waited for, and one declared down during the
+// wait ends it at once: what was in flight is then a dead letter wrapping
+// ErrNodeDown (and the NodeDown's reason), the owner logs a warning, and
+// the node, if it is in fact up, stops the incarnation itself (fencing).
+//
 // Inside a remote child, Context.Self is the child's Ref as its declaring
 // node serves it (through a stand-in, as Lookup gives, on the hosting
 // node): a message the child sends itself crosses to the declaring side
