@@ -149,13 +149,10 @@ func (c *cell[M]) runnable() bool {
 	return ok
 }
 
-// batchMax is how many messages an activation takes out of an unbounded
-// mailbox per lock: fewer lock round trips when the mailbox is busy.
-// Bounded mailboxes give one at a time for now: batched, a crash or stop
-// racing with blocked senders lost messages now and then
-// (TestAudit2BlockedSendersMeetCrashesAndStop, about 1 run in 20), and
-// the cause is not found yet. Their capacity check counts a batch in hand
-// already (see inReserve).
+// batchMax is how many messages an activation takes out of its mailbox
+// per lock: fewer lock round trips when the mailbox is busy. A bounded
+// mailbox counts the batch against its capacity until each message goes
+// to Receive (see inReserve).
 const batchMax = 16
 
 // batchBytes bounds the size of a message type that is batched: the batch
@@ -167,7 +164,7 @@ const batchBytes = 64
 // for the current incarnation.
 func (c *cell[M]) turns() {
 	var zero M
-	if c.capacity == 0 && unsafe.Sizeof(zero) <= batchBytes {
+	if unsafe.Sizeof(zero) <= batchBytes {
 		var batch [batchMax]M
 		c.turnLoop(batch[:])
 		return
@@ -257,8 +254,20 @@ func (c *cell[M]) turnLoop(buf []M) {
 		msg := held[0]
 		held[0] = zero // the batch must not keep handled messages alive
 		held = held[1:]
-		c.settle(inc.deliver(msg), len(held) > 0)
-		if c.capacity != 0 && len(held) > 0 {
+		processed, err := inc.deliver(msg)
+		c.settle(processed, len(held) > 0)
+		if err != nil {
+			// The incarnation ends on this message. The rest of the
+			// batch goes back first: once the end is reported, the
+			// actor may be stopped for good at once, and what it still
+			// held would turn into dead letters after the stop was
+			// over.
+			if len(held) > 0 {
+				c.unhold(held)
+				held = nil
+			}
+			c.end(inc, err, false)
+		} else if c.capacity != 0 && len(held) > 0 {
 			c.leftHand() // the next one leaves the hand: room for a sender
 		}
 		if inc.ended && len(held) > 0 {
@@ -331,21 +340,21 @@ func (inc *incarnation[M]) drainOne(c *cell[M], ctl uint32) bool {
 	return true
 }
 
-// deliver hands one message to the incarnation and applies the outcome;
-// it reports whether the message counts as processed.
-func (inc *incarnation[M]) deliver(msg M) (processed bool) {
+// deliver hands one message to the incarnation; it reports whether the
+// message counts as processed, and the error the incarnation ends on, if
+// it does (the caller ends it, after putting back the rest of its batch).
+func (inc *incarnation[M]) deliver(msg M) (processed bool, end error) {
 	c := inc.cx.cell
 	err := inc.receive(msg)
 	switch {
 	case err == nil:
-		return true
+		return true, nil
 	case errors.Is(err, supervisor.ErrShutdown):
 		if asksWaiting.Load() != 0 {
 			inc.endHolding(msg, err) // handled, but an Ask may still wait on it
-			return true
+			return true, nil
 		}
-		c.end(inc, err, false)
-		return true
+		return true, err
 	default:
 		// The failing message is not retried: the next incarnation
 		// would likely fail on it again.
@@ -353,8 +362,7 @@ func (inc *incarnation[M]) deliver(msg M) (processed bool) {
 			loseTaken(msg, err, false)
 		}
 		c.deadLetter(msg, err)
-		c.end(inc, err, false)
-		return false
+		return false, err
 	}
 }
 
