@@ -46,11 +46,14 @@ func On(x string) Placement { return Placement{how: placeOn, node: x} }
 // Any places the child on a live node that registered the kind, the
 // declaring node included, spread evenly over them (the one with the fewest
 // children of this node first). A restart goes to another node when there
-// is one. Unlike On, it does not wait: a node whose kinds have not reached
-// this one yet (see Register) is not a candidate, and with no candidate the
-// start fails with ErrUnknownKind, which the supervisor handles as any
-// start failure (NodeInfo.Kinds, from Node.Nodes, tells when a kind is
-// offered).
+// is one. As On does, it waits for a node's kinds still arriving (see
+// Register): when the node it would choose is in its first heartbeat
+// interval and has not offered the kind yet, the start waits for that
+// node's kinds, up to half the child's start timeout (and within its
+// context), and then chooses among the nodes that offer the kind. A node
+// whose kinds are settled without this kind is no candidate, and is not
+// waited for. With no candidate at all (this node is closing) the start
+// fails with ErrUnknownKind.
 func Any() Placement { return Placement{how: placeAny} }
 
 // Local places the child on the declaring node itself (through NATS all
@@ -86,8 +89,9 @@ type kind struct {
 // Peers learn of it with this node's next heartbeat (one is sent at once).
 // Register a node's kinds right after Start: until the node's first
 // heartbeat interval is over, its heartbeats tell peers that more kinds may
-// come, and a peer's Spawn On it waits for a kind it does not see yet;
-// after that, a kind a peer has not heard of is ErrUnknownKind at once.
+// come, and a peer's Spawn On it (or Any, see there) waits for a kind it
+// does not see yet; after that, a kind a peer has not heard of is
+// ErrUnknownKind at once for On, and the node is no candidate for Any.
 func Register[M any](n *Node, kindName string, factory func() actor.Actor[M], codec Codec[M], opts ...actor.Option) error {
 	switch {
 	case n == nil:
@@ -863,7 +867,9 @@ func (n *Node) stopRemote(node, incID string, wait time.Duration) (uint64, error
 }
 
 // place picks the node for a new incarnation of sh. For On(x), a node not
-// heard from yet is waited for, within ctx and sh's patience (see On).
+// heard from yet is waited for, within ctx and sh's patience (see On); for
+// Any, a node whose kinds are still arriving, when it would be the choice
+// (see Any).
 func (n *Node) place(ctx context.Context, sh placeable) (string, error) {
 	kindName, where, name := sh.placement()
 	has := func(node string) bool {
@@ -909,19 +915,57 @@ func (n *Node) place(ctx context.Context, sh placeable) (string, error) {
 		return node, nil
 	}
 	last := sh.lastNode()
-	n.mu.Lock()
-	defer n.mu.Unlock()
+	var wctx context.Context // made at the first wait
+	for {
+		n.mu.Lock()
+		node, wait := n.pickAnyLocked(kindName, last, wctx == nil || wctx.Err() == nil)
+		if !wait {
+			n.mu.Unlock()
+			if node == "" {
+				return "", fmt.Errorf("remote: child %q: no live node has registered kind %q: %w", name, kindName, ErrUnknownKind)
+			}
+			return node, nil
+		}
+		// The choice would be a node whose kinds are still arriving: wait
+		// for them (or for it to settle without this one).
+		if n.changed == nil {
+			n.changed = make(chan struct{})
+		}
+		changed := n.changed
+		n.mu.Unlock()
+		if wctx == nil {
+			var cancel context.CancelFunc
+			wctx, cancel = context.WithTimeout(ctx, sh.patience())
+			defer cancel()
+		}
+		select {
+		case <-changed:
+		case <-n.stop:
+			return "", fmt.Errorf("remote: child %q: node %q: %w", name, n.name, ErrClosed)
+		case <-wctx.Done(): // chosen next among the nodes that offer the kind
+		}
+	}
+}
+
+// pickAnyLocked chooses the node for an Any() child of kindName: among the
+// live nodes that registered it (this one included), the one with the
+// fewest of this node's children, by name on a tie, and not last (the node
+// of the previous incarnation) when there is another. With pending, a live
+// member whose kinds are still arriving (its first heartbeat interval) and
+// that lacks kindName counts as a candidate too: if it is the choice, wait
+// is true, and the caller waits for its kinds. n.mu is held.
+func (n *Node) pickAnyLocked(kindName, last string, pending bool) (node string, wait bool) {
 	var cands []string
-	if has(n.name) && !n.closing.Load() {
+	if _, ok := n.kinds[kindName]; ok && !n.closing.Load() {
 		cands = append(cands, n.name)
 	}
 	for name, m := range n.members {
-		if m.info.Up && m.kinds[kindName] {
+		if m.info.Up && (m.kinds[kindName] || pending && !m.settled) {
 			cands = append(cands, name)
 		}
 	}
 	if len(cands) == 0 {
-		return "", fmt.Errorf("remote: child %q: no live node has registered kind %q: %w", name, kindName, ErrUnknownKind)
+		return "", false
 	}
 	if len(cands) > 1 && last != "" {
 		for i, c := range cands {
@@ -938,7 +982,11 @@ func (n *Node) place(ctx context.Context, sh placeable) (string, error) {
 		}
 		return cands[i] < cands[j]
 	})
-	return cands[0], nil
+	node = cands[0]
+	if node == n.name {
+		return node, false
+	}
+	return node, !n.members[node].kinds[kindName]
 }
 
 type placeable interface {

@@ -45,8 +45,9 @@
 // # Remote children
 //
 // Register makes a kind spawnable on a node (call it right after Start:
-// during a node's first heartbeat interval, peers that place a child On it
-// wait for its kinds rather than fail); Spec and Spawn put a child of that
+// during a node's first heartbeat interval, peers that place a child On it,
+// or Any where it would be the choice, wait for its kinds rather than fail
+// or pass it over); Spec and Spawn put a child of that
 // kind under a local supervisor, running where a Placement says: On a
 // node, Any live node that registered the kind (spread evenly, and on
 // another node after a failure when there is one), or Local. The child is
