@@ -399,6 +399,20 @@ func (c *cell[M]) refuseBlockedLocked(r *cellRare) {
 	}
 }
 
+// deep reports whether the activation's mailbox is deep enough that it
+// yields only once every deepYieldEvery turns: more than deepAbove
+// messages, or than half a bounded mailbox's capacity. A bounded mailbox
+// that fills while its actor yields every turn spent about 9 of its 41 ns
+// of CPU per message in the yields (FanIn, 4 senders, Bounded(1024,
+// Block): 32-35 cpu-ns per message with this, raw channels 30-31).
+func (c *cell[M]) deep() bool {
+	limit := deepAbove
+	if c.capacity != 0 {
+		limit = min(limit, int(c.capacity)/2)
+	}
+	return c.inLen() > limit
+}
+
 // queuedLocked is how many messages wait in the mailbox; c.mu is held.
 func (c *cell[M]) queuedLocked() int { return c.q.len() + c.inLen() }
 

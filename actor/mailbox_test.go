@@ -796,31 +796,35 @@ func TestInboxAwaitsAWriter(t *testing.T) {
 // senders), but still yields: on one processor, the other goroutines get
 // a turn at least every deepYieldEvery of its turns.
 func TestDeepActorYieldsLessButYields(t *testing.T) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	sup := newSup(t, supervisor.OneForOne)
-	var handled atomic.Int64
-	busy, err := Spawn(sup, "busy", func() Actor[int] {
-		return Func[int](func(ctx *Context[int], _ int) error {
-			handled.Add(1)
-			return ctx.Self().Send(0) // the mailbox stays as deep as it was made
+	for _, mb := range []Mailbox{Unbounded(), Bounded(4*deepAbove, Fail)} {
+		t.Run(mb.String(), func(t *testing.T) {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+			sup := newSup(t, supervisor.OneForOne)
+			var handled atomic.Int64
+			busy, err := Spawn(sup, "busy", func() Actor[int] {
+				return Func[int](func(ctx *Context[int], _ int) error {
+					handled.Add(1)
+					return ctx.Self().Send(0) // the mailbox stays as deep as it was made
+				})
+			}, WithMailbox(mb))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 2 * deepAbove {
+				_ = busy.Send(0)
+			}
+			var most int64 // messages handled between two turns of this goroutine
+			last := handled.Load()
+			for range 50 {
+				runtime.Gosched()
+				now := handled.Load()
+				most = max(most, now-last)
+				last = now
+			}
+			if limit := int64(2 * deepYieldEvery * defaultThroughput); most > limit || most <= defaultThroughput {
+				t.Fatalf("the flooded actor handled up to %d messages per turn, want more than %d and at most %d", most, defaultThroughput, limit)
+			}
 		})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 2 * deepAbove {
-		_ = busy.Send(0)
-	}
-	var most int64 // messages handled between two turns of this goroutine
-	last := handled.Load()
-	for range 50 {
-		runtime.Gosched()
-		now := handled.Load()
-		most = max(most, now-last)
-		last = now
-	}
-	if limit := int64(2 * deepYieldEvery * defaultThroughput); most > limit || most <= defaultThroughput {
-		t.Fatalf("the flooded actor handled up to %d messages per turn, want more than %d and at most %d", most, defaultThroughput, limit)
 	}
 }
 

@@ -70,8 +70,9 @@ var yieldAbove = 4096
 // yieldEvery: see yieldAbove; a power of two.
 const yieldEvery = 256
 
-// An activation whose unbounded mailbox holds more than deepAbove
-// messages yields once every deepYieldEvery turns instead of every turn
+// An activation whose mailbox holds more than deepAbove messages (or more
+// than half of a bounded mailbox's capacity, if less: see deep) yields
+// once every deepYieldEvery turns instead of every turn
 // (every 1,024 messages at the default throughput). Such an actor is
 // flooded, and the goroutines it yields to are mostly its own senders:
 // runtime.Gosched puts it at the back of the global run queue, behind
@@ -277,7 +278,7 @@ func (c *cell[M]) turnLoop(buf []M) {
 		quiet = len(held) == 0 && !inc.ended
 		if budget--; budget <= 0 {
 			budget = c.throughput()
-			if deepTurns++; deepTurns >= deepYieldEvery || c.capacity != 0 || c.inLen() <= deepAbove {
+			if deepTurns++; deepTurns >= deepYieldEvery || !c.deep() {
 				deepTurns = 0
 				runtime.Gosched()
 			}
