@@ -218,7 +218,7 @@ func loseTaken[M any](msg M, cause error, final bool) {
 }
 
 // loseHeld fails the Replies that an incarnation which has ended (PostStop
-// included) still holds: the request it ended on (see endHolding) and
+// included) still holds: the request it ended on (see holdTaken) and
 // those in the fields of its actor value, requests it kept to answer
 // later, which nothing will answer now. Only while an Ask waits (see
 // loseTaken).
@@ -234,28 +234,24 @@ func loseHeld[M any](inc *incarnation[M], cause error, final bool) {
 	}
 }
 
-// endHolding ends inc, whose Receive returned ErrShutdown on msg, while an
-// Ask waits somewhere. The request's Replies are failed by end (loseHeld),
+// holdTaken keeps msg, the request inc's Receive returned ErrShutdown on,
+// while an Ask waits somewhere, for end to fail its Replies (loseHeld):
 // after PostStop, which may still answer them, and before the exit is
-// reported: that report can let a Temporary actor stop for good and close
+// reported. That report can let a Temporary actor stop for good and close
 // Done at once, and an Ask that saw Done before its Reply failed would
 // return ErrStopped without ErrNoReply. Out of line, off the exit path of
 // an incarnation no Ask waits on (see loseTaken).
 //
 //go:noinline
-func (inc *incarnation[M]) endHolding(msg M, err error) {
+func (inc *incarnation[M]) holdTaken(msg M) {
 	c := inc.cx.cell
 	c.mu.Lock()
 	r := inc.rareLocked()
 	r.taken, r.hasTaken = msg, true
 	c.mu.Unlock()
-	final := c.end(inc, err, false)
-	if taken, ok := inc.takeHeld(); ok { // end had nothing to end: fail it here
-		lostReplies(taken, &noReplyError{err, final})
-	}
 }
 
-// takeHeld returns and forgets the request endHolding kept, if any.
+// takeHeld returns and forgets the request holdTaken kept, if any.
 func (inc *incarnation[M]) takeHeld() (any, bool) {
 	c := inc.cx.cell
 	c.mu.Lock()

@@ -61,7 +61,7 @@ type incRare[M any] struct {
 	drainLeft int32
 	draining  bool
 	// taken is the request the incarnation is ending on, kept for end to
-	// fail its Replies (see endHolding); hasTaken says it is there.
+	// fail its Replies (see holdTaken); hasTaken says it is there.
 	taken    M
 	hasTaken bool
 }

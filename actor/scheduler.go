@@ -352,8 +352,7 @@ func (inc *incarnation[M]) deliver(msg M) (processed bool, end error) {
 		return true, nil
 	case errors.Is(err, supervisor.ErrShutdown):
 		if asksWaiting.Load() != 0 {
-			inc.endHolding(msg, err) // handled, but an Ask may still wait on it
-			return true, nil
+			inc.holdTaken(msg) // handled, but an Ask may still wait on it: end fails it
 		}
 		return true, err
 	default:
