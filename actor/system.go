@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"reflect"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -338,7 +339,10 @@ func (s *System) Names() []string {
 		}
 	}
 	sort.Strings(out)
-	return out
+	// The registry and the root's table are read one after the other: a
+	// name freed in one and taken in the other meanwhile is read twice
+	// (a name is in one place at any moment, so once is right).
+	return slices.Compact(out)
 }
 
 func (s *System) register(name string, m member) error {
