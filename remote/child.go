@@ -814,28 +814,11 @@ func (n *Node) stopRemote(node, incID string, wait time.Duration) (uint64, error
 	var w writer
 	w.byte(tStop)
 	w.str(incID)
-	ctx, cancel := context.WithCancelCause(context.Background())
-	defer cancel(nil)
-	if node != n.name {
-		unsub := n.Subscribe(func(ev NodeEvent) {
-			if ev.Kind == NodeDown && ev.Node == node {
-				cancel(fmt.Errorf("remote: node %q: %w", node, ev.Reason))
-			}
-		})
-		defer unsub()
-		// Once subscribed, so that a NodeDown in between is not missed.
-		if err := n.checkNode(node); errors.Is(err, ErrNodeDown) {
-			// Tell it all the same (a node declared down may still be
-			// up, partitioned): no answer awaited.
-			_ = n.nc.Publish(n.inboxOf(node), w.b)
-			return 0, err
-		}
-	}
 	if wait <= 0 || wait > n.stopTimeout() {
 		wait = n.stopTimeout()
 	}
-	ctx, cancelT := context.WithTimeout(ctx, wait)
-	defer cancelT()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
 	var status byte
 	var r *reader
 	var err error
@@ -851,8 +834,10 @@ func (n *Node) stopRemote(node, incID string, wait time.Duration) (uint64, error
 		}
 	}
 	if err != nil {
-		if cause := context.Cause(ctx); errors.Is(cause, ErrNodeDown) {
-			return 0, cause
+		if errors.Is(err, ErrNodeDown) {
+			// Told all the same, no answer awaited: a node declared down
+			// may be up (partitioned), and fencing may be slower.
+			_ = n.nc.Publish(n.inboxOf(node), w.b)
 		}
 		return 0, err
 	}

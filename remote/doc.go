@@ -40,7 +40,9 @@
 // Request types carry actor.Reply[R] as locally; JSON (the default Codec)
 // carries the Reply field, and the answer comes back over NATS as JSON.
 // If the node an Ask waits on goes down, the Ask fails with ErrNodeDown at
-// once instead of waiting for its ctx.
+// once instead of waiting for its ctx; so do a Lookup, a child's start and
+// a child's stop waiting for that node's answer (their errors wrap the
+// NodeDown's reason: missed heartbeats, left, restarted).
 //
 // # Remote children
 //

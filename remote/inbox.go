@@ -100,14 +100,34 @@ func respond(msg *nats.Msg, status byte, text string) {
 
 // request sends a request frame to node and returns the reply's status
 // and text. A node that does not answer within the window (or has no
-// subscriber) is down.
+// subscriber) is down. A node known to be down is not asked, and one
+// declared down while request waits ends the wait at once: either way
+// the error wraps ErrNodeDown and the NodeDown's reason, not a timeout.
 func (n *Node) request(ctx context.Context, node string, frame []byte) (byte, *reader, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, 2*n.window())
 		defer cancel()
 	}
+	if node != n.name {
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		unsub := n.Subscribe(func(ev NodeEvent) {
+			if ev.Kind == NodeDown && ev.Node == node {
+				cancel(fmt.Errorf("remote: node %q: %w", node, ev.Reason))
+			}
+		})
+		defer unsub()
+		// Once subscribed, so that a NodeDown in between is not missed.
+		if err := n.checkNode(node); errors.Is(err, ErrNodeDown) {
+			return 0, nil, err
+		}
+	}
 	reply, err := n.nc.RequestWithContext(ctx, n.inboxOf(node), frame)
+	if cause := context.Cause(ctx); err != nil && errors.Is(cause, ErrNodeDown) {
+		return 0, nil, cause
+	}
 	switch {
 	case err == nil:
 	case errors.Is(err, nats.ErrNoResponders), errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:

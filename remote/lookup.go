@@ -416,7 +416,9 @@ var lookupSeq struct {
 //
 // A node not heard from yet may be starting: Lookup waits for it to
 // appear until ctx ends, then fails with ErrUnknownNode (wrapping ctx's
-// error). It fails at once with ErrNodeDown if node is known and down,
+// error). It fails with ErrNodeDown (wrapping the NodeDown's reason) at
+// once if node is known and down, and as soon as node is declared down if
+// that happens while Lookup waits for its answer. It fails with
 // actor.ErrNotFound if node serves no such actor, actor.ErrWrongType if
 // that actor takes another message type. For this node's own name it
 // returns the local Ref. Looking up the same actor twice gives the same Ref.

@@ -137,6 +137,7 @@ func (n *Node) onHeartbeat(msg *nats.Msg) {
 	case m.id != id && m.info.Up:
 		// A new incarnation of the node: the old one is gone.
 		m.info.Up = false
+		m.why = errReborn
 		n.emitLocked(NodeEvent{Kind: NodeDown, Node: name, Time: now, Reason: errReborn})
 		n.changedLocked()
 		down = append(down, name)
@@ -144,6 +145,7 @@ func (n *Node) onHeartbeat(msg *nats.Msg) {
 	if leaving {
 		if m.id == id && m.info.Up {
 			m.info.Up = false
+			m.why = errLeft
 			n.emitLocked(NodeEvent{Kind: NodeDown, Node: name, Time: now, Reason: errLeft})
 			n.changedLocked()
 			down = append(down, name)
@@ -175,6 +177,7 @@ func (n *Node) checkMembers(now time.Time) {
 	for name, m := range n.members {
 		if m.info.Up && now.Sub(m.info.LastHeartbeat) > n.window() {
 			m.info.Up = false
+			m.why = errMissed
 			n.emitLocked(NodeEvent{Kind: NodeDown, Node: name, Time: now, Reason: errMissed})
 			n.changedLocked()
 			down = append(down, name)
@@ -238,29 +241,32 @@ func (n *Node) changedLocked() {
 	}
 }
 
-// memberState returns whether node is known and up, and the kinds it has.
-func (n *Node) memberState(node string) (known, up bool) {
+// memberState returns whether node is known and up, and if it is down,
+// why.
+func (n *Node) memberState(node string) (known, up bool, why error) {
 	if node == n.name {
-		return true, true
+		return true, true, nil
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	m := n.members[node]
 	if m == nil {
-		return false, false
+		return false, false, nil
 	}
-	return true, m.info.Up
+	return true, m.info.Up, m.why
 }
 
 // checkNode returns nil if node is a live member, else an error wrapping
 // ErrUnknownNode or ErrNodeDown.
 func (n *Node) checkNode(node string) error {
-	known, up := n.memberState(node)
+	known, up, why := n.memberState(node)
 	switch {
 	case n.closing.Load():
 		return fmt.Errorf("remote: node %q: %w", n.name, ErrClosed)
 	case !known:
 		return fmt.Errorf("remote: node %q: %w: not heard from yet in cluster %q (not started, not yet heard, or on another NATS deployment or cluster name)", node, ErrUnknownNode, n.cluster())
+	case !up && why != nil:
+		return fmt.Errorf("remote: node %q: %w", node, why) // wraps ErrNodeDown
 	case !up:
 		return fmt.Errorf("remote: node %q: %w", node, ErrNodeDown)
 	}

@@ -98,6 +98,9 @@ type member struct {
 	// first interval is over); until then a kind it lacks may be on its
 	// way (see awaitKind).
 	settled bool
+	// why: the reason of its latest NodeDown, which a request to it
+	// while it is down reports.
+	why error
 }
 
 // NodeInfo describes a member of the cluster as this node sees it.

@@ -11,16 +11,15 @@ import (
 	"github.com/airssys/rt/supervisor"
 )
 
-// partitionedPair starts nodes a (on server 0) and b (on server 1), whose
-// servers' route runs through a freeze proxy, with the counter kind on both
-// and a's child "w" running on b under sup; opts go to both nodes, childOpts
-// to the child.
-func partitionedPair(t *testing.T, opts []remote.Option, childOpts ...actor.Option) (nc *natstest.Cluster, a *remote.Node, sysA *actor.System, sup *supervisor.Supervisor, ev *supEvents, ref actor.Ref[Msg]) {
+// frozenPair starts nodes a (on server 0) and b (on server 1), whose
+// servers' route runs through a freeze proxy, with the counter kind on
+// both; opts go to both nodes.
+func frozenPair(t *testing.T, opts []remote.Option) (nc *natstest.Cluster, a, b *remote.Node, sysA, sysB *actor.System) {
 	t.Helper()
 	nc = natstest.Start(t, 2, natstest.WithProxy(0, 1))
-	sysA, sysB := startSystem(t, "sys-a"), startSystem(t, "sys-b")
+	sysA, sysB = startSystem(t, "sys-a"), startSystem(t, "sys-b")
 	a = startNode(t, "a", sysA, append([]remote.Option{remote.WithURL(nc.URL(0))}, opts...)...)
-	b := startNode(t, "b", sysB, append([]remote.Option{remote.WithURL(nc.URL(1))}, opts...)...)
+	b = startNode(t, "b", sysB, append([]remote.Option{remote.WithURL(nc.URL(1))}, opts...)...)
 	for _, n := range []*remote.Node{a, b} {
 		if err := remote.Register(n, "counter", counterKind(n.Name(), nil), remote.JSON[Msg]{}); err != nil {
 			t.Fatal(err)
@@ -30,6 +29,14 @@ func partitionedPair(t *testing.T, opts []remote.Option, childOpts ...actor.Opti
 		m := a.Nodes()
 		return len(m) == 1 && m[0].Up && len(m[0].Kinds) == 1
 	})
+	return nc, a, b, sysA, sysB
+}
+
+// partitionedPair is frozenPair with a's child "w" running on b under
+// sup; childOpts go to the child.
+func partitionedPair(t *testing.T, opts []remote.Option, childOpts ...actor.Option) (nc *natstest.Cluster, a *remote.Node, sysA *actor.System, sup *supervisor.Supervisor, ev *supEvents, ref actor.Ref[Msg]) {
+	t.Helper()
+	nc, a, _, sysA, _ = frozenPair(t, opts)
 	sup, ev = newSup(t, supervisor.OneForOne)
 	ref, err := remote.Spawn[Msg](sup, a, "w", "counter", remote.On("b"), childOpts...)
 	if err != nil {
@@ -126,4 +133,49 @@ func TestRegressionRemoteStopBoundedByShutdownPolicy(t *testing.T) {
 	}
 	dl := dead.waitMatching(t, remote.ErrNodeDown, 1, 10*time.Second)
 	t.Logf("stop took %v (shutdown %v): %v", took, grace, dl[0].Reason)
+}
+
+// A Lookup or a Spawn whose request to a node goes unanswered ends when
+// the node is declared down, with the NodeDown's reason, instead of
+// waiting out its ctx (Lookup) or the spawn request's 10 s (Spawn) for an
+// answer that cannot come.
+func TestRegressionRequestsEndAtNodeDown(t *testing.T) {
+	nc, a, b, _, sysB := frozenPair(t, nil)
+	x, err := actor.SpawnIn(sysB, "x", counterKind("b", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Expose(b, x, remote.JSON[Msg]{}); err != nil {
+		t.Fatal(err)
+	}
+	evA := watchEvents(t, a)
+	sup, _ := newSup(t, supervisor.OneForOne)
+	nc.Proxy(0, 1).Freeze()
+	defer nc.Proxy(0, 1).Heal()
+
+	looked, spawned := make(chan error, 1), make(chan error, 1)
+	began := time.Now()
+	go func() {
+		_, err := remote.Lookup(ctxT(t, time.Minute), a, "b", "x", remote.JSON[Msg]{})
+		looked <- err
+	}()
+	go func() {
+		_, err := remote.Spawn[Msg](sup, a, "w", "counter", remote.On("b"), actor.WithStartTimeout(time.Minute))
+		spawned <- err
+	}()
+	down := evA.wait(t, remote.NodeDown, "b", 10*window)
+	for what, ch := range map[string]chan error{"Lookup": looked, "Spawn": spawned} {
+		var err error
+		select {
+		case err = <-ch:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s still waits 30 s after b was declared down", what)
+		}
+		// Both were asked before the NodeDown (On(b) finds b up, and
+		// Lookup b known): the error is the NodeDown's, not a timeout.
+		if !errors.Is(err, remote.ErrNodeDown) || !errors.Is(err, down.Reason) {
+			t.Errorf("%s = %v; want it to wrap the NodeDown reason %q", what, err, down.Reason)
+		}
+	}
+	t.Logf("both ended %v after they began (node down after %v)", time.Since(began), down.Time.Sub(began))
 }
