@@ -29,28 +29,30 @@ type fateBig struct {
 }
 
 func TestAudit3BoundedFates(t *testing.T) {
-	for _, policy := range []Overflow{Block, DropNewest, DropOldest, Fail} {
-		for _, crash := range []bool{false, true} {
-			for _, stopEarly := range []bool{false, true} {
-				name := fmt.Sprintf("%v/crash=%v/stopEarly=%v", policy, crash, stopEarly)
-				t.Run(name+"/small", func(t *testing.T) {
-					boundedFates(t, policy, crash, stopEarly,
-						func(s, q int32) fateSmall { return fateSmall{s, q} },
-						func(m fateSmall) (int32, int32) { return m.s, m.q })
-				})
-				t.Run(name+"/big", func(t *testing.T) {
-					boundedFates(t, policy, crash, stopEarly,
-						func(s, q int32) fateBig { return fateBig{s: s, q: q} },
-						func(m fateBig) (int32, int32) { return m.s, m.q })
-				})
+	for _, capacity := range []int{1, 3} {
+		for _, policy := range []Overflow{Block, DropNewest, DropOldest, Fail} {
+			for _, crash := range []bool{false, true} {
+				for _, stopEarly := range []bool{false, true} {
+					name := fmt.Sprintf("cap=%d/%v/crash=%v/stopEarly=%v", capacity, policy, crash, stopEarly)
+					t.Run(name+"/small", func(t *testing.T) {
+						boundedFates(t, capacity, policy, crash, stopEarly,
+							func(s, q int32) fateSmall { return fateSmall{s, q} },
+							func(m fateSmall) (int32, int32) { return m.s, m.q })
+					})
+					t.Run(name+"/big", func(t *testing.T) {
+						boundedFates(t, capacity, policy, crash, stopEarly,
+							func(s, q int32) fateBig { return fateBig{s: s, q: q} },
+							func(m fateBig) (int32, int32) { return m.s, m.q })
+					})
+				}
 			}
 		}
 	}
 }
 
-func boundedFates[M any](t *testing.T, policy Overflow, crash, stopEarly bool,
+func boundedFates[M any](t *testing.T, capacity int, policy Overflow, crash, stopEarly bool,
 	mk func(s, q int32) M, id func(M) (int32, int32)) {
-	const senders, each, capacity = 4, 400, 3
+	const senders, each = 4, 400
 	sys := NewSystem("sys", WithSystemLogger(quiet),
 		WithSupervisorOptions(supervisor.WithIntensity(1_000_000, time.Second)))
 	var mu sync.Mutex
