@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -813,16 +814,24 @@ func TestDeepActorYieldsLessButYields(t *testing.T) {
 			for range 2 * deepAbove {
 				_ = busy.Send(0)
 			}
-			var most int64 // messages handled between two turns of this goroutine
+			// Messages handled between two turns of this goroutine. The
+			// median, not the largest: on a loaded machine the runtime
+			// now and then runs the activation twice or three times
+			// before this goroutine (a preemption, the collector), which
+			// says nothing of how often the activation yields.
+			turns := make([]int64, 0, 51)
 			last := handled.Load()
-			for range 50 {
+			for range cap(turns) {
 				runtime.Gosched()
 				now := handled.Load()
-				most = max(most, now-last)
+				turns = append(turns, now-last)
 				last = now
 			}
-			if limit := int64(2 * deepYieldEvery * defaultThroughput); most > limit || most <= defaultThroughput {
-				t.Fatalf("the flooded actor handled up to %d messages per turn, want more than %d and at most %d", most, defaultThroughput, limit)
+			slices.Sort(turns)
+			median := turns[len(turns)/2]
+			if limit := int64(2 * deepYieldEvery * defaultThroughput); median > limit || median <= defaultThroughput {
+				t.Fatalf("the flooded actor handled %d messages per turn (median; all: %v), want more than %d and at most %d",
+					median, turns, defaultThroughput, limit)
 			}
 		})
 	}
