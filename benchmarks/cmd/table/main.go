@@ -117,7 +117,9 @@ func (r *results) summary(workload, lib, unit string) summary {
 	if len(vs) == 0 {
 		return summary{}
 	}
-	sample := benchmath.NewSample(vs, &benchmath.DefaultThresholds)
+	// NewSample sorts what it is given: a copy, so that r.values keeps the
+	// rounds' order, which the worst-round bars pair across libraries.
+	sample := benchmath.NewSample(slices.Clone(vs), &benchmath.DefaultThresholds)
 	s := benchmath.AssumeNothing.Summary(sample, confidence(len(vs)))
 	pct := math.Inf(1)
 	switch {
