@@ -1,14 +1,11 @@
 package remote
 
 import (
-	"context"
-	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/airssys/rt/actor"
 	"github.com/airssys/rt/internal/natstest"
-	"github.com/airssys/rt/supervisor"
 )
 
 // Spawn Any right after a node started passed that node over: its kinds
@@ -25,14 +22,7 @@ import (
 func TestRegressionSpawnAnyWaitsForTheKindsOfANewNode(t *testing.T) {
 	nc := natstest.Start(t, 2)
 	long := WithHeartbeat(5*time.Second, 4)
-	a := kindNode(t, "a", WithURL(nc.URL(0)), long)
-	if err := Register(a, "echo", echoKind(nil), JSON[string]{}); err != nil {
-		t.Fatal(err)
-	}
-	sup := supervisor.New("sup", supervisor.OneForOne, supervisor.Permanent, supervisor.WithLogger(slog.New(slog.DiscardHandler)))
-	if err := sup.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	a, sup := echoHost(t, nc.URL(0), long)
 	defer sup.Stop() // before the nodes close (Cleanup): its children stop in order
 	placedOn := func(child string) string {
 		t.Helper()
@@ -118,14 +108,7 @@ func TestSpawnAnyWaitsOnlyItsPatience(t *testing.T) {
 	// registers nothing: "echo" never comes. (a's window is as long: b is
 	// not declared down meanwhile.)
 	long := WithHeartbeat(time.Minute, 4)
-	a := kindNode(t, "a", WithURL(nc.URL(0)), long)
-	if err := Register(a, "echo", echoKind(nil), JSON[string]{}); err != nil {
-		t.Fatal(err)
-	}
-	sup := supervisor.New("sup", supervisor.OneForOne, supervisor.Permanent, supervisor.WithLogger(slog.New(slog.DiscardHandler)))
-	if err := sup.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	a, sup := echoHost(t, nc.URL(0), long)
 	defer sup.Stop()
 	_ = kindNode(t, "b", WithURL(nc.URL(0)), long)
 	until(t, "a hears b, its kinds unsettled", func() bool {

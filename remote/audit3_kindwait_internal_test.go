@@ -20,14 +20,7 @@ import (
 func TestAudit3SpawnOnWaitingForKindsEndsWhenTheNodeLeaves(t *testing.T) {
 	nc := natstest.Start(t, 1)
 	long := WithHeartbeat(5*time.Second, 4)
-	a := kindNode(t, "a", WithURL(nc.URL(0)), long)
-	if err := Register(a, "echo", echoKind(nil), JSON[string]{}); err != nil {
-		t.Fatal(err)
-	}
-	sup := supervisor.New("sup", supervisor.OneForOne, supervisor.Permanent, supervisor.WithLogger(slog.New(slog.DiscardHandler)))
-	if err := sup.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	a, sup := echoHost(t, nc.URL(0), long)
 	defer sup.Stop()
 
 	bsys := actor.NewSystem("sys-b", actor.WithSystemLogger(slog.New(slog.DiscardHandler)))

@@ -28,14 +28,7 @@ import (
 func TestRegressionSpawnOnWaitsForTheKindsOfANewNode(t *testing.T) {
 	nc := natstest.Start(t, 2)
 	long := WithHeartbeat(5*time.Second, 4)
-	a := kindNode(t, "a", WithURL(nc.URL(0)), long)
-	if err := Register(a, "echo", echoKind(nil), JSON[string]{}); err != nil {
-		t.Fatal(err)
-	}
-	sup := supervisor.New("sup", supervisor.OneForOne, supervisor.Permanent, supervisor.WithLogger(slog.New(slog.DiscardHandler)))
-	if err := sup.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	a, sup := echoHost(t, nc.URL(0), long)
 	defer sup.Stop() // before the nodes close (Cleanup): its children stop in order
 
 	// Once a node's kinds are settled, a kind it lacks fails at once, not
@@ -95,6 +88,23 @@ func TestRegressionSpawnOnWaitsForTheKindsOfANewNode(t *testing.T) {
 		t.Fatalf("Spawn On a node that registered the kind while it waited: %v", err)
 	}
 	<-ran // the incarnation runs on b
+}
+
+// echoHost starts node "a" on url with opts, the echo kind registered,
+// and a running supervisor for the children the test spawns from it. The
+// caller stops the supervisor (defer sup.Stop()) before the nodes close
+// (their Cleanups), so that its children stop in order.
+func echoHost(t *testing.T, url string, opts ...Option) (*Node, *supervisor.Supervisor) {
+	t.Helper()
+	a := kindNode(t, "a", append([]Option{WithURL(url)}, opts...)...)
+	if err := Register(a, "echo", echoKind(nil), JSON[string]{}); err != nil {
+		t.Fatal(err)
+	}
+	sup := supervisor.New("sup", supervisor.OneForOne, supervisor.Permanent, supervisor.WithLogger(slog.New(slog.DiscardHandler)))
+	if err := sup.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return a, sup
 }
 
 // kindNode starts a node with a System of its own, both stopped at cleanup.
