@@ -28,15 +28,7 @@ func stopper() Actor[int] {
 // holder was still in the root's table, or still registered, when Done
 // closed.
 func TestAudit3NameReusedOnceDoneCloses(t *testing.T) {
-	sys := NewSystem("sys", WithSystemLogger(quiet))
-	if err := sys.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer sys.Shutdown(context.Background())
-	sub := supervisor.New("sub", supervisor.OneForOne, supervisor.Permanent, supervisor.WithLogger(quiet))
-	if err := sys.Root().AddSupervisor(sub); err != nil {
-		t.Fatal(err)
-	}
+	sys, sub := systemWithSub(t)
 	spawnAt := []func(string) (Ref[int], error){
 		func(n string) (Ref[int], error) {
 			return SpawnIn(sys, n, stopper, WithRestart(supervisor.Temporary))
@@ -99,15 +91,7 @@ func TestAudit3RootNameReusedAfterDelete(t *testing.T) {
 // registry, then the root's table: a name that moved from one to the
 // other between the two reads was listed twice (every run failed).
 func TestRegressionNamesListsANameOnce(t *testing.T) {
-	sys := NewSystem("sys", WithSystemLogger(quiet))
-	if err := sys.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer sys.Shutdown(context.Background())
-	sub := supervisor.New("sub", supervisor.OneForOne, supervisor.Permanent, supervisor.WithLogger(quiet))
-	if err := sys.Root().AddSupervisor(sub); err != nil {
-		t.Fatal(err)
-	}
+	sys, sub := systemWithSub(t)
 	var wg sync.WaitGroup
 	for w := range 4 {
 		wg.Go(func() {

@@ -14,15 +14,7 @@ import (
 // the root's table of children (stRootName), not in the System's
 // registry as well; the System's views and errors stay what they were.
 func TestRootNamesAreRegisteredOnce(t *testing.T) {
-	sys := NewSystem("sys", WithSystemLogger(quiet))
-	if err := sys.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer sys.Shutdown(context.Background())
-	sub := supervisor.New("sub", supervisor.OneForOne, supervisor.Permanent, supervisor.WithLogger(quiet))
-	if err := sys.Root().AddSupervisor(sub); err != nil {
-		t.Fatal(err)
-	}
+	sys, sub := systemWithSub(t)
 
 	stopper := func() Actor[int] {
 		return Func[int](func(*Context[int], int) error { return supervisor.ErrShutdown })
@@ -99,15 +91,7 @@ func TestRootNamesAreRegisteredOnce(t *testing.T) {
 // whatever the order (the lane's check and the registry's claim are one
 // step under the root's name lock).
 func TestRootNamesRaceOneWins(t *testing.T) {
-	sys := NewSystem("sys", WithSystemLogger(quiet))
-	if err := sys.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	defer sys.Shutdown(context.Background())
-	sub := supervisor.New("sub", supervisor.OneForOne, supervisor.Permanent, supervisor.WithLogger(quiet))
-	if err := sys.Root().AddSupervisor(sub); err != nil {
-		t.Fatal(err)
-	}
+	sys, sub := systemWithSub(t)
 	for i := range 200 {
 		name := fmt.Sprintf("x%d", i)
 		var wg sync.WaitGroup
@@ -151,4 +135,22 @@ func TestRootNamesAfterShutdown(t *testing.T) {
 	if _, err := SpawnIn(sys, "late", noop[int]); !errors.Is(err, supervisor.ErrStopped) {
 		t.Fatalf("SpawnIn after Shutdown: %v, want ErrStopped", err)
 	}
+}
+
+// systemWithSub returns a running System, shut down when the test ends,
+// and a running supervisor "sub" under its root: names live in the root's
+// table (actors spawned on the root's lane) or in the System's registry
+// (actors deeper in the tree, under sub).
+func systemWithSub(t *testing.T) (*System, *supervisor.Supervisor) {
+	t.Helper()
+	sys := NewSystem("sys", WithSystemLogger(quiet))
+	if err := sys.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sys.Shutdown(context.Background()) })
+	sub := supervisor.New("sub", supervisor.OneForOne, supervisor.Permanent, supervisor.WithLogger(quiet))
+	if err := sys.Root().AddSupervisor(sub); err != nil {
+		t.Fatal(err)
+	}
+	return sys, sub
 }
