@@ -396,15 +396,32 @@ func (n *Node) onSpawn(msg *nats.Msg, r *reader) {
 		respond(msg, stUnknownKind, "registered with message type "+k.typeName)
 		return
 	}
-	n.work.Add(1)
-	go func() {
-		defer n.work.Done()
+	if !n.goWork(func() {
 		if _, err := k.host(owner, name, incID); err != nil {
 			respond(msg, stFailed, err.Error())
 			return
 		}
 		respond(msg, stOK, "")
+	}) {
+		respond(msg, stFailed, fmt.Sprintf("node %q is closing", n.name))
+	}
+}
+
+// goWork runs f on a goroutine of its own, counted in n.work, unless Close
+// has begun waiting for that work: then it reports false and f does not
+// run.
+func (n *Node) goWork(f func()) bool {
+	n.workMu.Lock()
+	defer n.workMu.Unlock()
+	if n.workShut {
+		return false
+	}
+	n.work.Add(1)
+	go func() {
+		defer n.work.Done()
+		f()
 	}()
+	return true
 }
 
 // onStop stops a hosted incarnation for its owner and replies how far it
@@ -425,9 +442,9 @@ func (n *Node) onStop(msg *nats.Msg, r *reader) {
 		respond(msg, stNotFound, "")
 		return
 	}
-	n.work.Add(1)
-	go func() {
-		defer n.work.Done()
+	// When Close has begun, it stops every hosted incarnation itself; the
+	// owner, which hears no answer, learns of it from this node's leave.
+	n.goWork(func() {
 		h.terminate()
 		if msg.Reply == "" {
 			return // an owner that gave up on a spawn: no one waits
@@ -436,7 +453,7 @@ func (n *Node) onStop(msg *nats.Msg, r *reader) {
 		w.byte(stOK)
 		w.uint(h.begunNow())
 		_ = msg.Respond(w.b)
-	}()
+	})
 }
 
 func (n *Node) onExit(r *reader) {

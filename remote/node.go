@@ -50,7 +50,13 @@ type Node struct {
 	// user's: proxyDL forwards them to sys.
 	proxySys *actor.System
 	proxyDL  func()
-	work     sync.WaitGroup // spawns and stops under way for peers
+	// work counts the spawns and stops under way for peers. workMu and
+	// workShut order its Adds before Close's Wait: a WaitGroup must not
+	// go up from zero while someone waits on it, and the inbox keeps
+	// delivering until Close unsubscribes, after that Wait.
+	work     sync.WaitGroup
+	workMu   sync.Mutex
+	workShut bool
 
 	stop    chan struct{}   // closed by Close: ends the heartbeat loop
 	ctx     context.Context // the node's lifetime: cancelled by Close
@@ -537,6 +543,9 @@ func (n *Node) Close(ctx context.Context) error {
 			c.nodeDown("") // "" : everything, because this node is going
 		}
 		failPending(n, "", cause)
+		n.workMu.Lock()
+		n.workShut = true
+		n.workMu.Unlock()
 		n.work.Wait()
 		_ = n.hosts.Stop()
 		_ = n.proxies.Stop()
