@@ -37,6 +37,11 @@ type Node struct {
 
 	inbox *nats.Subscription
 	hbSub *nats.Subscription
+	// handlersDone is closed twice over, once by each subscription's
+	// closed handler: NATS calls it when the goroutine that runs the
+	// subscription's callbacks has returned from its last one. Close
+	// waits for both (see subscribe).
+	handlersDone chan struct{}
 
 	// proxies runs the local stand-ins of Lookup refs; hosts runs the
 	// incarnations other nodes spawned here. hostSys is a private System
@@ -347,6 +352,13 @@ func (n *Node) subscribe() error {
 	if n.hbSub, err = n.nc.Subscribe(n.prefix+"hb", n.onHeartbeat); err != nil {
 		return err
 	}
+	// Neither Unsubscribe nor the connection's Close waits for a callback
+	// under way: without this, one (a Decode of the user's codec, a
+	// heartbeat's NodeEvent) would go on after Close returned.
+	n.handlersDone = make(chan struct{}, 2)
+	for _, s := range []*nats.Subscription{n.inbox, n.hbSub} {
+		s.SetClosedHandler(func(string) { n.handlersDone <- struct{}{} })
+	}
 	// Generous pending limits: a node that falls behind loses messages
 	// (NATS' slow consumer), which is counted, never silent.
 	for _, s := range []*nats.Subscription{n.inbox, n.hbSub} {
@@ -555,6 +567,11 @@ func (n *Node) Close(ctx context.Context) error {
 		_ = n.inbox.Unsubscribe()
 		_ = n.hbSub.Unsubscribe()
 		n.shutdownNATS()
+		// The callbacks under way end before anything else does: after
+		// this no heartbeat emits an event, and nothing from a peer
+		// reaches an actor, a codec or the dead letters.
+		<-n.handlersDone
+		<-n.handlersDone
 		n.mu.Lock()
 		subs := make([]*eventSub, 0, len(n.subs))
 		for _, s := range n.subs {
