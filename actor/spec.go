@@ -243,9 +243,16 @@ func spawn[M any](sup *supervisor.Supervisor, sys *System, name string, factory 
 // and Names find it. It reports false if the lane could not take it
 // (the root does not run, say): then nothing was done.
 func spawnOnLane[M any](s *System, spec *supervisor.Spec, ref Ref[M]) (Ref[M], bool, error) {
+	if spec.Significant || spec.Health != (supervisor.HealthPolicy{}) || spec.New != nil || spec.Dispose != nil {
+		return Ref[M]{}, false, nil // not for the lane (the lane refuses the first two)
+	}
 	c := ref.c
 	c.state.Or(stRootName)
-	handled, err := hook.StartLaneChild(s.root, spec, s.guard)
+	ls := hook.LaneSpec{
+		Name: spec.Name, Source: spec.Source, Restart: int(spec.Restart),
+		Shutdown: time.Duration(spec.Shutdown), StartTimeout: spec.StartTimeout, Kind: spec.Kind,
+	}
+	handled, err := hook.StartLaneChild(s.root, ls, s.guard)
 	if !handled {
 		c.state.And(^stRootName)
 		return Ref[M]{}, false, nil

@@ -120,8 +120,13 @@ func (s *Supervisor) startLaneChild(spec *Spec, guard func(name string, holder a
 
 // The actor package's view of a System root's names (see hook).
 func init() {
-	hook.StartLaneChild = func(sup, spec any, guard func(name string, holder any) error) (bool, error) {
-		return sup.(*Supervisor).startLaneChild(spec.(*Spec), guard)
+	hook.StartLaneChild = func(sup any, ls hook.LaneSpec, guard func(name string, holder any) error) (bool, error) {
+		src, _ := ls.Source.(Source)
+		spec := Spec{
+			Name: ls.Name, Source: src, Restart: RestartPolicy(ls.Restart),
+			Shutdown: ShutdownPolicy(ls.Shutdown), StartTimeout: ls.StartTimeout, Kind: ls.Kind,
+		}
+		return sup.(*Supervisor).startLaneChild(&spec, guard)
 	}
 	hook.ChildSource = func(sup any, name string) any {
 		f := &sup.(*Supervisor).children

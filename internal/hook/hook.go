@@ -12,6 +12,8 @@
 // supervisor.ChildInfo.Instance, or the ctx a child is given).
 package hook
 
+import "time"
+
 // Token is the parameter that keeps a method of the supervisor↔actor
 // agreement out of reach of code outside this module. It is empty and
 // costs nothing to pass.
@@ -26,13 +28,13 @@ type Token struct{}
 // functions at init; sup is a *supervisor.Supervisor, and a source a
 // child's Spec.Source (nil for a child without one).
 var (
-	// StartLaneChild starts spec (a *supervisor.Spec) on sup's lane if it
-	// can, as StartChild does, with guard called under the name table's
-	// lock before the start takes the name (see the supervisor's
-	// startLaneChild). A function here rather than a method of
-	// Supervisor: a Token parameter keeps an interface from reaching a
-	// method, but not a call on the exported type itself.
-	StartLaneChild func(sup, spec any, guard func(name string, holder any) error) (handled bool, err error)
+	// StartLaneChild starts spec on sup's lane if it can, as StartChild
+	// does, with guard called under the name table's lock before the
+	// start takes the name (see the supervisor's startLaneChild). A
+	// function here rather than a method of Supervisor: a Token parameter
+	// keeps an interface from reaching a method, but not a call on the
+	// exported type itself.
+	StartLaneChild func(sup any, spec LaneSpec, guard func(name string, holder any) error) (handled bool, err error)
 	// ChildSource returns the Source of sup's child named name, or nil.
 	ChildSource func(sup any, name string) any
 	// EachChildSource calls f with the Source of every child of sup that
@@ -43,3 +45,16 @@ var (
 	// a check of a name and what f does next are one step for the lane.
 	WithChildNames func(sup any, f func(source func(name string) any) error) error
 )
+
+// LaneSpec is the part of a supervisor.Spec that StartLaneChild takes: the
+// fields an actor's spec sets, by value. A *supervisor.Spec passed through
+// a function variable escapes, and moved every spawn's 144-byte Spec to
+// the heap (an allocation per actor); a value does not.
+type LaneSpec struct {
+	Name         string
+	Source       any // a supervisor.Source
+	Restart      int // a supervisor.RestartPolicy
+	Shutdown     time.Duration
+	StartTimeout time.Duration
+	Kind         string
+}
