@@ -3,8 +3,11 @@ package observe
 import (
 	"context"
 	"errors"
+	"runtime"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,7 +27,11 @@ type staticCluster struct {
 func (c *staticCluster) ClusterState() ClusterState {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.st
+	st := c.st
+	// A copy of what the tests change under c.mu: the caller reads it
+	// after the lock is released (TestRegressionStaticClusterIsSafeForConcurrentUse).
+	st.Members = slices.Clone(st.Members)
+	return st
 }
 
 // locatedActor is a fake actor that says it runs on another node.
@@ -104,11 +111,20 @@ func TestClusterInSnapshot(t *testing.T) {
 	expectKeys(t, "member", m, "name", "up", "last_heartbeat", "heartbeat_age_seconds", "rtt_seconds", "kinds")
 
 	// The source's slice is not the snapshot's: filling in ages must not
-	// write into the cluster's own state.
-	if cl.st.Members[1].HeartbeatAgeSeconds != 0 {
+	// write into the cluster's own state (a Cluster that hands out its
+	// own slice, as staticCluster no longer does).
+	shared := sharedCluster{cl.ClusterState()}
+	o2, _ := newObserver(t, root, WithCluster(shared))
+	_ = o2.Snapshot()
+	if shared.st.Members[1].HeartbeatAgeSeconds != 0 {
 		t.Error("the snapshot wrote into the source's members")
 	}
 }
+
+// sharedCluster hands out its state as it is, slices included.
+type sharedCluster struct{ st ClusterState }
+
+func (c sharedCluster) ClusterState() ClusterState { return c.st }
 
 func TestNoClusterByDefault(t *testing.T) {
 	root, _ := clusterFixture(t)
@@ -182,4 +198,37 @@ airssys_remote_node_up{node="c"} 0
 	if n := testutil.CollectAndCount(o.Collector(), "airssys_remote_node_up"); n != 3 {
 		t.Errorf("%d node_up series after d joined, want 3", n)
 	}
+}
+
+// TestBrowserCluster failed once under -race, the report naming an
+// httptest goroutine: staticCluster returned its Members slice itself, so
+// a snapshot under way (the page polls) read it while the test, holding
+// the lock, marked b down in it. A Cluster must be safe for concurrent
+// use; the fixture now hands out a copy. Without the copy -race reports
+// this test every time: the snapshots race the write, with no socket in
+// between to order them (in the browser test one usually did).
+func TestRegressionStaticClusterIsSafeForConcurrentUse(t *testing.T) {
+	root, cl := clusterFixture(t)
+	o, _ := newObserver(t, root, WithCluster(cl))
+	var taken atomic.Int64
+	var stop atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for !stop.Load() {
+			_ = o.Snapshot()
+			taken.Add(1)
+		}
+	}()
+	for taken.Load() < 2 {
+		runtime.Gosched()
+	}
+	cl.mu.Lock()
+	cl.st.Members[1].Up = false // what TestBrowserCluster does
+	cl.mu.Unlock()
+	for n := taken.Load(); taken.Load() < n+2; {
+		runtime.Gosched()
+	}
+	stop.Store(true)
+	<-done
 }
