@@ -37,8 +37,8 @@ type Node struct {
 
 	inbox *nats.Subscription
 	hbSub *nats.Subscription
-	// handlersDone is closed twice over, once by each subscription's
-	// closed handler: NATS calls it when the goroutine that runs the
+	// handlersDone receives once from each subscription's closed
+	// handler: NATS calls it when the goroutine that runs the
 	// subscription's callbacks has returned from its last one. Close
 	// waits for both (see subscribe).
 	handlersDone chan struct{}
