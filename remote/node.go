@@ -463,7 +463,6 @@ type eventSub struct {
 	q         []NodeEvent
 	running   bool
 	cancelled bool
-	idle      sync.WaitGroup
 }
 
 func (s *eventSub) push(ev NodeEvent) {
@@ -475,13 +474,11 @@ func (s *eventSub) push(ev NodeEvent) {
 	s.q = append(s.q, ev)
 	if !s.running {
 		s.running = true
-		s.idle.Add(1)
 		go s.deliver()
 	}
 }
 
 func (s *eventSub) deliver() {
-	defer s.idle.Done()
 	for {
 		s.mu.Lock()
 		if len(s.q) == 0 || s.cancelled {
@@ -519,6 +516,10 @@ func (s *eventSub) cancel() {
 // after Close, are dead letters wrapping ErrClosed. Shutting the System
 // down first instead stops them in order, telling their nodes, and their
 // unbegun messages go back to their mailboxes as for any stop.
+//
+// Close ends every Subscribe: events not delivered yet are dropped, and no
+// fn begins after Close returns; a fn under way may complete, and may call
+// Close itself.
 func (n *Node) Close(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
@@ -572,15 +573,15 @@ func (n *Node) Close(ctx context.Context) error {
 		// reaches an actor, a codec or the dead letters.
 		<-n.handlersDone
 		<-n.handlersDone
+		// Every Subscribe ends, as at its cancel: no fn begins after Close
+		// returns. Waiting for one under way instead would deadlock a fn
+		// that calls Close itself (a node that leaves when another goes
+		// down).
 		n.mu.Lock()
-		subs := make([]*eventSub, 0, len(n.subs))
 		for _, s := range n.subs {
-			subs = append(subs, s)
+			s.cancel()
 		}
 		n.mu.Unlock()
-		for _, s := range subs {
-			s.idle.Wait()
-		}
 		detach(n.sys)
 		close(n.closed)
 	}()
