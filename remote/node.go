@@ -540,11 +540,14 @@ func (n *Node) Close(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		n.heartbeat(true) // the leave
-		_ = n.nc.FlushTimeout(n.window())
+		// The heartbeat loop ends before the leave goes: a heartbeat
+		// after it (a tick while the leave is flushed) would make the
+		// peers see this node up again until the window passed.
 		close(n.stop)
 		n.cancel()
 		n.loops.Wait()
+		n.heartbeat(true) // the leave
+		_ = n.nc.FlushTimeout(n.window())
 		cause := fmt.Errorf("remote: node %q: %w", n.name, ErrClosed)
 		n.mu.Lock()
 		kids := make([]ownerChild, 0, len(n.children))
