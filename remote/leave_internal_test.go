@@ -82,40 +82,11 @@ func (c *gatedConn) Close() error {
 func TestRegressionNoHeartbeatAfterTheLeave(t *testing.T) {
 	ctx := context.Background()
 	nc := natstest.Start(t, 1)
-	quiet := slog.New(slog.DiscardHandler)
-	sys := actor.NewSystem("s", actor.WithSystemLogger(quiet))
-	if err := sys.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = sys.Shutdown(ctx) }()
-
-	watch, err := nats.Connect(nc.URL(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer watch.Close()
-	type beat struct {
-		id      string
-		leaving bool
-	}
-	beats := make(chan beat, 1024)
-	if _, err := watch.Subscribe("airssys.default.hb", func(m *nats.Msg) {
-		r := reader{b: m.Data}
-		name, id, flags := r.str(), r.str(), r.byte()
-		if r.err == nil && name == "a" {
-			beats <- beat{id, flags&hbLeaving != 0}
-		}
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if err := watch.Flush(); err != nil {
-		t.Fatal(err)
-	}
-
+	beats := watchBeats(t, nc.URL(0), "a")
+	sys := quietSystem(t)
 	gate := &readGate{}
-	const interval = 20 * time.Millisecond
-	a, err := Start(ctx, "a", sys, WithURL(nc.URL(0)), WithHeartbeat(interval, 10), WithLogger(quiet),
-		WithNATSOptions(nats.SetCustomDialer(gate)))
+	a, err := Start(ctx, "a", sys, WithURL(nc.URL(0)), WithHeartbeat(20*time.Millisecond, 10),
+		WithLogger(slog.New(slog.DiscardHandler)), WithNATSOptions(nats.SetCustomDialer(gate)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,31 +97,101 @@ func TestRegressionNoHeartbeatAfterTheLeave(t *testing.T) {
 	if err := a.Close(cctx); err != nil {
 		t.Fatal(err)
 	}
-	left := false
-	after := 0
+	if after := beatsAfterLeave(t, beats, a.id); after > 0 {
+		t.Fatalf("%d heartbeats after the leave: peers see the node up again", after)
+	}
+}
+
+// The same for every other heartbeat, which Register sends too: one that
+// passed Register's check of closing before Close began, and published
+// after the leave, made the peers see the node up again. heartbeat itself
+// now publishes nothing once the leave has gone.
+func TestRegressionNoHeartbeatAfterTheLeaveFromElsewhere(t *testing.T) {
+	ctx := context.Background()
+	nc := natstest.Start(t, 1)
+	beats := watchBeats(t, nc.URL(0), "a")
+	a, err := Start(ctx, "a", quietSystem(t), WithURL(nc.URL(0)), WithHeartbeat(time.Hour, 4),
+		WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = a.Close(ctx) }()
+	a.heartbeat(true)  // Close's leave
+	a.heartbeat(false) // Register's, late
+	if err := a.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if after := beatsAfterLeave(t, beats, a.id); after > 0 {
+		t.Fatalf("%d heartbeats after the leave: peers see the node up again", after)
+	}
+}
+
+func quietSystem(t *testing.T) *actor.System {
+	t.Helper()
+	sys := actor.NewSystem("s", actor.WithSystemLogger(slog.New(slog.DiscardHandler)))
+	if err := sys.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sys.Shutdown(context.Background()) })
+	return sys
+}
+
+// beat is a heartbeat as watchBeats hears it.
+type beat struct {
+	id      string
+	leaving bool
+}
+
+// watchBeats hears node's heartbeats in the default cluster through a
+// connection of its own to url.
+func watchBeats(t *testing.T, url, node string) <-chan beat {
+	t.Helper()
+	watch, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(watch.Close)
+	beats := make(chan beat, 1024)
+	if _, err := watch.Subscribe("airssys.default.hb", func(m *nats.Msg) {
+		r := reader{b: m.Data}
+		name, id, flags := r.str(), r.str(), r.byte()
+		if r.err == nil && name == node {
+			beats <- beat{id, flags&hbLeaving != 0}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := watch.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return beats
+}
+
+// beatsAfterLeave waits for the leave of incarnation id and counts its
+// heartbeats heard after it. What a node publishes after its leave goes
+// out on the same connection right behind it: half a second is plenty to
+// hear it.
+func beatsAfterLeave(t *testing.T, beats <-chan beat, id string) int {
+	t.Helper()
 	timeout := time.After(10 * time.Second)
-	for !left {
+	for left := false; !left; {
 		select {
 		case b := <-beats:
-			left = b.leaving && b.id == a.id
+			left = b.leaving && b.id == id
 		case <-timeout:
 			t.Fatal("no leave heard")
 		}
 	}
-	// What a published after its leave went out on the same connection
-	// right behind it: a little while is plenty to hear it.
+	after := 0
 	quietFor := time.After(500 * time.Millisecond)
-	for done := false; !done; {
+	for {
 		select {
 		case b := <-beats:
-			if b.id == a.id {
+			if b.id == id {
 				after++
 			}
 		case <-quietFor:
-			done = true
+			return after
 		}
-	}
-	if after > 0 {
-		t.Fatalf("%d heartbeats after the leave: peers see the node up again", after)
 	}
 }

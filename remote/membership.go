@@ -43,7 +43,18 @@ var (
 	errReborn = fmt.Errorf("%w: restarted", ErrNodeDown)
 )
 
+// heartbeat publishes this node's heartbeat, or with leaving its leave.
+// Heartbeats are made and published one at a time (hbMu), so that the
+// peers get them in the order their kinds were read (a kind registered
+// meanwhile is never taken back by an older list), and none goes after
+// the leave: the peers would see the node up again.
 func (n *Node) heartbeat(leaving bool) {
+	n.hbMu.Lock()
+	defer n.hbMu.Unlock()
+	if n.left {
+		return
+	}
+	n.left = leaving
 	n.mu.Lock()
 	kinds := make([]string, 0, len(n.kinds))
 	for k := range n.kinds {

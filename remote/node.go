@@ -34,6 +34,10 @@ type Node struct {
 
 	interval time.Duration
 	misses   int
+	// hbMu orders the heartbeats; left: the leave has gone, and no
+	// heartbeat may follow it (see heartbeat).
+	hbMu sync.Mutex
+	left bool
 
 	inbox *nats.Subscription
 	hbSub *nats.Subscription
