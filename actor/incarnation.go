@@ -365,8 +365,7 @@ func (inc *incarnation[M]) launch(ctx context.Context) {
 		inc.rareLocked().retiring = prev // stopped, not yet ended
 	}
 	c.inc = inc
-	c.state.Or(stHasInc)
-	c.state.Or(stLaunched)
+	c.state.Or(stHasInc | stLaunched) // one locked instruction: a spawn launches on the spawner's goroutine
 	runnable := c.hasQueuedLocked() || inc.ctl.Load() != 0 || inc.rare != nil && inc.rare.retiring != nil
 	c.mu.Unlock()
 	if runnable {

@@ -137,15 +137,16 @@ func newSpecIn[M any](sys *System, name string, factory func() Actor[M], opts []
 		o.sys = sys
 	}
 	c := &cell[M]{name: name, factory: factory, capacity: int32(o.mailbox.capacity)}
-	c.state.Store(cellState(o.mailbox.policy, o.drain))
+	st := cellState(o.mailbox.policy, o.drain)
+	if o.restart == supervisor.Temporary {
+		st |= stTemporary
+	}
+	c.state.Store(st) // one locked instruction for the Spec's settings, not one each
 	if o.throughput != defaultThroughput {
 		c.rareOf().throughput = int32(o.throughput)
 	}
 	if o.sys != nil {
 		c.sys.Store(o.sys)
-	}
-	if o.restart == supervisor.Temporary {
-		c.state.Or(stTemporary)
 	}
 	c.setLogger(o.logger)
 	spec := supervisor.Spec{
