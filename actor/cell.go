@@ -15,60 +15,75 @@ import (
 // incarnations (one per start by the supervisor) come and go; the cell
 // stays until the actor stops for good.
 //
-// Its fields are ordered for a busy actor: what every sender to an
-// unbounded mailbox touches comes first, what the activation writes for
-// every message comes last, and the rest lies between, so that the two
-// ends never share a cache line and senders do not slow the actor down
-// (nor it them) by writing next to what the other reads.
+// Its 192 bytes (a size class whose objects start on a cache line) are
+// laid out in three lines by who writes them, so that a busy actor and its
+// senders do not slow each other down by writing next to what the other
+// reads (TestCellStaysSmall checks the lines):
+//   - the senders' line, written for every message by the senders alone
+//     (c.tail) beside fields fixed by the Spec;
+//   - the shared line, read for every message by both sides and written
+//     once per batch by the activation (c.head, c.mu) or seldom (c.state);
+//   - the activation's line, written for every message by the activation
+//     alone (c.tally, beside the first incarnation it delivers to), and
+//     read by a bounded mailbox's senders (see inReserve).
+//
+// The shared line matters most: the activation reads c.state for every
+// message, and when it lay on the senders' line every sender's claim of a
+// slot took it away; in 4 -> 1 fan-in rounds where the actor and its
+// senders ran on both processors at once, the per-message CPU time went
+// from 57-113 ns to 55-58 with this layout (raw channels 60-73), and
+// rounds on one processor kept theirs (see ../benchmarks/BENCHMARKS.md,
+// "Fourth pass").
 type cell[M any] struct {
-	// Senders' end.
-	// state holds the scheduling bits (stActive and the others, see
-	// scheduler.go) and, so that the cell's own fields fit 112 bytes, the
-	// cell's flags and the settings of its Spec (see stLaunched).
-	state    atomic.Uint32
-	capacity int32 // 0: unbounded
+	// The senders' line.
 	// The unbounded mailbox's queue, senders' side (see inbox in
 	// mailbox.go): slots claimed, and a recent segment where senders
 	// look for theirs.
 	tail atomic.Uint64
 	last atomic.Pointer[segment[M]]
 	name string
-
 	// Fixed by the Spec (and, for a throughput other than the default,
 	// cellRare.throughput).
 	sys     atomic.Pointer[System] // set by the Spec, or at the first start in a System's tree
 	factory func() Actor[M]
+	_       [16]byte // the rest of the senders' line
 
+	// The shared line.
+	// state holds the scheduling bits (stActive and the others, see
+	// scheduler.go) and, so that the cell stays small, the cell's flags
+	// and the settings of its Spec (see stLaunched).
+	state    atomic.Uint32
+	capacity int32 // 0: unbounded
+	// rare holds what most actors never need, made on first use, so that
+	// an idle actor stays small.
+	rare atomic.Pointer[cellRare]
+	// The unbounded mailbox's queue, consumer's side: slots taken (written
+	// under mu only), and the segment they are taken from.
+	head  atomic.Uint64
+	first atomic.Pointer[segment[M]]
 	// Guarded by mu.
 	mu sync.Mutex
 	// q holds the messages put back at the mailbox's head, ahead of the
 	// inbox; made at the first.
 	q   *ring[M]
 	inc *incarnation[M] // the incarnation that receives; nil between incarnations
-	// rare holds what most actors never need, made on first use, so that
-	// an idle actor stays small.
-	rare atomic.Pointer[cellRare]
 
-	// The activation's end.
+	// inc0 is the first incarnation, inside the cell: every actor starts
+	// at least once, and an idle actor is then one object instead of two
+	// (the incarnation is kept to 64 bytes, see TestCellStaysSmall). Its
+	// fields are the ones the activation reads for every message, so all
+	// but its first word (cx.cell, fixed) lie on the activation's line. It
+	// is given out once (its cx.cell is set then, under mu); restarts
+	// allocate their own.
+	inc0 incarnation[M]
+
+	// The end of the activation's line.
 	// tally packs two counters into one word, so that handling a message
 	// costs one atomic add: the messages processed (high bits), and the
 	// messages the activation has taken out of the mailbox in its batch
 	// and not yet begun to deliver (low handBits bits), which anyone
 	// asking still counts as queued.
 	tally atomic.Uint64
-	// The unbounded mailbox's queue, consumer's side: slots taken (written
-	// under mu only), and the segment they are taken from.
-	head  atomic.Uint64
-	first atomic.Pointer[segment[M]]
-
-	// inc0 is the first incarnation, inside the cell: every actor starts
-	// at least once, and an idle actor is then one object instead of two
-	// (176 bytes, a size class: the cell is kept to 112 bytes and the
-	// incarnation to 64, see TestCellStaysSmall). Its fields are the ones the
-	// activation reads for every message, so it sits at the activation's
-	// end. It is given out once (its cx.cell is set then, under mu);
-	// restarts allocate their own.
-	inc0 incarnation[M]
 }
 
 // Bits of cell.state above the scheduling ones (scheduler.go), which they
