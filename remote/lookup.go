@@ -83,8 +83,34 @@ func serve[M any](n *Node, ref actor.Ref[M], codec Codec[M]) error {
 	}
 	n.served[name] = s
 	n.mu.Unlock()
-	s.stop = ref.Watch(func(reason error) { n.unserve(s, reason) })
+	stop := ref.Watch(func(reason error) { n.unserve(s, reason) })
+	n.mu.Lock()
+	s.stop = stop
+	// Gone already: the actor stopped (the Watch has fired), or Close
+	// took it (see unserveAll), which cancels the Watch of those it saw.
+	gone := n.served[name] != s
+	n.mu.Unlock()
+	if gone {
+		stop()
+	}
 	return nil
+}
+
+// unserveAll is Close's end of serving: the Watches of the served actors
+// are cancelled, so that an actor that outlives the node does not keep it.
+func (n *Node) unserveAll() {
+	n.mu.Lock()
+	var stops []func() bool
+	for name, s := range n.served {
+		if s.stop != nil {
+			stops = append(stops, s.stop)
+		}
+		delete(n.served, name)
+	}
+	n.mu.Unlock()
+	for _, stop := range stops {
+		stop()
+	}
 }
 
 // unserve forgets s and tells the nodes watching it that it stopped.

@@ -589,6 +589,7 @@ func (n *Node) Close(ctx context.Context) error {
 			s.cancel()
 		}
 		n.mu.Unlock()
+		n.unserveAll()
 		detach(n.sys)
 		close(n.closed)
 	}()
