@@ -128,6 +128,13 @@ func (port) ExportReply(answer func([]byte, error), gone func() bool) ([]byte, e
 		return nil, errUnbound
 	}
 	pendingMu.Lock()
+	if b.n.closing.Load() {
+		// Close fails the Asks it finds here (failPending, after it sets
+		// closing, under pendingMu): a slot added later would be swept
+		// by no one and keep the closed node.
+		pendingMu.Unlock()
+		return nil, fmt.Errorf("remote: node %q: %w", b.n.name, ErrClosed)
+	}
 	pendingNext++
 	id := pendingNext
 	pendingTab[id] = &pendingReply{answer: answer, gone: gone, n: b.n, target: b.target}
