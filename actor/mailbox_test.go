@@ -5,6 +5,7 @@ import (
 	"errors"
 	"runtime"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -729,6 +730,24 @@ func TestCellStaysSmall(t *testing.T) {
 	inc0 := unsafe.Offsetof(c.inc0)
 	if second, end := inc0+unsafe.Sizeof(c.inc0.cx.cell), inc0+unsafe.Sizeof(c.inc0)-1; line(second) != activation || line(end) != activation {
 		t.Errorf("inc0 is off the activation's line")
+	}
+}
+
+// The cell's layout by cache line (TestCellStaysSmall) holds only if every
+// cell starts on a line: allocated on its own, in a size class that is a
+// multiple of 64, not inside a larger object.
+func TestCellStartsOnACacheLine(t *testing.T) {
+	sup := idleSup("lines", supervisor.OneForOne)
+	for i := range 8 {
+		ref, err := Spawn(sup, "a"+strconv.Itoa(i), func() Actor[int] {
+			return Func[int](func(*Context[int], int) error { return nil })
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if off := uintptr(unsafe.Pointer(ref.c)) % 64; off != 0 {
+			t.Fatalf("cell %d starts %d bytes into a cache line", i, off)
+		}
 	}
 }
 
