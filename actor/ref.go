@@ -154,11 +154,20 @@ func (r Ref[M]) Stats() Stats {
 		return Stats{}
 	}
 	c.mu.Lock()
+	// One load of the tally, under the lock, gives the hand and the
+	// count processed at one instant, while the activation, which takes
+	// from the mailbox under the lock, cannot move the rest: read apart,
+	// or after the unlock, the same messages could count as waiting and
+	// as handled.
+	tally := c.tally.Load()
 	st := Stats{
-		Name: c.name, MailboxLen: c.queuedLocked() + c.inHand(), Running: c.inc != nil, Stopped: c.stopped(),
+		Name:       c.name,
+		MailboxLen: c.queuedLocked() + int(tally&(1<<handBits-1)),
+		Processed:  tally >> handBits,
+		Running:    c.inc != nil,
+		Stopped:    c.stopped(),
 	}
 	c.mu.Unlock()
-	st.Processed = c.processed()
 	st.DeadLetters = c.deadCount()
 	return st
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -434,4 +435,45 @@ func TestErrAfterQuietNormalStop(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// Found by TestBoundedPoliciesWithManySenders (Block, about one run in
+// four under -race): Stats read MailboxLen under the cell's lock and
+// Processed after releasing it, so an activation waiting for the lock
+// could take and handle the whole mailbox in between, and one Stats
+// counted the same messages both as waiting and as handled. Every
+// snapshot must count each message sent at most once.
+func TestRegressionStatsCountsEachMessageOnce(t *testing.T) {
+	sup := newSup(t, supervisor.OneForOne)
+	ref, err := Spawn(sup, "a", func() Actor[int] {
+		return Func[int](func(*Context[int], int) error { return nil })
+	}, WithMailbox(Bounded(8, Block)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 50_000
+	var sent atomic.Int64
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := range n {
+			if err := ref.Send(i); err != nil {
+				t.Error(err)
+				return
+			}
+			sent.Add(1)
+		}
+	})
+	for {
+		st := ref.Stats()
+		// At most one message is sent and not yet in sent: the one
+		// whose Send is under way.
+		if most := uint64(sent.Load()) + 1; uint64(st.MailboxLen)+st.Processed > most {
+			t.Errorf("MailboxLen %d + Processed %d > %d messages sent", st.MailboxLen, st.Processed, most)
+			break
+		}
+		if st.Processed == n {
+			break
+		}
+	}
+	wg.Wait()
 }
