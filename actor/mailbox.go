@@ -302,6 +302,13 @@ func (c *cell[M]) sendBlock(ctx context.Context, msg M) error {
 		done = ctx.Done()
 	}
 	var in bool
+	if done == nil {
+		// Send, or a ctx that is never done: a plain receive, which
+		// costs less than a select (selectgo was 3% of the fan-in's
+		// CPU, its senders parking once every few messages).
+		in = <-w.done
+		return c.sentBlocked(q, w, msg, in)
+	}
 	select {
 	case in = <-w.done:
 	case <-done:
@@ -318,6 +325,12 @@ func (c *cell[M]) sendBlock(ctx context.Context, msg M) error {
 		}
 		in = <-w.done // taken meanwhile: queued, or refused at the stop
 	}
+	return c.sentBlocked(q, w, msg, in)
+}
+
+// sentBlocked finishes the Send of a Block sender that waited as w: in
+// says whether its message was queued, or refused at the stop.
+func (c *cell[M]) sentBlocked(q *blockedQueue[M], w *blockedSend[M], msg M, in bool) error {
 	q.free.Put(w)
 	if !in {
 		c.deadLetter(msg, errSentAfterStop)
