@@ -238,7 +238,10 @@ func (n *Node) afterDown(nodes []string) {
 		for _, h := range fenced {
 			n.log.Warn("fencing: the owner is down, stopping its child", "child", h.name, "owner", h.owner)
 			n.stats.fenced.Add(1)
-			go h.terminate()
+			// Counted in n.work, so that Close waits for it; once Close
+			// waits, it is refused, and Close's own stop of every hosted
+			// incarnation (after that wait) covers it.
+			n.goWork(h.terminate)
 		}
 	}
 }
