@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/airssys/rt/actor"
 )
@@ -26,6 +27,13 @@ func TestNewForSystem(t *testing.T) {
 	}
 	_ = ref.Send("hello")
 	<-got
+	// Receive signalled before it returned; the message counts as
+	// processed only once it has (the snapshot reads the same counter).
+	for deadline := time.Now().Add(10 * time.Second); ref.Stats().Processed != 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("processed %d", ref.Stats().Processed)
+		}
+	}
 	o, err := NewForSystem(sys)
 	if err != nil {
 		t.Fatal(err)
