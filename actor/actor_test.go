@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -97,6 +98,18 @@ func (p *probe[M]) stops() []int {
 	return append([]int(nil), p.postStops...)
 }
 
+// awaitProcessed waits until ref's Processed reaches n. A probe's
+// delivery is seen inside Receive; the message counts as processed only
+// once Receive has returned, a moment later.
+func awaitProcessed[M any](t testing.TB, ref Ref[M], n uint64) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ref.Stats().Processed < n; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("processed %d, want %d", ref.Stats().Processed, n)
+		}
+	}
+}
+
 func (p *probe[M]) incarnations() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -128,6 +141,7 @@ func TestSendReceiveInOrder(t *testing.T) {
 			t.Fatalf("delivery %d: got %+v", i, d)
 		}
 	}
+	awaitProcessed(t, ref, 1000)
 	if st := ref.Stats(); st.Processed != 1000 || st.MailboxLen != 0 || !st.Running || st.Name != "a" {
 		t.Fatalf("stats %+v", st)
 	}

@@ -274,6 +274,7 @@ func TestMailboxSurvivesRestart(t *testing.T) {
 	if st := p.stops(); len(st) != 1 || st[0] != 1 {
 		t.Fatalf("PostStop calls %v", st)
 	}
+	awaitProcessed(t, ref, 9)
 	if st := ref.Stats(); st.Processed != 9 || st.DeadLetters != 1 {
 		t.Fatalf("stats %+v", st)
 	}
