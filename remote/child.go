@@ -1121,10 +1121,16 @@ func newSpec[M any](n *Node, name, kindName string, where Placement, opts []acto
 }
 
 // Spawn adds a remote child to sup (see Spec) and returns its Ref. While
-// sup runs, the remote incarnation has started when Spawn returns.
+// sup runs, the remote incarnation has started when Spawn returns. Once n
+// is closing it fails with ErrClosed.
 func Spawn[M any](sup *supervisor.Supervisor, n *Node, name, kindName string, where Placement, opts ...actor.Option) (actor.Ref[M], error) {
 	if sup == nil {
 		return actor.Ref[M]{}, fmt.Errorf("remote: child %q: %w: nil supervisor", name, ErrInvalid)
+	}
+	if n != nil && n.closing.Load() {
+		// A restart after Close is detached (see Close), so that the tree
+		// does not crash; a new child is refused.
+		return actor.Ref[M]{}, fmt.Errorf("remote: child %q: node %q: %w", name, n.name, ErrClosed)
 	}
 	spec, ref, err := newSpec[M](n, name, kindName, where, opts)
 	if err != nil {

@@ -248,7 +248,8 @@ func (n *Node) onStopped(r *reader) {
 // remote actor does, or when its node goes down.
 type proxyEntry struct {
 	node, name, typeName string
-	ref                  any // actor.Ref[M]
+	ref                  any                    // actor.Ref[M]
+	done                 func() <-chan struct{} // the Ref's Done (made only if asked for)
 
 	mu      sync.Mutex
 	fail    func(error) // the stand-in's Context.Fail, once started
@@ -427,6 +428,11 @@ func uvarintLen(v int) int {
 	return len(binary.AppendUvarint(b[:0], uint64(v)))
 }
 
+// lookupStep, when set (by tests only, before any Lookup runs), is called
+// by Lookup at its steps: "answered" (the peer answered; no stand-in yet)
+// and "spawned" (the stand-in runs; not registered yet).
+var lookupStep func(step string)
+
 var lookupSeq struct {
 	mu sync.Mutex
 	n  uint64
@@ -448,6 +454,8 @@ var lookupSeq struct {
 // actor.ErrNotFound if node serves no such actor, actor.ErrWrongType if
 // that actor takes another message type. For this node's own name it
 // returns the local Ref. Looking up the same actor twice gives the same Ref.
+// Once n is closing, Lookup fails with an error wrapping ErrClosed, also
+// when Close begins while it waits.
 func Lookup[M any](ctx context.Context, n *Node, node, name string, codec Codec[M]) (actor.Ref[M], error) {
 	var zero actor.Ref[M]
 	switch {
@@ -465,6 +473,28 @@ func Lookup[M any](ctx context.Context, n *Node, node, name string, codec Codec[
 	if err := checkCodec(codec); err != nil {
 		return zero, fmt.Errorf("remote: lookup %q: %w", name, err)
 	}
+	ref, err := lookup(ctx, n, node, name, codec)
+	if err != nil {
+		// A Lookup that ran into Close half-way fails as one made after
+		// it, whichever part of the node it found stopped first (the
+		// connection, the stand-ins' supervisor or System).
+		return zero, n.closedErr(err)
+	}
+	return ref, nil
+}
+
+// closedErr returns err, or, once the node has begun closing, an error
+// wrapping both ErrClosed and err.
+func (n *Node) closedErr(err error) error {
+	if err == nil || !n.closing.Load() || errors.Is(err, ErrClosed) {
+		return err
+	}
+	return fmt.Errorf("remote: node %q: %w (%w)", n.name, ErrClosed, err)
+}
+
+// lookup is Lookup past the checks of its arguments.
+func lookup[M any](ctx context.Context, n *Node, node, name string, codec Codec[M]) (actor.Ref[M], error) {
+	var zero actor.Ref[M]
 	tn := typeName[M]()
 	if node == n.name {
 		n.mu.Lock()
@@ -505,9 +535,15 @@ func Lookup[M any](ctx context.Context, n *Node, node, name string, codec Codec[
 	default:
 		return zero, fmt.Errorf("remote: lookup %q on node %q: %w", name, node, &RemoteError{Node: node, Text: r.str()})
 	}
+	if lookupStep != nil {
+		lookupStep("answered")
+	}
 	ref, e, err := spawnStandIn(n, node, name, tn, codec)
 	if err != nil {
 		return zero, fmt.Errorf("remote: lookup %q: %w", name, err)
+	}
+	if lookupStep != nil {
+		lookupStep("spawned")
 	}
 	n.mu.Lock()
 	if other := n.lookups[key]; other != nil {
@@ -518,6 +554,14 @@ func Lookup[M any](ctx context.Context, n *Node, node, name string, codec Codec[
 			return zero, fmt.Errorf("remote: actor %q takes %s, not %s: %w", name, other.typeName, tn, actor.ErrWrongType)
 		}
 		return r, nil
+	}
+	if n.closing.Load() {
+		// Close began while we asked: it stops (or has stopped) every
+		// stand-in, and this one with them.
+		n.mu.Unlock()
+		cause := fmt.Errorf("remote: node %q: %w", n.name, ErrClosed)
+		e.stop(cause)
+		return zero, fmt.Errorf("remote: lookup %q: %w", name, cause)
 	}
 	n.lookups[key] = e
 	m := n.members[node]
@@ -561,7 +605,7 @@ func spawnStandIn[M any](n *Node, node, name, tn string, codec Codec[M]) (actor.
 	if err != nil {
 		return ref, nil, err
 	}
-	e.ref = ref
+	e.ref, e.done = ref, ref.Done
 	return ref, e, nil
 }
 
@@ -603,6 +647,12 @@ func childSelf[M any](n *Node, owner, name string, codec Codec[M]) (actor.Ref[M]
 		r, _ := other.ref.(actor.Ref[M])
 		return r, nil
 	}
+	if n.closing.Load() {
+		n.mu.Unlock()
+		cause := fmt.Errorf("remote: node %q: %w", n.name, ErrClosed)
+		e.stop(cause)
+		return zero, fmt.Errorf("remote: child %q: its Self: %w", name, cause)
+	}
 	n.lookups[key] = e
 	n.mu.Unlock()
 	return ref, nil
@@ -619,9 +669,15 @@ func (n *Node) watchServed(name string, ref any, node string) {
 	n.mu.Unlock()
 }
 
+// cachedLookup returns the Ref of the stand-in registered under key, if
+// there is one, or an error wrapping ErrClosed once Close has begun (which
+// stops them all).
 func (n *Node) cachedLookup(key, tn string) (any, bool, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if n.closing.Load() {
+		return nil, true, fmt.Errorf("remote: node %q: %w", n.name, ErrClosed)
+	}
 	e := n.lookups[key]
 	if e == nil {
 		return nil, false, nil

@@ -508,9 +508,10 @@ func (s *eventSub) cancel() {
 }
 
 // Close leaves the cluster: peers see NodeDown at once. The incarnations
-// it hosts for others stop, Lookup refs it made stop for good, and its NATS
-// connection (and embedded server) close. ctx bounds the wait for all that.
-// Close is idempotent.
+// it hosts for others stop, Lookup refs it made stop for good (their Err
+// wrapping ErrClosed), and its NATS connection (and embedded server)
+// close. ctx bounds the wait for all that. Close is idempotent, and every
+// call on the node made during or after it fails with ErrClosed.
 //
 // Remote children of this node still running (Close before the System's
 // Shutdown, the natural defer order) are detached, not crashed: they stay
@@ -563,11 +564,13 @@ func (n *Node) Close(ctx context.Context) error {
 			c.nodeDown("") // "" : everything, because this node is going
 		}
 		failPending(n, "", cause)
+		standIns := n.stopStandIns(cause)
 		n.workMu.Lock()
 		n.workShut = true
 		n.workMu.Unlock()
 		n.work.Wait()
 		_ = n.hosts.Stop()
+		awaitStandIns(standIns, n.window())
 		_ = n.proxies.Stop()
 		_ = n.hostSys.Shutdown(context.Background())
 		_ = n.proxySys.Shutdown(context.Background())
@@ -598,6 +601,43 @@ func (n *Node) Close(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("remote: node %q: close: %w", n.name, ctx.Err())
+	}
+}
+
+// stopStandIns is Close's end of the Lookup refs: each is told to stop for
+// good with cause (as one stops with ErrNodeDown when its node goes down),
+// so that its Err says why rather than only that the stand-ins' supervisor
+// stopped. It returns them for awaitStandIns.
+func (n *Node) stopStandIns(cause error) []*proxyEntry {
+	n.mu.Lock()
+	entries := make([]*proxyEntry, 0, len(n.lookups))
+	for key, e := range n.lookups {
+		entries = append(entries, e)
+		delete(n.lookups, key)
+	}
+	n.mu.Unlock()
+	for _, e := range entries {
+		e.stop(cause)
+	}
+	return entries
+}
+
+// awaitStandIns waits, up to limit in all, for the stand-ins stopStandIns
+// stopped to end: one still in its Receive (a codec's Encode) when the
+// limit passes is left to the proxies supervisor's Stop and its shutdown
+// policy.
+func awaitStandIns(entries []*proxyEntry, limit time.Duration) {
+	if len(entries) == 0 {
+		return
+	}
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	for _, e := range entries {
+		select {
+		case <-e.done():
+		case <-t.C:
+			return
+		}
 	}
 }
 

@@ -15,7 +15,8 @@ import (
 // Publish is one NATS publish, and every subscriber on every node (this one
 // included) gets each message once, in each publisher's order. A
 // subscriber that falls behind loses messages to NATS' slow-consumer limit;
-// the node counts them ("slow_consumer" dead letters).
+// the node counts them ("slow_consumer" dead letters). Once the node is
+// closing, Publish and Subscribe fail with ErrClosed.
 func (n *Node) Transport() broker.Transport { return transport{n} }
 
 type transport struct{ n *Node }
@@ -48,13 +49,16 @@ func (t transport) Publish(ctx context.Context, topic string, data []byte) error
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("remote: transport: topic %q: %w", topic, err)
 	}
+	if t.n.closing.Load() {
+		return fmt.Errorf("remote: transport: topic %q: node %q: %w", topic, t.n.name, ErrClosed)
+	}
 	if len(data) > t.n.maxPay {
 		return fmt.Errorf("remote: transport: topic %q: %d bytes over max_payload %d: %w", topic, len(data), t.n.maxPay, ErrTooLarge)
 	}
 	t.n.stats.countSent(len(data))
 	if err := t.n.nc.Publish(t.topicSubject(topic), data); err != nil {
 		t.n.stats.uncountSent(len(data))
-		return fmt.Errorf("remote: transport: topic %q: %w", topic, err)
+		return fmt.Errorf("remote: transport: topic %q: %w", topic, t.n.closedErr(err))
 	}
 	return nil
 }
@@ -65,6 +69,8 @@ func (t transport) Subscribe(topic string, deliver func(ctx context.Context, dat
 		return nil, fmt.Errorf("remote: transport: %w: empty topic", broker.ErrInvalid)
 	case deliver == nil:
 		return nil, fmt.Errorf("remote: transport: topic %q: %w: nil deliver", topic, broker.ErrInvalid)
+	case t.n.closing.Load():
+		return nil, fmt.Errorf("remote: transport: topic %q: node %q: %w", topic, t.n.name, ErrClosed)
 	}
 	ctx, stop := context.WithCancel(t.n.ctx)
 	sub, err := t.n.nc.Subscribe(t.topicSubject(topic), func(m *nats.Msg) {
@@ -77,7 +83,7 @@ func (t transport) Subscribe(topic string, deliver func(ctx context.Context, dat
 	})
 	if err != nil {
 		stop()
-		return nil, fmt.Errorf("remote: transport: topic %q: %w", topic, err)
+		return nil, fmt.Errorf("remote: transport: topic %q: %w", topic, t.n.closedErr(err))
 	}
 	_ = sub.SetPendingLimits(1<<20, 256<<20)
 	// Make the interest known to the server before returning, so that a
