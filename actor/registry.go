@@ -11,11 +11,47 @@ import "hash/maphash"
 // the member's own, and a name whose hash another name holds already goes
 // to clash, keyed by name (two names share a hash about once in 2^64
 // pairs, so clash is almost always nil).
+//
+// A Go map never gives back the memory of its peak size, so after a burst
+// of named actors has come and gone the registry is copied into a fresh
+// map once its entries fall under a quarter of a peak of at least
+// shrinkMin (see shrink).
 type registry struct {
 	seed   maphash.Seed
 	byHash map[uint64]member
 	clash  map[string]member
 	hashFn func(string) uint64 // nil: maphash with seed; tests force clashes with it
+	peak   int                 // the most entries byHash has held since it was made
+}
+
+// shrinkMin is the peak from which the registry shrinks (the supervisor's
+// name table's, for the same reasons): below it the memory at stake is at
+// most about 400 KB, and steady churn under it pays no copies. A copy of
+// n entries follows at least 3n removals, so it costs a removal O(1)
+// amortised; the one removal that makes it pays for copying under peak/4
+// entries.
+const shrinkMin = 1 << 14
+
+// grew notes byHash's size after an entry went in.
+func (r *registry) grew() {
+	if l := len(r.byHash); l > r.peak {
+		r.peak = l
+	}
+}
+
+// shrink copies byHash into a fresh map once its entries have fallen under
+// a quarter of a large peak: the old map's memory, sized for the peak,
+// goes back to the heap.
+func (r *registry) shrink() {
+	l := len(r.byHash)
+	if r.peak < shrinkMin || l >= r.peak/4 {
+		return
+	}
+	fresh := make(map[uint64]member, l)
+	for h, m := range r.byHash {
+		fresh[h] = m
+	}
+	r.byHash, r.peak = fresh, l
 }
 
 func newRegistry() registry {
@@ -43,6 +79,7 @@ func (r *registry) add(name string, m member) {
 	h := r.hash(name)
 	if _, taken := r.byHash[h]; !taken {
 		r.byHash[h] = m
+		r.grew()
 		return
 	}
 	if r.clash == nil {
@@ -65,6 +102,7 @@ func (r *registry) claim(name string, m member) (holder member) {
 	}
 	if !taken {
 		r.byHash[h] = m
+		r.grew()
 		return nil
 	}
 	if r.clash == nil {
@@ -79,6 +117,9 @@ func (r *registry) remove(name string, m member) {
 	h := r.hash(name)
 	if r.byHash[h] == m {
 		delete(r.byHash, h)
+		if r.peak >= shrinkMin {
+			r.shrink()
+		}
 		return
 	}
 	if r.clash[name] == m {
