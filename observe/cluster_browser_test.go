@@ -49,9 +49,7 @@ func TestBrowserCluster(t *testing.T) {
 	))
 	text := func(sel string) string {
 		t.Helper()
-		s, err := chromedp.Run(bctx, chromedp.TextContent(chromedp.CSS(sel)))
-		must(t, err)
-		return s
+		return pageText(t, bctx, sel)
 	}
 	for sel, want := range map[string][]string{
 		`#cluster`:                          {"seen from node a"},
