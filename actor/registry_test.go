@@ -122,7 +122,7 @@ func TestRegistryShrinkKeepsNames(t *testing.T) {
 				return uint64(i - i%8/7)
 			}
 		}
-		const n = 70_000
+		const n = 40_000
 		cells := make([]*cell[int], n)
 		for i := range cells {
 			cells[i] = &cell[int]{name: "a-" + strconv.Itoa(i)}

@@ -68,7 +68,7 @@ func TestNameTableShrinkKeepsNames(t *testing.T) {
 				return uint64(i - i%8/7)
 			}
 		}
-		const n = 70_000
+		const n = 40_000
 		kids := make([]*child, n)
 		for i := range kids {
 			kids[i] = &child{spec: childSpec{Name: "c-" + strconv.Itoa(i)}}
