@@ -38,6 +38,10 @@ const (
 	// so it may see the cancellation before the stop request arrives (see
 	// turns). Set once, never cleared.
 	stCtxUsed
+	// stOwes: the activation owes the supervisor's event dispatchers
+	// their wake-up, to be paid once it has delivered a message (see
+	// CarryEvents).
+	stOwes
 )
 
 const (
@@ -147,6 +151,9 @@ func (c *cell[M]) runnable() bool {
 		c.tookLocked() // the last messages handled made room (see tookLocked)
 	}
 	c.mu.Unlock()
+	if inc != nil && c.state.Load()&stOwes != 0 {
+		c.payEvents(inc) // carried (CarryEvents), and no message came
+	}
 	return ok
 }
 
@@ -257,6 +264,9 @@ func (c *cell[M]) turnLoop(buf []M) {
 		held = held[1:]
 		processed, err := inc.deliver(msg)
 		c.settle(processed, len(held) > 0)
+		if c.state.Load()&stOwes != 0 {
+			c.payEvents(inc)
+		}
 		if err != nil {
 			// The incarnation ends on this message. The rest of the
 			// batch goes back first: once the end is reported, the
@@ -297,6 +307,48 @@ func (c *cell[M]) turnLoop(buf []M) {
 func (c *cell[M]) stillQuiet(inc *incarnation[M]) bool {
 	return c.capacity == 0 && c.tail.Load() == c.head.Load() && inc.ctl.Load() == 0 &&
 		(c.state.Load()&stCtxUsed == 0 || inc.cx.ctx.Err() == nil)
+}
+
+// CarryEvents implements the supervisor's eventCarrier: the supervisor
+// that has just restarted this incarnation asks it to wake the event
+// dispatchers whose wake-up the restart held, so that a subscriber's
+// delivery goroutine runs after the restart rather than inside it (see
+// holdWakes in the supervisor package). It agrees when an activation owns
+// the cell (the launch started one for the messages waiting, or the last
+// one has not left yet): that activation pays once it has delivered a
+// message (turnLoop), or when it finds nothing more to do (runnable),
+// through the ctx of the incarnation it serves. Without an activation, or
+// launched with no ctx to pay through, it declines and the supervisor
+// pays at once. Lock-free: one locked instruction on the restart's path.
+func (inc *incarnation[M]) CarryEvents(hook.Token) bool {
+	if inc.marks&markExitCtx == 0 {
+		return false
+	}
+	c := inc.cx.cell
+	if c.state.Or(stOwes)&stActive == 0 {
+		c.state.And(^stOwes) // no activation to pay (the activation's own look at the bit, if any, pays early: harmless)
+		return false
+	}
+	return true
+}
+
+// eventPayer is the supervisor's incarnation ctx, which takes the payment
+// of CarryEvents.
+type eventPayer interface {
+	PayEvents(hook.Token)
+}
+
+// payEvents pays what CarryEvents promised, once. Not inlined: turnLoop's
+// frame stays as it was (see TestCrashPathFitsTheStartingStack).
+//
+//go:noinline
+func (c *cell[M]) payEvents(inc *incarnation[M]) {
+	if c.state.And(^stOwes)&stOwes == 0 {
+		return
+	}
+	if p, ok := inc.cx.ctx.(eventPayer); ok {
+		p.PayEvents(hook.Token{})
+	}
 }
 
 // unhold puts messages taken out of the mailbox but not delivered back at

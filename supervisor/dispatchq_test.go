@@ -26,7 +26,7 @@ func TestDispatcherQueueBlocks(t *testing.T) {
 		const n = (maxFreeBlocks+2)*eventBlockLen + 3
 		for i := range n {
 			e := Event{Kind: EventChildFailed, Restarts: i}
-			d.push(&e, nil, handler)
+			d.push(&e, nil, handler, false)
 			if i == 0 {
 				synctest.Wait() // the delivery goroutine holds the first one
 			}
@@ -56,7 +56,7 @@ func TestDispatcherQueueBlocks(t *testing.T) {
 		}
 		// The next burst takes kept blocks rather than new ones.
 		e := Event{Restarts: n}
-		d.push(&e, nil, handler)
+		d.push(&e, nil, handler, false)
 		synctest.Wait()
 		d.mu.Lock()
 		nfree = d.nfree
@@ -90,7 +90,7 @@ func TestDispatcherConcurrentEmitters(t *testing.T) {
 			wg.Go(func() {
 				for i := range each {
 					e := Event{Kind: EventChildStarted, Restarts: i, Delay: time.Duration(who)}
-					d.push(&e, nil, handler)
+					d.push(&e, nil, handler, false)
 					if i%100 == 0 {
 						runtime.Gosched() // let the others in between
 					}
@@ -123,7 +123,7 @@ func TestDispatcherClosedBurstsExit(t *testing.T) {
 		for burst := range 3 {
 			for i := range 5 {
 				e := Event{Restarts: burst*5 + i}
-				d.push(&e, nil, handler)
+				d.push(&e, nil, handler, false)
 			}
 			d.drain()
 			d.mu.Lock()

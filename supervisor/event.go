@@ -169,7 +169,16 @@ func (e Event) log(l *slog.Logger) {
 
 // emit stamps an event and hands it to the dispatchers that want it: the
 // logger of this supervisor, and the handlers of it and its ancestors.
-func (r *run) emit(e Event) {
+func (r *run) emit(e Event) { r.emitHolding(e, false) }
+
+// emitHeld is emit on the loop's goroutine, which may hold the wake-ups
+// (holdWakes) while it restarts a child.
+func (r *run) emitHeld(e Event) { r.emitHolding(e, r.holding) }
+
+// emitHolding is emit; hold says that a handler's dispatcher found parked
+// is not woken but owes its wake-up (holdWakes). A log line is never
+// held.
+func (r *run) emitHolding(e Event, hold bool) {
 	s := r.s
 	lvl := e.LogLevel()
 	logger := s.logger()
@@ -188,20 +197,24 @@ func (r *run) emit(e Event) {
 	}
 	e.Supervisor = r.path
 	if logger != nil && s.cfg.handler == nil {
-		s.events.push(&e, logger, nil)
+		s.events.push(&e, logger, nil, false)
 	}
+	held := false
 	for p := s; p != nil; p = p.parent {
 		if p.cfg.handler != nil {
 			var l *slog.Logger
 			if p == s {
 				l = logger
 			}
-			p.events.push(&e, l, p.cfg.handler)
+			held = p.events.push(&e, l, p.cfg.handler, hold && l == nil) || held
 		}
 		if subs := p.subs.Load(); subs != nil {
 			for _, sub := range *subs {
-				sub.events.push(&e, nil, sub.fn)
+				held = sub.events.push(&e, nil, sub.fn, hold) || held
 			}
 		}
+	}
+	if held {
+		r.held = true
 	}
 }

@@ -31,12 +31,18 @@ func (r *run) onExit(inc *incarnation) {
 	c.setLastErr(inc.err)
 	normal := isNormal(inc)
 	now := time.Now() // one clock read for the event and the restart's intensity and backoff
+	r.holding = true  // see holdWakes
 	if normal {
-		r.emit(Event{Time: now, Kind: EventChildExited, Child: c.spec.Name, Err: inc.err, Restarts: c.rd().restarts})
+		r.emitHeld(Event{Time: now, Kind: EventChildExited, Child: c.spec.Name, Err: inc.err, Restarts: c.rd().restarts})
 	} else {
-		r.emit(Event{Time: now, Kind: EventChildFailed, Child: c.spec.Name, Err: inc.err, Restarts: c.rd().restarts})
+		r.emitHeld(Event{Time: now, Kind: EventChildFailed, Child: c.spec.Name, Err: inc.err, Restarts: c.rd().restarts})
 	}
 	r.afterExit(c, inc.err, normal, since, now)
+	r.holding = false
+	if r.held {
+		r.settleHeld()
+	}
+	r.launched = nil
 	if !normal {
 		// Here, where the stack has room (see NewPanicError), and after
 		// the restart, which need not wait for the allocation.

@@ -93,6 +93,17 @@ type run struct {
 	dead     atomic.Pointer[deadExit]
 	reaping  atomic.Bool
 	entering atomic.Int32 // laneExits under way
+
+	// A restart's held wake-ups (see holdWakes in dispatch.go). The
+	// loop alone uses holding (its emits may hold a parked delivery
+	// goroutine's wake-up), held (one did) and launched (the Launcher
+	// the restart started, which may carry them); owes says that some
+	// may still be owed, for whoever pays them: the restarted actor's
+	// activation, or the loop's next turn.
+	holding  bool
+	held     bool
+	launched Launcher
+	owes     atomic.Bool
 }
 
 func newRun(s *Supervisor, ctx context.Context) *run {
@@ -120,6 +131,9 @@ func (r *run) main() {
 	for !r.ending {
 		select {
 		case <-r.in.signal:
+			if r.owes.Load() {
+				r.payHeld(false) // the restarted actor has not paid them yet
+			}
 			batch := r.in.take()
 			for i := range batch {
 				r.handle(batch[i])

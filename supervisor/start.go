@@ -67,6 +67,15 @@ func (r *run) startChildWith(c *child, restarted bool, made Child) (err error) {
 	cancel := inc.cancel
 	c.inc = inc
 	launcher, isLauncher := inst.(Launcher)
+	if r.holding && (isSub || !isLauncher) {
+		// Only an actor can carry a restart's held wake-ups (see
+		// holdWakes): the loop pays them now, before the incarnation's
+		// goroutine starts, as emit would have, and holds no more.
+		r.holding = false
+		if r.held {
+			r.wakeHeld()
+		}
+	}
 	if isSub {
 		if err := r.startSub(c, sub, inc); err != nil {
 			cancel()
@@ -89,6 +98,9 @@ func (r *run) startChildWith(c *child, restarted bool, made Child) (err error) {
 			cancel()
 			return err
 		}
+		if r.holding {
+			r.launched = launcher // it may carry the restart's held wake-ups
+		}
 	}
 	c.setState(ChildRunning)
 	now := time.Now() // one clock read for since and the event
@@ -100,12 +112,12 @@ func (r *run) startChildWith(c *child, restarted bool, made Child) (err error) {
 		c.rw().restarts++
 		kind = EventChildRestarted
 	}
-	r.emit(Event{Time: now, Kind: kind, Child: c.spec.Name, Restarts: c.rd().restarts})
+	r.emitHeld(Event{Time: now, Kind: kind, Child: c.spec.Name, Restarts: c.rd().restarts})
 	if c.rd().poll != nil && c.rd().poll.status.State != healthyStatus.State {
 		// A fresh incarnation is presumed healthy; say so, or observers
 		// that follow events would keep showing the old verdict.
 		c.rd().poll.status = healthyStatus
-		r.emit(Event{Kind: EventHealthChanged, Child: c.spec.Name, Health: healthyStatus, Restarts: c.rd().restarts})
+		r.emitHeld(Event{Kind: EventHealthChanged, Child: c.spec.Name, Health: healthyStatus, Restarts: c.rd().restarts})
 	}
 	r.startPolling(c)
 	return nil
@@ -246,6 +258,11 @@ func (inc *incarnation) ExitChild(_ hook.Token, err error) {
 	}
 	r.in.pushExit(inc)
 }
+
+// PayEvents is the payment of a restart's held wake-ups by the restarted
+// actor's activation (see holdWakes), through the ctx it was launched
+// with; the Token keeps it out of reach of code outside this module.
+func (inc *incarnation) PayEvents(_ hook.Token) { inc.r.payHeld(true) }
 
 // exitFunc is the exit a Launcher calls: a closure of the incarnation
 // alone, 16 bytes (it held the run too, 24, before the incarnation's ctx

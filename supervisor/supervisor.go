@@ -51,7 +51,8 @@ type subscriber struct {
 // A panic in fn is logged at Error with its stack, and later events are
 // still delivered. cancel waits until fn is no
 // longer running (or at once when called from fn itself); fn is not
-// called after cancel returns.
+// called after cancel returns. A restart's events may reach fn a message
+// late, as with WithEventHandler.
 func (s *Supervisor) Subscribe(fn func(Event)) (cancel func()) {
 	if fn == nil {
 		return func() {}
