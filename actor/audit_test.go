@@ -144,7 +144,13 @@ func TestUnboundedMailboxCrashingConsumer(t *testing.T) {
 					}
 				}
 			}
+			// The log saw the last message inside Receive; it counts as
+			// processed (or, crashing, as a dead letter) only once Receive
+			// has returned, a moment later.
 			st := ref.Stats()
+			for deadline := time.Now().Add(10 * time.Second); st.Processed+st.DeadLetters < uint64(senders*each) && time.Now().Before(deadline); st = ref.Stats() {
+				time.Sleep(time.Millisecond)
+			}
 			if st.MailboxLen != 0 || st.Processed+st.DeadLetters != uint64(senders*each) || int(st.DeadLetters) != dead {
 				t.Fatalf("stats %+v, want %d processed and %d dead letters", st, senders*each-dead, dead)
 			}
@@ -199,12 +205,13 @@ func TestBoundedPoliciesWithManySenders(t *testing.T) {
 			wg.Wait()
 			sent := uint64(senders * each)
 			var st Stats
-			for range 2000 { // wait for the consumer to drain: it is not blocked
+			// Wait for the consumer to drain: it is not blocked. A deadline,
+			// not a count of sleeps: a starved machine stretches the drain.
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 				st = ref.Stats()
 				if st.MailboxLen == 0 && !st.Running || st.Processed+st.DeadLetters+uint64(sum(refused)) == sent {
 					break
 				}
-				time.Sleep(time.Millisecond)
 			}
 			total := 0
 			mu.Lock()
