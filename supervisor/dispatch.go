@@ -83,7 +83,8 @@ const (
 // and the delivery goroutine then runs in the hand-off to whoever the
 // message answered. If the actor cannot carry it, the loop pays at once,
 // at the end of the exit's handling. The loop also pays whatever is still
-// owed at its next turn, drain pays before it waits, and a closing
+// owed at its next turn and at its end (an ancestor's dispatchers stay
+// open after it), drain pays before it waits, and a closing
 // dispatcher is woken anyway: a held wake-up is late by at most the
 // restarted actor's first message (or until the loop's next turn, if that
 // message's Receive does not return), and log lines are never held.

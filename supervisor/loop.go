@@ -163,6 +163,9 @@ func (r *run) deferred(rest []msg) {
 // finish ends the run: every child has stopped by now.
 func (r *run) finish(err error) {
 	s := r.s
+	if r.owes.Load() {
+		r.payHeld(false) // an ancestor's dispatchers are not closed by this end (see holdWakes)
+	}
 	r.settleAll()
 	r.awaitChecks()
 	if r.timer != nil {
