@@ -61,7 +61,13 @@ func (c *Context[M]) Self() Ref[M] {
 // with.
 func (c *Context[M]) Context() context.Context {
 	if c.cell.state.Load()&stCtxUsed == 0 {
+		// The first use, under the cell's lock: dispose lets a stopped
+		// actor's unused context go under it (see releaseCtxLocked).
+		c.cell.mu.Lock()
 		c.cell.state.Or(stCtxUsed)
+		ctx := c.ctx
+		c.cell.mu.Unlock()
+		return ctx
 	}
 	return c.ctx
 }

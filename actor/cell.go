@@ -1,12 +1,14 @@
 package actor
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 
+	"github.com/airssys/rt/internal/hook"
 	"github.com/airssys/rt/supervisor"
 )
 
@@ -101,6 +103,10 @@ const (
 	// the root's table of children alone, where the System finds it (see
 	// System.laneGuard); set before the Spec is started, then fixed.
 	stRootName
+	// stInc0Ended: the first incarnation (inc0) was launched and has
+	// ended; set under mu by end, before its exit report. Nothing writes
+	// inc0.cx.ctx after that (see releaseCtxLocked).
+	stInc0Ended
 )
 
 // stPolicyShift is where cell.state holds the bounded mailbox's Overflow
@@ -338,6 +344,7 @@ func (c *cell[M]) dispose(reason error) {
 		c.state.And(^stRegistered)
 	}
 	c.stopLocked(cause)
+	c.releaseCtxLocked()
 	queued := c.takeAllLocked()
 	var watchers *watcher
 	if r := c.rare.Load(); r != nil {
@@ -356,6 +363,34 @@ func (c *cell[M]) dispose(reason error) {
 		l := c.log()
 		for w := watchers; w != nil; w = w.next {
 			w.fire(err, l)
+		}
+	}
+}
+
+// ctxEnder is implemented by a supervisor's contexts: Ended returns the
+// context a child that has stopped for good may keep in their place, or
+// nil while the incarnation has not reported its exit.
+type ctxEnder interface {
+	Ended(hook.Token) context.Context
+}
+
+// releaseCtxLocked lets the first incarnation of an actor that has
+// stopped for good drop its supervisor's context for one that holds
+// nothing of it (see the supervisor's incCtx.Ended), if nobody has asked
+// for the context (stCtxUsed, set under mu on first use): the cell lives
+// as long as anyone holds a Ref, and that context is the supervisor's
+// record of the child (160 bytes), which would live as long. It is done
+// only once inc0 has ended (stInc0Ended) and the supervisor has its exit
+// report (Ended is nil before): the end's last read of the field comes
+// before that report. c.mu is held.
+func (c *cell[M]) releaseCtxLocked() {
+	inc := &c.inc0
+	if c.state.Load()&(stCtxUsed|stInc0Ended) != stInc0Ended {
+		return // asked for, or it may still be written: a start the supervisor gave up on may still run
+	}
+	if e, ok := inc.cx.ctx.(ctxEnder); ok {
+		if ended := e.Ended(hook.Token{}); ended != nil {
+			inc.cx.ctx = ended
 		}
 	}
 }

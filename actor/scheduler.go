@@ -438,6 +438,24 @@ func (c *cell[M]) retire(newest *incarnation[M]) {
 	}
 }
 
+// clearHasInc clears stHasInc as inc ends, in one locked instruction,
+// with stInc0Ended if inc is the first incarnation. c.mu is held. (Apart
+// from end, whose frame is on the crash path's small stack.)
+//
+//go:noinline
+func (c *cell[M]) clearHasInc(inc *incarnation[M]) {
+	if inc != &c.inc0 {
+		c.state.And(^stHasInc)
+		return
+	}
+	for {
+		st := c.state.Load()
+		if c.state.CompareAndSwap(st, st&^stHasInc|stInc0Ended) {
+			return
+		}
+	}
+}
+
 // end finishes an incarnation on the activation goroutine: PostStop, then
 // detach from the cell, then tell the supervisor. The mailbox is left as it
 // is for the next incarnation (or for dispose). Replies the incarnation
@@ -454,7 +472,7 @@ func (c *cell[M]) end(inc *incarnation[M], err error, stopped bool) (final bool)
 	c.mu.Lock()
 	if c.inc == inc {
 		c.inc = nil
-		c.state.And(^stHasInc)
+		c.clearHasInc(inc)
 		if stopped || isNormal(err) {
 			c.noteEnd(nil)
 		} else {

@@ -43,3 +43,55 @@ func TestRegressionSpawnInAllocatesTheCellAndTheChildRecord(t *testing.T) {
 		t.Errorf("a spawn on the lane allocated %v objects; want 2 (the cell, the child record)", allocs)
 	}
 }
+
+// TestRegressionStoppedActorKeepsNoChildRecord: a Ref keeps its actor's
+// cell alive, and the cell kept its first incarnation's context, which is
+// the supervisor's record of the child (160 bytes), for as long as the
+// Ref lived: a program keeping the Refs of many stopped actors kept every
+// record (issue 10, spawn + 1 message + stop: 486 B held per stopped
+// actor, 348 without the record). Once the actor has stopped for good, the
+// cell holds a context that is cancelled and has the tree's values but
+// nothing of the record; an actor that asked for its context keeps the one
+// it was given.
+func TestRegressionStoppedActorKeepsNoChildRecord(t *testing.T) {
+	type key struct{}
+	sys := NewSystem("sys", WithSystemLogger(quiet))
+	if err := sys.Start(context.WithValue(context.Background(), key{}, "v")); err != nil {
+		t.Fatal(err)
+	}
+	defer sys.Shutdown(context.Background())
+	for _, asked := range []bool{false, true} {
+		var given context.Context
+		ref, err := SpawnIn(sys, "a"+strconv.FormatBool(asked), func() Actor[int] {
+			return Func[int](func(cx *Context[int], _ int) error {
+				given = cx.ctx
+				if asked {
+					_ = cx.Context()
+				}
+				return supervisor.ErrShutdown
+			})
+		}, WithRestart(supervisor.Temporary))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = ref.Send(1)
+		<-ref.Done()
+		c := ref.c
+		c.mu.Lock()
+		kept := c.inc0.cx.ctx
+		c.mu.Unlock()
+		switch {
+		case asked && kept != given:
+			t.Errorf("an actor that asked for its context: the cell's is now %v, want the one it was given", kept)
+		case !asked && kept == given:
+			t.Errorf("a stopped actor's cell still holds its incarnation's context (the supervisor's child record)")
+		case !asked && (kept.Err() != context.Canceled || kept.Value(key{}) != "v"):
+			t.Errorf("the stopped actor's context: Err %v, value %v; want context.Canceled and the tree's value", kept.Err(), kept.Value(key{}))
+		}
+		select {
+		case <-kept.Done():
+		default:
+			t.Errorf("asked %v: the stopped actor's context is not done", asked)
+		}
+	}
+}

@@ -86,6 +86,37 @@ type afterFunc struct {
 
 var closedDone = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
+// endedCtx is the context a child that has stopped for good keeps in
+// place of its incarnation's (see Ended): cancelled, with the same values,
+// and shared by every child of the run, so that it holds no child's
+// record. The hook methods make a late call through it (an actor's end
+// racing a supervisor that gave up on it) do nothing rather than panic.
+type endedCtx struct{ base context.Context }
+
+func (*endedCtx) Deadline() (time.Time, bool)        { return time.Time{}, false }
+func (*endedCtx) Done() <-chan struct{}              { return closedDone }
+func (*endedCtx) Err() error                         { return context.Canceled }
+func (e *endedCtx) Value(key any) any                { return e.base.Value(key) }
+func (*endedCtx) ExitChild(hook.Token, error)        {}
+func (*endedCtx) OnCancelStopChild(hook.Token) bool  { return false }
+func (*endedCtx) StopOnCancelInline(hook.Token) bool { return false }
+func (*endedCtx) Ended(hook.Token) context.Context   { return nil }
+
+// Ended returns the context a child that has stopped for good may keep
+// instead of c, once its incarnation has reported its exit (nil before):
+// cancelled, with c's values, holding nothing of c. An actor's cell keeps
+// its first incarnation's context for as long as anyone holds its Ref, and
+// with it this incarnation's child record (160 bytes), which a program
+// that keeps the Refs of many stopped actors would otherwise keep too
+// (issue 10: spawn + 1 message + stop). The hook.Token keeps the agreement
+// out of reach of code outside this module; see package hook.
+func (c *incCtx) Ended(hook.Token) context.Context {
+	if c.flags.Load()&incExited == 0 || c.r == nil || c.r.ended == nil {
+		return nil
+	}
+	return c.r.ended
+}
+
 // Deadline reports none: a child's context lives as long as the child.
 func (c *incCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
 

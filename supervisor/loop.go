@@ -104,11 +104,14 @@ type run struct {
 	held     bool
 	launched Launcher
 	owes     atomic.Bool
+
+	ended *endedCtx // what children that stopped for good keep as their context (see incCtx.Ended)
 }
 
 func newRun(s *Supervisor, ctx context.Context) *run {
+	base := context.WithoutCancel(ctx)
 	return &run{
-		s: s, in: newInbox(), ctx: ctx, base: context.WithoutCancel(ctx),
+		s: s, in: newInbox(), ctx: ctx, base: base, ended: &endedCtx{base: base},
 		started: make(chan error, 1), done: s.done, f: &s.children,
 		intensity: intensity{max: s.cfg.maxRestarts, period: s.cfg.period},
 		jobs:      make(map[*restartJob]struct{}),
