@@ -158,15 +158,13 @@ func (d *dispatcher) pay(carried bool) {
 // wake-up: the actor it restarted carries the payment if it can, or the
 // loop pays now.
 func (r *run) settleHeld() {
-	if l := r.launched; l != nil {
-		if ec, ok := l.(eventCarrier); ok {
-			r.owes.Store(true) // before the carrier can pay
-			if ec.CarryEvents(hook.Token{}) {
-				r.held = false
-				return
-			}
-			r.owes.Store(false)
+	if ec := r.carrier; ec != nil {
+		r.owes.Store(true) // before the carrier can pay
+		if ec.CarryEvents(hook.Token{}) {
+			r.held = false
+			return
 		}
+		r.owes.Store(false)
 	}
 	r.wakeHeld()
 }

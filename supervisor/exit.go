@@ -42,7 +42,7 @@ func (r *run) onExit(inc *incarnation) {
 	if r.held {
 		r.settleHeld()
 	}
-	r.launched = nil
+	r.carrier = nil
 	if !normal {
 		// Here, where the stack has room (see NewPanicError), and after
 		// the restart, which need not wait for the allocation.

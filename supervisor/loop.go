@@ -96,14 +96,14 @@ type run struct {
 
 	// A restart's held wake-ups (see holdWakes in dispatch.go). The
 	// loop alone uses holding (its emits may hold a parked delivery
-	// goroutine's wake-up), held (one did) and launched (the Launcher
-	// the restart started, which may carry them); owes says that some
+	// goroutine's wake-up), held (one did) and carrier (the actor the
+	// restart launched, which may carry them); owes says that some
 	// may still be owed, for whoever pays them: the restarted actor's
 	// activation, or the loop's next turn.
-	holding  bool
-	held     bool
-	launched Launcher
-	owes     atomic.Bool
+	holding bool
+	held    bool
+	carrier eventCarrier
+	owes    atomic.Bool
 
 	ended *endedCtx // what children that stopped for good keep as their context (see incCtx.Ended)
 }

@@ -67,13 +67,20 @@ func (r *run) startChildWith(c *child, restarted bool, made Child) (err error) {
 	cancel := inc.cancel
 	c.inc = inc
 	launcher, isLauncher := inst.(Launcher)
-	if r.holding && (isSub || !isLauncher) {
-		// Only an actor can carry a restart's held wake-ups (see
-		// holdWakes): the loop pays them now, before the incarnation's
-		// goroutine starts, as emit would have, and holds no more.
-		r.holding = false
-		if r.held {
-			r.wakeHeld()
+	var carrier eventCarrier
+	if r.holding {
+		if isLauncher && !isSub {
+			carrier, _ = inst.(eventCarrier)
+		}
+		if carrier == nil {
+			// Only an actor can carry a restart's held wake-ups (see
+			// holdWakes): the loop pays them now, before the
+			// incarnation's goroutine (if any) starts, as emit would
+			// have, and holds no more.
+			r.holding = false
+			if r.held {
+				r.wakeHeld()
+			}
 		}
 	}
 	if isSub {
@@ -98,8 +105,8 @@ func (r *run) startChildWith(c *child, restarted bool, made Child) (err error) {
 			cancel()
 			return err
 		}
-		if r.holding {
-			r.launched = launcher // it may carry the restart's held wake-ups
+		if carrier != nil {
+			r.carrier = carrier // it may carry the restart's held wake-ups
 		}
 	}
 	c.setState(ChildRunning)
