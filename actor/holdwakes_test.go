@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/airssys/rt/supervisor"
 )
@@ -127,6 +128,31 @@ func TestRestartEventsAreNotHeldBehindABlockedReceive(t *testing.T) {
 		synctest.Wait()
 		if !log.has(supervisor.EventChildFailed) || !log.has(supervisor.EventChildRestarted) {
 			t.Fatalf("events while the restarted actor blocks, after a turn of the loop: %v, want child_failed and child_restarted", log.kinds)
+		}
+	})
+}
+
+// Nor does a held wake-up wait for the supervisor's next turn when no turn
+// comes: a millisecond after the restart the events are delivered, while
+// the restarted actor's first Receive still blocks and nothing else
+// happens in the tree. (Fails without the supervisor's oweLimit timer: the
+// events then wait for release, a subscriber such as the observer's
+// counts and live view showing no crash for as long as that Receive runs.)
+func TestRegressionHeldRestartEventsArriveWithinAMillisecond(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		defer close(release)
+		_, log, handled := restartWithQueued(t, release)
+		if log.has(supervisor.EventChildFailed) {
+			t.Fatalf(`delivered at once, while "next" runs: %v (the hold is gone; the test no longer sees the bound)`, log.kinds)
+		}
+		time.Sleep(time.Millisecond)
+		synctest.Wait()
+		if handled.Load() {
+			t.Fatal(`"next" returned before release`)
+		}
+		if !log.has(supervisor.EventChildFailed) || !log.has(supervisor.EventChildRestarted) {
+			t.Fatalf("events a millisecond after the restart, with its first Receive blocked: %v, want child_failed and child_restarted", log.kinds)
 		}
 	})
 }

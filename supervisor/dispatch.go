@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/airssys/rt/internal/hook"
 )
@@ -85,9 +86,12 @@ const (
 // at the end of the exit's handling. The loop also pays whatever is still
 // owed at its next turn and at its end (an ancestor's dispatchers stay
 // open after it), drain pays before it waits, and a closing
-// dispatcher is woken anyway: a held wake-up is late by at most the
-// restarted actor's first message (or until the loop's next turn, if that
-// message's Receive does not return), and log lines are never held.
+// dispatcher is woken anyway. A timer pays what is still owed
+// heldWakeLimit (1 ms) after the carry (armed at most once at a time, so
+// a crash loop pays that way about once per millisecond, not once per
+// restart): a held wake-up is late by at most the restarted actor's first
+// message or heldWakeLimit, whichever ends first, and log lines are never
+// held.
 //
 // A paid delivery goroutine does not linger after its batch: lingering
 // would put it on the run queue ahead of the restarted activation's own
@@ -162,11 +166,34 @@ func (r *run) settleHeld() {
 		r.owes.Store(true) // before the carrier can pay
 		if ec.CarryEvents(hook.Token{}) {
 			r.held = false
+			if !r.oweArmed.Load() {
+				r.armOweLimit()
+			}
 			return
 		}
 		r.owes.Store(false)
 	}
 	r.wakeHeld()
+}
+
+// heldWakeLimit bounds how late a carried restart's events reach their
+// handlers when the restarted actor's first Receive takes long (see
+// holdWakes).
+const heldWakeLimit = time.Millisecond
+
+// armOweLimit starts the bound on carried wake-ups (run.oweLimit). Its
+// function clears oweArmed before it pays: a carry that saw it still armed
+// stored owes before that, so the payment covers it.
+func (r *run) armOweLimit() {
+	r.oweArmed.Store(true)
+	if r.oweLimit == nil {
+		r.oweLimit = time.AfterFunc(heldWakeLimit, func() {
+			r.oweArmed.Store(false)
+			r.payHeld(false)
+		})
+		return
+	}
+	r.oweLimit.Reset(heldWakeLimit)
 }
 
 // wakeHeld is the loop's own payment of the wake-ups its emits held.

@@ -104,6 +104,13 @@ type run struct {
 	held    bool
 	carrier eventCarrier
 	owes    atomic.Bool
+	// oweLimit pays what is still owed heldWakeLimit after a carried
+	// restart (see holdWakes): a restarted actor whose first Receive
+	// blocks does not hold its restart's events for as long. Armed by
+	// the loop when it is not armed already (oweArmed), so a crash loop
+	// resets it about once per heldWakeLimit, not once per restart.
+	oweLimit *time.Timer
+	oweArmed atomic.Bool
 
 	ended *endedCtx // what children that stopped for good keep as their context (see incCtx.Ended)
 }
@@ -166,6 +173,9 @@ func (r *run) deferred(rest []msg) {
 // finish ends the run: every child has stopped by now.
 func (r *run) finish(err error) {
 	s := r.s
+	if r.oweLimit != nil {
+		r.oweLimit.Stop()
+	}
 	if r.owes.Load() {
 		r.payHeld(false) // an ancestor's dispatchers are not closed by this end (see holdWakes)
 	}

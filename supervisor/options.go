@@ -89,9 +89,9 @@ func WithLogger(l *slog.Logger) Option {
 // supervisors below it, in order, on a goroutine of its own: a slow handler
 // delays its own events, never supervision. Nor does observing delay a
 // restart: when a restarted actor has a message waiting, the restart's
-// events reach fn once the actor has handled that message (or at the
-// supervisor's next turn, if that Receive does not return first); log
-// lines are never held back.
+// events reach fn once the actor has handled that message, or a
+// millisecond later if that Receive takes longer; log lines are never
+// held back.
 func WithEventHandler(fn func(Event)) Option {
 	return func(c *config) {
 		if fn == nil {

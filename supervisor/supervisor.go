@@ -52,7 +52,7 @@ type subscriber struct {
 // still delivered. cancel waits until fn is no
 // longer running (or at once when called from fn itself); fn is not
 // called after cancel returns. A restart's events may reach fn a message
-// late, as with WithEventHandler.
+// (at most a millisecond) late, as with WithEventHandler.
 func (s *Supervisor) Subscribe(fn func(Event)) (cancel func()) {
 	if fn == nil {
 		return func() {}
