@@ -173,6 +173,7 @@ func (n *Node) onHeartbeat(msg *nats.Msg) {
 	m.settled = settled
 	m.info.Kinds = list
 	m.info.LastHeartbeat = now
+	m.checks = 0
 	if !m.info.Up {
 		m.info.Up = true
 		n.emitLocked(NodeEvent{Kind: NodeUp, Node: name, Time: now})
@@ -181,12 +182,24 @@ func (n *Node) onHeartbeat(msg *nats.Msg) {
 	n.afterDown(down)
 }
 
-// checkMembers declares down the peers silent for the window.
+// checkMembers declares down the peers silent for the window, and for as
+// many of this node's own checks (misses) as heartbeats they missed.
+//
+// The second condition is for a stall of this node: a GC pause, a VM
+// descheduled, a processor starved. Its ticker drops the ticks it could
+// not deliver, so the first check after a stall sees every peer silent
+// for the whole stall, while their heartbeats of that time wait unread in
+// the connection; one check, not misses of them, has passed. Counting
+// checks makes this node's stall its own, not its peers' silence; a peer
+// that really went silent is declared down after the window as before
+// (the ticks that come each interval are those checks), or at most misses
+// intervals after this node resumes.
 func (n *Node) checkMembers(now time.Time) {
 	var down []string
 	n.mu.Lock()
 	for name, m := range n.members {
-		if m.info.Up && now.Sub(m.info.LastHeartbeat) > n.window() {
+		m.checks++
+		if m.info.Up && m.checks >= n.misses && now.Sub(m.info.LastHeartbeat) > n.window() {
 			m.info.Up = false
 			m.why = errMissed
 			n.emitLocked(NodeEvent{Kind: NodeDown, Node: name, Time: now, Reason: errMissed})

@@ -116,6 +116,9 @@ type member struct {
 	// why: the reason of its latest NodeDown, which a request to it
 	// while it is down reports.
 	why error
+	// checks: this node's membership checks since its latest heartbeat
+	// (see checkMembers).
+	checks int
 }
 
 // NodeInfo describes a member of the cluster as this node sees it.

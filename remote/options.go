@@ -67,7 +67,10 @@ func WithNATSOptions(opts ...nats.Option) Option {
 
 // WithHeartbeat sets how often the node announces itself (interval) and how
 // many announcements a peer may miss before it is declared down (misses):
-// failure detection takes interval*misses. Defaults: 250ms x 4.
+// failure detection takes interval*misses. A stall of this node itself (a
+// long GC pause, a starved processor) does not count as its peers'
+// silence: they are declared down only once misses of its own checks have
+// passed without their heartbeats. Defaults: 250ms x 4.
 func WithHeartbeat(interval time.Duration, misses int) Option {
 	return func(c *config) {
 		if interval <= 0 || misses < 1 {
