@@ -1,6 +1,7 @@
 package benchmarks
 
 import (
+	"runtime"
 	"sync"
 	"testing"
 
@@ -24,7 +25,11 @@ func (a oneShot) PostStop(*actor.Context[Msg])         { a.stopped.Done() }
 // library's registry), sends it one message, and the actor stops itself
 // when it handles it. The timer runs until every actor has stopped for good
 // (its stop hook has run and it is gone from the registry). The issue's
-// size is 100,000 actors: -benchtime 100000x.
+// size is 100,000 actors: -benchtime 100000x. Neither side keeps a handle
+// to the actors it spawned: a held handle keeps a stopped actor's memory
+// live, which costs the next spawns fresh pages and garbage-collector
+// marking (22% of AirsSys-RT's time per actor when its side alone kept a
+// []Ref, BENCHMARKS.md).
 //
 // AirsSys-RT's actors are Temporary, spawned with SpawnIn under the
 // System's root, a running OneForOne supervisor: the form the supervisor
@@ -64,7 +69,6 @@ func BenchmarkSpawnMessageStop(b *testing.B) {
 		// Made once, as protoactor-go's Props are.
 		opts := []actor.Option{actor.WithRestart(supervisor.Temporary), actor.WithMailbox(actor.Unbounded())}
 		spawn := func(names []string) {
-			refs := make([]actor.Ref[Msg], len(names))
 			stopped.Add(len(names))
 			for i, name := range names {
 				ref, err := actor.SpawnIn(sys, name, factory, opts...)
@@ -72,11 +76,14 @@ func BenchmarkSpawnMessageStop(b *testing.B) {
 					b.Fatal(err)
 				}
 				_ = ref.Send(Msg(i))
-				refs[i] = ref
 			}
 			stopped.Wait()
-			for _, ref := range refs {
-				<-ref.Done()
+			// PostStop runs before the actor leaves the registry (OTP's
+			// order: terminate, then the name is free), so the last few
+			// may still be registered: wait for them without keeping a
+			// Ref per actor, as protoactor-go's side keeps no PID.
+			for len(sys.Names()) != 0 {
+				runtime.Gosched()
 			}
 		}
 		spawn(names(spawnWarmup))
