@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strings"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Sentinel errors, matched with errors.Is. Errors returned by this package
@@ -56,6 +57,13 @@ var (
 // [Event.String] show it. (Stack used to be a []byte field filled by
 // debug.Stack at every recover, which cost tens of microseconds per crash
 // whether or not anyone read it.)
+//
+// Panics with the same value (the same dynamic type and the same data
+// word: a sentinel error, a string constant, the runtime's nil
+// dereference) from the same stack may be reported as one *PanicError,
+// which a child crashing in a loop then does not allocate again for each
+// crash. Its fields are not written once it is returned: match it with
+// errors.Is and errors.As, not by pointer.
 type PanicError struct {
 	Value any // the value passed to panic
 
@@ -65,11 +73,16 @@ type PanicError struct {
 }
 
 // panicStack is the stack of a panic as program counters: pcs[:n], from
-// the deferred function that recovered on. It is written once, by the
-// NewPanicError that captures it, and only read once published.
+// the deferred function that recovered on. n, fp and pcs are written once,
+// by the NewPanicError that captures it, and only read once published.
 type panicStack struct {
 	n   int32
+	fp  bool // pcs were read off the frame-pointer chain (see fpSame)
 	pcs [maxPanicDepth]uintptr
+
+	// last is the PanicError made last with this stack, which the next
+	// panic of the same value from the same stack returns again.
+	last atomic.Pointer[PanicError]
 }
 
 // maxPanicDepth bounds the frames a PanicError records: the panic site is
@@ -90,24 +103,60 @@ func NewPanicError(v any) *PanicError {
 	// a few words: the error comes ready-made from the spares (refilled
 	// by the supervisor's goroutine, see refillPanicSpares) and the program
 	// counters are read off the frame-pointer chain.
+	//
+	// A child that crashes in a loop panics from the same place each
+	// time: when the frame-pointer chain from here is the stack of the
+	// last panic, nothing is captured, and when the value is that panic's
+	// too, its PanicError is the answer (loads only: no locked instruction
+	// and no allocation). A fault never matches: its chain holds
+	// runtime.sigpanic, and a stack captured at a fault is not marked fp.
+	stk := lastStack.Load()
+	if !fastCallers || stk == nil || !fpSame(&stk.pcs, int(stk.n)) {
+		st := stackSpare.Swap(nil)
+		if st == nil {
+			st = new(panicStack)
+		}
+		st.n, st.fp = 0, false
+		if fastCallers {
+			st.n, st.fp = int32(fpCallers(st.pcs[:])), true
+		}
+		if _, rt := v.(runtime.Error); st.n == 0 || rt && faulted(st.pcs[:st.n]) {
+			st.n, st.fp = int32(runtime.Callers(2, st.pcs[:])), false // from the caller of NewPanicError on
+		}
+		stk = internStack(st)
+	}
+	if e := stk.last.Load(); e != nil && sameValue(e.Value, v) {
+		return e
+	}
 	e := takePanicSpare()
 	if e == nil {
 		e = new(PanicError)
 	}
-	e.Value = v
-	st := stackSpare.Swap(nil)
-	if st == nil {
-		st = new(panicStack)
+	e.Value, e.stk = v, stk
+	stk.last.Store(e) // e is written: published
+	if stk.fp && lastStack.Load() != stk {
+		lastStack.Store(stk)
 	}
-	st.n = 0
-	if fastCallers {
-		st.n = int32(fpCallers(st.pcs[:]))
-	}
-	if _, rt := v.(runtime.Error); st.n == 0 || rt && faulted(st.pcs[:st.n]) {
-		st.n = int32(runtime.Callers(2, st.pcs[:])) // from the caller of NewPanicError on
-	}
-	e.stk = internStack(st)
 	return e
+}
+
+// lastStack is the stack NewPanicError made its last PanicError with,
+// when that stack was read off the frame-pointer chain.
+var lastStack atomic.Pointer[panicStack]
+
+// sameValue reports whether a and b hold the same value by identity: the
+// same dynamic type and the same data word (the same pointer, or the same
+// boxed copy, which an interface never writes again). It is ==, without
+// its panic on types that are not comparable and without calling into
+// the runtime; values equal but boxed apart are not the same. It is
+// nosplit and not inlined for NewPanicError's frame (see internStack): the
+// copies of a and b it needs to take their addresses live in its own.
+//
+//go:nosplit
+//go:noinline
+func sameValue(a, b any) bool {
+	type eface struct{ typ, data unsafe.Pointer }
+	return *(*eface)(unsafe.Pointer(&a)) == *(*eface)(unsafe.Pointer(&b))
 }
 
 // A child that keeps crashing crashes the same way, with the same stack

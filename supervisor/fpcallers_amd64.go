@@ -12,5 +12,14 @@ package supervisor
 //go:noescape
 func fpCallers(pcs []uintptr) int
 
+// fpSame reports whether the frame-pointer chain from its caller's frame
+// is the stack pcs[:n] that fpCallers recorded from the same caller: the
+// same return addresses, and no more of them unless n is maxPanicDepth
+// (where the record was cut). It reads and compares, without a frame or
+// a stack check, as fpCallers does.
+//
+//go:noescape
+func fpSame(pcs *[maxPanicDepth]uintptr, n int) bool
+
 // fastCallers reports whether fpCallers may be used.
 const fastCallers = true

@@ -6,4 +6,7 @@ package supervisor
 // NewPanicError calls runtime.Callers instead.
 func fpCallers([]uintptr) int { return 0 }
 
+// fpSame is not used either.
+func fpSame(*[maxPanicDepth]uintptr, int) bool { return false }
+
 const fastCallers = false

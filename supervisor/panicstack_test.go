@@ -153,15 +153,19 @@ func TestNewPanicErrorTakesASpare(t *testing.T) {
 		batches[i] = new(panicBatch)
 	}
 	errBoom := errors.New("boom")
+	vals := make([]error, n*panicBatchLen) // a value of its own each: no PanicError to share
+	for i := range vals {
+		vals[i] = fmt.Errorf("boom %d: %w", i, errBoom)
+	}
 	got := make([]*PanicError, 0, n*panicBatchLen)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	for i := range n {
 		panicSpares.Store(batches[i])
-		for range panicBatchLen {
+		for j := range panicBatchLen {
 			func() {
 				defer func() { got = append(got, NewPanicError(recover())) }()
-				panic(errBoom)
+				panic(vals[i*panicBatchLen+j])
 			}()
 		}
 	}
@@ -170,7 +174,7 @@ func TestNewPanicErrorTakesASpare(t *testing.T) {
 		t.Fatalf("%d allocations for %d panics", m, n*panicBatchLen)
 	}
 	for i, pe := range got {
-		if pe != &batches[i/panicBatchLen].errs[i%panicBatchLen] || !errors.Is(pe, errBoom) ||
+		if pe != &batches[i/panicBatchLen].errs[i%panicBatchLen] || pe.Value != vals[i] || !errors.Is(pe, errBoom) ||
 			!strings.Contains(pe.At(), "TestNewPanicErrorTakesASpare") {
 			t.Fatalf("panic %d: %p %v at %q", i, pe, pe, pe.At())
 		}
@@ -236,11 +240,14 @@ func TestPanicErrorFaultsOnly(t *testing.T) {
 // reads as the runtime's own unwinder sees it; a panic from elsewhere
 // gets a stack of its own.
 func TestPanicErrorsShareIdenticalStacks(t *testing.T) {
-	crash := func() { nested(2, func() { panic("again") }) }
+	vals := []error{errors.New("again 0"), errors.New("again 1"), errors.New("again 2"), errors.New("again 3")}
+	var v error
+	crash := func() { nested(2, func() { panic(v) }) }
 	var first *PanicError
 	var want []runtime.Frame
-	for i := range 4 {
+	for i := range vals {
 		refillPanicSpares()
+		v = vals[i]
 		again, w := recordPanic(crash) // one call site: the same program counters each time
 		if i == 0 {
 			first, want = again, w
@@ -249,8 +256,8 @@ func TestPanicErrorsShareIdenticalStacks(t *testing.T) {
 		if again.stk != first.stk {
 			t.Fatalf("stack not shared: %p and %p", again.stk, first.stk)
 		}
-		if again == first || again.Value != "again" {
-			t.Fatalf("%p %v", again, again.Value)
+		if again == first || again.Value != vals[i] || first.Value != vals[0] {
+			t.Fatalf("%p %v, first %p %v", again, again.Value, first, first.Value)
 		}
 		comparePanicFrames(t, again, want)
 	}
@@ -292,5 +299,130 @@ func TestRepeatedPanicsAllocateLittle(t *testing.T) {
 	var first, last *PanicError
 	if !errors.As(errs[0], &first) || !errors.As(errs[n-1], &last) || first.stk != last.stk || !strings.Contains(last.At(), "TestRepeatedPanicsAllocateLittle") {
 		t.Fatalf("%v %v", errs[0], errs[n-1])
+	}
+}
+
+// A child crashing in a loop panics with the same value from the same
+// place each time: those panics get one PanicError, which allocates
+// nothing after the first and still names the stack; a different value,
+// or the same value from elsewhere, gets a PanicError of its own.
+func TestRepeatedIdenticalPanicsShareOnePanicError(t *testing.T) {
+	errLoop := errors.New("loop")
+	var v any
+	crash := func() { nested(2, func() { panic(v) }) }
+	// panicAt panics with val from the one call site, or from another
+	// place when elsewhere is set.
+	panicAt := func(val any, elsewhere bool) (*PanicError, []runtime.Frame) {
+		v = val
+		if elsewhere {
+			return recordPanic(func() { nested(3, func() { panic(v) }) })
+		}
+		return recordPanic(crash)
+	}
+	errOther := errors.New("loop") // equal text, another value
+	sl := []int{1}
+	m := map[string]int{}
+	steps := []struct {
+		val       any
+		elsewhere bool
+	}{
+		{errLoop, false}, {errLoop, false}, {errLoop, false}, // 0-2: one PanicError
+		{errOther, false},        // 3: another value
+		{errLoop, true},          // 4: the first value from another place
+		{errLoop, false},         // 5: back at the first place
+		{sl, false}, {sl, false}, // 6, 7: not comparable, boxed anew each time
+		{m, false}, {m, false}, // 8, 9: a map is a pointer: the same value
+	}
+	pes := make([]*PanicError, len(steps))
+	for i, st := range steps {
+		var want []runtime.Frame
+		pes[i], want = panicAt(st.val, st.elsewhere) // one call site (two places)
+		comparePanicFrames(t, pes[i], want)
+		if i < 6 && pes[i].Value != st.val {
+			t.Fatalf("step %d: value %v, want %v", i, pes[i].Value, st.val)
+		}
+	}
+	for _, c := range []struct {
+		a, b int
+		same bool
+	}{{0, 1, true}, {0, 2, true}, {0, 3, false}, {0, 4, false}, {3, 4, false}, {6, 7, false}, {8, 9, true}, {0, 8, false}} {
+		if (pes[c.a] == pes[c.b]) != c.same {
+			t.Fatalf("steps %d and %d: %p and %p, want the same one: %v", c.a, c.b, pes[c.a], pes[c.b], c.same)
+		}
+	}
+	if pes[3].stk != pes[0].stk || pes[4].stk == pes[0].stk || pes[5].stk != pes[0].stk {
+		t.Fatal("stacks not shared as they should be")
+	}
+	if pes[0].Value != errLoop {
+		t.Fatalf("the first PanicError was written again: %v", pes[0].Value)
+	}
+	v = errLoop
+	recordPanicOnly(crash)
+	if allocs := testing.AllocsPerRun(100, func() { recordPanicOnly(crash) }); allocs != 0 {
+		t.Fatalf("%v allocations per identical panic", allocs)
+	}
+}
+
+// recordPanicOnly is recordPanic without the frames it reads for
+// comparison (which allocate).
+func recordPanicOnly(f func()) (pe *PanicError) {
+	defer func() { pe = NewPanicError(recover()) }()
+	f()
+	return nil
+}
+
+// Runtime errors repeat too (a nil dereference is always the same value):
+// faults, whose stacks come from the runtime's unwinder, and calls that
+// raise them share a PanicError as panics by value do, and keep their
+// stacks exact.
+func TestRepeatedRuntimeErrorsShareOnePanicError(t *testing.T) {
+	var nilPtr *struct{ x int }
+	var nilMap map[string]int
+	for _, f := range []func(){
+		func() { nested(2, func() { nilPtr.x++ }) },
+		func() { nested(2, func() { sinkInt = leafLoad(nilPtr) }) },
+		func() { nested(2, func() { nilMap["x"] = 1 }) },
+	} {
+		var first *PanicError
+		for i := range 3 {
+			pe, want := recordPanic(f) // one call site: the same stack each time
+			comparePanicFrames(t, pe, want)
+			if i == 0 {
+				first = pe
+			} else if pe != first {
+				t.Fatalf("%v: %p, then %p", pe.Value, first, pe)
+			}
+		}
+	}
+}
+
+// Panics on many goroutines at once, from one place, with values that
+// repeat and values that do not: each PanicError holds the value its
+// panic raised and the stack it came from (run with -race).
+func TestConcurrentPanicsKeepTheirValues(t *testing.T) {
+	errSame := errors.New("same")
+	const goroutines, each = 4, 500
+	done := make(chan error, goroutines)
+	for g := range goroutines {
+		go func() {
+			for i := range each {
+				var v any = errSame
+				if i%3 == 0 {
+					v = fmt.Errorf("own %d/%d", g, i)
+				}
+				refillPanicSpares()
+				pe := recordPanicOnly(func() { nested(1, func() { panic(v) }) })
+				if pe.Value != v || !strings.Contains(pe.At(), "TestConcurrentPanicsKeepTheirValues") {
+					done <- fmt.Errorf("goroutine %d, panic %d: %v at %q", g, i, pe.Value, pe.At())
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range goroutines {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
