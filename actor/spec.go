@@ -120,13 +120,15 @@ func Spec[M any](name string, factory func() Actor[M], opts ...Option) (supervis
 }
 
 func newSpec[M any](name string, factory func() Actor[M], opts []Option) (supervisor.Spec, Ref[M], error) {
-	return newSpecIn(nil, name, factory, opts)
+	return newSpecIn(nil, false, name, factory, opts)
 }
 
 // newSpecIn is newSpec with sys, if not nil, as if WithSystem(sys) came
 // after opts: SpawnIn passes it so, without a closure and a copy of opts
-// per actor.
-func newSpecIn[M any](sys *System, name string, factory func() Actor[M], opts []Option) (supervisor.Spec, Ref[M], error) {
+// per actor. root says that the spec is for sys's root, where spawn
+// tries the lane first: the cell is then made with stRootName if the lane
+// may take it, in the one store of its settings (see spawnOnLane).
+func newSpecIn[M any](sys *System, root bool, name string, factory func() Actor[M], opts []Option) (supervisor.Spec, Ref[M], error) {
 	o := options{throughput: defaultThroughput}
 	for _, opt := range opts {
 		if opt != nil {
@@ -140,6 +142,9 @@ func newSpecIn[M any](sys *System, name string, factory func() Actor[M], opts []
 	st := cellState(o.mailbox.policy, o.drain)
 	if o.restart == supervisor.Temporary {
 		st |= stTemporary
+	}
+	if root && laneable(o.significant, o.health) {
+		st |= stRootName
 	}
 	c.state.Store(st) // one locked instruction for the Spec's settings, not one each
 	if o.throughput != defaultThroughput {
@@ -209,7 +214,7 @@ func spawn[M any](sup *supervisor.Supervisor, sys *System, name string, factory 
 	if sup == nil {
 		return Ref[M]{}, fmt.Errorf("actor %q: %w: nil supervisor", name, ErrInvalidSpec)
 	}
-	spec, ref, err := newSpecIn(sys, name, factory, opts)
+	spec, ref, err := newSpecIn(sys, sys != nil && sys.root == sup, name, factory, opts)
 	if err != nil {
 		return Ref[M]{}, err
 	}
@@ -244,11 +249,14 @@ func spawn[M any](sup *supervisor.Supervisor, sys *System, name string, factory 
 // and Names find it. It reports false if the lane could not take it
 // (the root does not run, say): then nothing was done.
 func spawnOnLane[M any](s *System, spec *supervisor.Spec, ref Ref[M]) (Ref[M], bool, error) {
-	if spec.Significant || spec.Health != (supervisor.HealthPolicy{}) || spec.New != nil || spec.Dispose != nil {
+	c := ref.c
+	if !laneable(spec.Significant, spec.Health) || spec.New != nil || spec.Dispose != nil {
+		c.state.And(^stRootName)
 		return Ref[M]{}, false, nil // not for the lane (the lane refuses the first two)
 	}
-	c := ref.c
-	c.state.Or(stRootName)
+	if c.state.Load()&stRootName == 0 {
+		c.state.Or(stRootName) // SpawnIn's cell has it from newSpecIn
+	}
 	ls := hook.LaneSpec{
 		Name: spec.Name, Source: spec.Source, Restart: int(spec.Restart),
 		Shutdown: time.Duration(spec.Shutdown), StartTimeout: spec.StartTimeout, Kind: spec.Kind,
@@ -263,6 +271,12 @@ func spawnOnLane[M any](s *System, spec *supervisor.Spec, ref Ref[M]) (Ref[M], b
 		return Ref[M]{}, true, err
 	}
 	return ref, true, nil
+}
+
+// laneable reports whether a spec with these settings may take a
+// supervisor's lane, which refuses significant and health-checked children.
+func laneable(significant bool, health supervisor.HealthPolicy) bool {
+	return !significant && health == (supervisor.HealthPolicy{})
 }
 
 // SpawnIn spawns an actor under sys's root supervisor, as a member of sys:

@@ -79,6 +79,7 @@ type lane struct {
 	exiting int                 // lane exits whose events the reaper has yet to emit
 	idle    *sync.Cond          // broadcast when exiting or reaping may have dropped, with waiting > 0
 	waiting int
+	cold    atomic.Pointer[coldSpec] // the last actor spawn's (see laneCold)
 }
 
 // openLane opens the lane of run r: its children have started and it
@@ -187,6 +188,14 @@ func (s *Supervisor) startLane(spec *Spec, guard func(name string, holder any) e
 	if err != nil {
 		return true, nil, err
 	}
+	return s.startLaneRecord(r, c, guard)
+}
+
+// startLaneRecord is startLane once the record of the child is made: c,
+// on the lane of run r, as it was open when its spec was checked.
+func (s *Supervisor) startLaneRecord(r *run, c *child, guard func(name string, holder any) error) (handled bool, made Child, err error) {
+	f := &s.children
+	spec := &c.spec
 	f.mu.Lock()
 	if f.lane.run != r {
 		f.mu.Unlock()

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"hash/maphash"
+	"time"
 
 	"github.com/airssys/rt/internal/hook"
 )
@@ -162,15 +163,66 @@ func (s *Supervisor) startLaneChild(spec *Spec, guard func(name string, holder a
 	return false, nil
 }
 
+// startLaneSpec is startLaneChild for the spec of an actor, as the actor
+// package gives it: the record is made straight from the few fields such a
+// spec sets, without a Spec, its checks of fields it cannot set, or the
+// comparison of a whole coldSpec per spawn (an actor spawn on the lane is
+// the path a program takes a million times). A spec the fast checks do
+// not pass takes startLaneChild, which reports it as StartChild would.
+func (s *Supervisor) startLaneSpec(ls *hook.LaneSpec, guard func(name string, holder any) error) (handled bool, err error) {
+	f := &s.children
+	r := f.lane.open.Load()
+	src, _ := ls.Source.(Source)
+	restart, shutdown := RestartPolicy(ls.Restart), ShutdownPolicy(ls.Shutdown)
+	if r == nil || src == nil || restart < DefaultRestart || restart > Temporary ||
+		shutdown < 0 && shutdown != BrutalKill && shutdown != Infinity ||
+		ls.StartTimeout < 0 || checkName(ls.Name) != nil {
+		spec := laneSpec(ls, src)
+		return s.startLaneChild(&spec, guard)
+	}
+	if restart == DefaultRestart {
+		restart = s.restart
+	}
+	c := &child{spec: childSpec{Name: ls.Name, src: src, cold: s.laneCold(restart, shutdown, ls.StartTimeout, ls.Kind)},
+		st: uint8(ChildStopped)}
+	handled, made, err := s.startLaneRecord(r, c, guard)
+	if handled {
+		return true, err
+	}
+	if made != nil {
+		spec := laneSpec(ls, src)
+		return true, s.startMade(&spec, made) // as startLaneChild does
+	}
+	return false, nil
+}
+
+// laneSpec is the Spec ls stands for.
+func laneSpec(ls *hook.LaneSpec, src Source) Spec {
+	return Spec{
+		Name: ls.Name, Source: src, Restart: RestartPolicy(ls.Restart),
+		Shutdown: ShutdownPolicy(ls.Shutdown), StartTimeout: ls.StartTimeout, Kind: ls.Kind,
+	}
+}
+
+// laneCold is the coldSpec of an actor's spec with these settings (the
+// rest zero): the one the supervisor's lane spawns used last if it
+// matches, as it does for every spawn of a program spawning many actors
+// of one kind, or the interned one.
+func (s *Supervisor) laneCold(restart RestartPolicy, shutdown ShutdownPolicy, startTimeout time.Duration, kind string) *coldSpec {
+	if c := s.children.lane.cold.Load(); c != nil && c.restart == restart && c.shutdown == shutdown &&
+		c.startTimeout == startTimeout && c.kind == kind {
+		return c
+	}
+	spec := Spec{Shutdown: shutdown, StartTimeout: startTimeout, Kind: kind}
+	c := compact(&spec, restart).cold
+	s.children.lane.cold.Store(c)
+	return c
+}
+
 // The actor package's view of a System root's names (see hook).
 func init() {
 	hook.StartLaneChild = func(sup any, ls hook.LaneSpec, guard func(name string, holder any) error) (bool, error) {
-		src, _ := ls.Source.(Source)
-		spec := Spec{
-			Name: ls.Name, Source: src, Restart: RestartPolicy(ls.Restart),
-			Shutdown: ShutdownPolicy(ls.Shutdown), StartTimeout: ls.StartTimeout, Kind: ls.Kind,
-		}
-		return sup.(*Supervisor).startLaneChild(&spec, guard)
+		return sup.(*Supervisor).startLaneSpec(&ls, guard)
 	}
 	hook.ChildSource = func(sup any, name string) any {
 		f := &sup.(*Supervisor).children
