@@ -80,6 +80,41 @@ type lane struct {
 	idle    *sync.Cond          // broadcast when exiting or reaping may have dropped, with waiting > 0
 	waiting int
 	cold    atomic.Pointer[coldSpec] // the last actor spawn's (see laneCold)
+	clock   laneClock
+}
+
+// laneClock is the wall clock of lane starts (a child's since), read with
+// one monotonic clock reading instead of time.Now's two (wall and
+// monotonic): each is a vDSO call of 20-40 ns on the VMs this runs on, for
+// every spawn. It adds the monotonic time elapsed since a base reading
+// of time.Now to that reading's wall time, and takes a new base once
+// clockRefresh has passed, so that a step of the wall clock (NTP, an
+// administrator) is followed within that time, as time.Now follows it.
+type laneClock struct {
+	base atomic.Pointer[clockBase]
+}
+
+type clockBase struct {
+	t    time.Time // with its monotonic reading
+	wall int64     // t.UnixNano()
+}
+
+// clockRefresh bounds how long laneClock goes without reading the wall
+// clock.
+const clockRefresh = time.Millisecond
+
+// unixNano is time.Now().UnixNano(), within the drift between the wall
+// and the monotonic clocks over at most clockRefresh.
+func (l *laneClock) unixNano() int64 {
+	if b := l.base.Load(); b != nil {
+		if d := time.Since(b.t); d >= 0 && d < clockRefresh {
+			return b.wall + int64(d)
+		}
+	}
+	t := time.Now()
+	b := &clockBase{t: t, wall: t.UnixNano()}
+	l.base.Store(b)
+	return b.wall
 }
 
 // openLane opens the lane of run r: its children have started and it
@@ -241,7 +276,7 @@ func (s *Supervisor) startLaneRecord(r *run, c *child, guard func(name string, h
 	}
 	inc := &c.first // zero: c is new; set field by field, not by a copy of the whole
 	inc.c, inc.inst, inc.r, inc.lane = c, inst, r, true
-	now := time.Now()
+	now := f.lane.clock.unixNano()
 	f.mu.Lock()
 	if f.lane.run != r {
 		// The supervisor began to stop while New ran: the start fails, and
@@ -256,13 +291,16 @@ func (s *Supervisor) startLaneRecord(r *run, c *child, guard func(name string, h
 	}
 	c.inc = inc
 	c.setState(ChildRunning) // under mu: lookup reads state
-	c.setSince(now)
+	c.since = now
 	f.lane.push(c)
 	f.size.Add(1)
 	f.mu.Unlock()
 	// Emitted before the launch: the child may end at once, and its exit
-	// events must follow this one.
-	r.emit(Event{Time: now, Kind: EventChildStarted, Child: c.spec.Name})
+	// events must follow this one. Built only if wanted: an Event is
+	// 130-odd bytes to fill and copy, for every spawn.
+	if r.listened(EventChildStarted) {
+		r.emit(Event{Time: time.Unix(0, now), Kind: EventChildStarted, Child: c.spec.Name})
+	}
 	if l, ok := inst.(Launcher); ok {
 		if err := callLaunch(l, inc); err != nil {
 			return true, nil, r.laneLaunchFailed(c, inc, err)
