@@ -30,9 +30,22 @@ type incCtx struct {
 	inline   bool     // first was registered by afterFuncInline: cancel calls it directly; guarded by mu()
 	stopKid  bool     // the inline slot holds the child itself (OnCancelStopChild): first is nil; guarded by mu()
 	slotUsed bool     // the first slot has been given (first or stopKid): never again, even once emptied; guarded by mu()
-	lane     bool     // the incarnation's: started on the lane, its exit may be handled there (written before it is launched)
+	lane     uint8    // the incarnation's: laneStarted or laneTemporary, or 0 (written before it is launched)
 	rare     *ctxRare // Done's channel and the AfterFuncs, behind a pointer: an actor's ctx needs none of them
 }
+
+// The values of incCtx.lane other than 0 (not started on the lane).
+const (
+	// laneStarted: started on the lane; its exit may be handled there
+	// (lane.go), or by the loop if the loop took the child.
+	laneStarted uint8 = 1 + iota
+	// laneTemporary: laneStarted, and Temporary, so that laneExit hands
+	// its exit to the reaper. Known at the start, so that the exit, on
+	// the child's goroutine, need not read the record's spec (a line the
+	// spawning goroutine wrote on another processor: a cache miss per
+	// exit).
+	laneTemporary
+)
 
 // ctxCanceled is the bit of incCtx.flags set when the ctx is cancelled,
 // above the incarnation's bits.

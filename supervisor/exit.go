@@ -17,7 +17,7 @@ func isNormal(inc *incarnation) bool {
 // onExit handles an incarnation that ended on its own.
 func (r *run) onExit(inc *incarnation) {
 	c := inc.c
-	if inc.lane {
+	if inc.lane != 0 {
 		r.f.claim(c) // the loop owns what it handles (lane.go)
 	}
 	if c.inc != inc {

@@ -275,7 +275,10 @@ func (s *Supervisor) startLaneRecord(r *run, c *child, guard func(name string, h
 		return false, inst, nil
 	}
 	inc := &c.first // zero: c is new; set field by field, not by a copy of the whole
-	inc.c, inc.inst, inc.r, inc.lane = c, inst, r, true
+	inc.c, inc.inst, inc.r, inc.lane = c, inst, r, laneStarted
+	if c.restart() == Temporary {
+		inc.lane = laneTemporary
+	}
 	now := f.lane.clock.unixNano()
 	f.mu.Lock()
 	if f.lane.run != r {
@@ -355,10 +358,11 @@ func (r *run) laneLaunchFailed(c *child, inc *incarnation, err error) error {
 	return r.laneStartFailed(c, inc, err)
 }
 
-// laneExit hands the exit of a Temporary lane child to the run's reaper,
-// which removes it where it is still on the lane, and gives the loop the
-// exits of children the loop has taken meanwhile. It reports false for the
-// exit of any other child, which goes to the loop.
+// laneExit hands the exit of a Temporary lane child (inc.lane is
+// laneTemporary: its callers check) to the run's reaper, which removes it
+// where it is still on the lane, and gives the loop the exits of children
+// the loop has taken meanwhile. It reports false if the lane has closed:
+// the exit then goes to the loop, as any other child's.
 //
 // It does as little as it can, and nothing that may call deep: this is the
 // child's goroutine (an actor's activation, started with a small stack for
@@ -368,9 +372,6 @@ func (r *run) laneLaunchFailed(c *child, inc *incarnation, err error) error {
 // 16-byte node rather than the family's mutex (such an allocation refills
 // its span, the deep path, once in hundreds).
 func (r *run) laneExit(inc *incarnation) bool {
-	if inc.c.restart() != Temporary {
-		return false
-	}
 	// Once the lane is closed, exits go to the loop, which waits for them;
 	// entering lets closeLane wait for the ones that saw it open, so that
 	// no reaper starts after the supervisor has stopped.

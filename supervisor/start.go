@@ -260,7 +260,7 @@ func (inc *incarnation) ExitChild(_ hook.Token, err error) {
 		return
 	}
 	r := inc.r
-	if inc.lane && r.laneExit(inc) {
+	if inc.lane == laneTemporary && r.laneExit(inc) {
 		return
 	}
 	r.in.pushExit(inc)
@@ -285,7 +285,7 @@ func (inc *incarnation) exitFunc() func(error) {
 			return
 		}
 		r := inc.r
-		if inc.lane && r.laneExit(inc) {
+		if inc.lane == laneTemporary && r.laneExit(inc) {
 			return
 		}
 		r.in.pushExit(inc)
@@ -297,7 +297,7 @@ func (inc *incarnation) exit(r *run, err error) {
 	if !inc.recordExit(err) {
 		return
 	}
-	if inc.lane && r.laneExit(inc) {
+	if inc.lane == laneTemporary && r.laneExit(inc) {
 		return
 	}
 	r.in.pushExit(inc)
