@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"time"
 
 	"github.com/airssys/rt/health"
@@ -180,41 +181,81 @@ func (r *run) emitHeld(e Event) { r.emitHolding(e, r.holding) }
 // held.
 func (r *run) emitHolding(e Event, hold bool) {
 	s := r.s
-	lvl := e.LogLevel()
-	logger := s.logger()
-	if !logger.Enabled(context.Background(), lvl) {
-		logger = nil
-	}
-	var wantsHandler bool
-	for p := s; p != nil && !wantsHandler; p = p.parent {
-		wantsHandler = p.cfg.handler != nil || p.subs.Load() != nil && len(*p.subs.Load()) > 0
-	}
-	if logger == nil && !wantsHandler {
+	log, handlers := r.listeners(e.LogLevel())
+	if !log && !handlers {
 		return
 	}
 	if e.Time.IsZero() { // the caller may have read the clock already
 		e.Time = time.Now()
 	}
 	e.Supervisor = r.path
-	if logger != nil && s.cfg.handler == nil {
-		s.events.push(&e, logger, nil, false)
+	if log && s.cfg.handler == nil {
+		s.events.push(&e, true, false)
 	}
 	held := false
 	for p := s; p != nil; p = p.parent {
 		if p.cfg.handler != nil {
-			var l *slog.Logger
-			if p == s {
-				l = logger
-			}
-			held = p.events.push(&e, l, p.cfg.handler, hold && l == nil) || held
+			l := log && p == s
+			held = p.events.push(&e, l, hold && !l) || held
 		}
 		if subs := p.subs.Load(); subs != nil {
 			for _, sub := range *subs {
-				held = sub.events.push(&e, nil, sub.fn, hold) || held
+				held = sub.events.push(&e, false, hold) || held
 			}
 		}
 	}
 	if held {
 		r.held = true
 	}
+}
+
+// emitInc is emitHeld for inc's start or end, an event of kind k at now
+// (EventChildStarted, EventChildRestarted, EventChildExited or
+// EventChildFailed): the events of every restart, which the dispatchers
+// record by reference rather than copy (see dispatchItem).
+func (r *run) emitInc(k EventKind, inc *incarnation, now time.Time) {
+	restarts := inc.c.rd().restarts
+	if restarts > math.MaxInt32 {
+		e := Event{Time: now, Kind: k, Child: inc.c.spec.Name, Restarts: restarts}
+		if k == EventChildFailed || k == EventChildExited {
+			e.Err = inc.err
+		}
+		r.emitHeld(e)
+		return
+	}
+	s := r.s
+	log, handlers := r.listeners(Event{Kind: k}.LogLevel())
+	if !log && !handlers {
+		return
+	}
+	hold := r.holding
+	if log && s.cfg.handler == nil {
+		s.events.pushInc(k, inc, &now, restarts, true, false)
+	}
+	held := false
+	for p := s; p != nil; p = p.parent {
+		if p.cfg.handler != nil {
+			l := log && p == s
+			held = p.events.pushInc(k, inc, &now, restarts, l, hold && !l) || held
+		}
+		if subs := p.subs.Load(); subs != nil {
+			for _, sub := range *subs {
+				held = sub.events.pushInc(k, inc, &now, restarts, false, hold) || held
+			}
+		}
+	}
+	if held {
+		r.held = true
+	}
+}
+
+// listeners reports whether this supervisor's logger logs an event at lvl,
+// and whether any handler or subscriber of it or its ancestors wants it.
+func (r *run) listeners(lvl slog.Level) (log, handlers bool) {
+	s := r.s
+	log = s.logger().Enabled(context.Background(), lvl)
+	for p := s; p != nil && !handlers; p = p.parent {
+		handlers = p.cfg.handler != nil || p.subs.Load() != nil && len(*p.subs.Load()) > 0
+	}
+	return log, handlers
 }

@@ -33,9 +33,9 @@ func (r *run) onExit(inc *incarnation) {
 	now := time.Now() // one clock read for the event and the restart's intensity and backoff
 	r.holding = true  // see holdWakes
 	if normal {
-		r.emitHeld(Event{Time: now, Kind: EventChildExited, Child: c.spec.Name, Err: inc.err, Restarts: c.rd().restarts})
+		r.emitInc(EventChildExited, inc, now)
 	} else {
-		r.emitHeld(Event{Time: now, Kind: EventChildFailed, Child: c.spec.Name, Err: inc.err, Restarts: c.rd().restarts})
+		r.emitInc(EventChildFailed, inc, now)
 	}
 	r.afterExit(c, inc.err, normal, since, now)
 	r.holding = false

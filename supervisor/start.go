@@ -119,7 +119,7 @@ func (r *run) startChildWith(c *child, restarted bool, made Child) (err error) {
 		c.rw().restarts++
 		kind = EventChildRestarted
 	}
-	r.emitHeld(Event{Time: now, Kind: kind, Child: c.spec.Name, Restarts: c.rd().restarts})
+	r.emitInc(kind, inc, now)
 	if c.rd().poll != nil && c.rd().poll.status.State != healthyStatus.State {
 		// A fresh incarnation is presumed healthy; say so, or observers
 		// that follow events would keep showing the old verdict.

@@ -57,7 +57,7 @@ func (s *Supervisor) Subscribe(fn func(Event)) (cancel func()) {
 	if fn == nil {
 		return func() {}
 	}
-	sub := &subscriber{fn: fn, events: dispatcher{owner: s}}
+	sub := &subscriber{fn: fn, events: dispatcher{owner: s, handler: fn}}
 	s.subMu.Lock()
 	old := s.subs.Load()
 	var next []*subscriber
@@ -122,7 +122,7 @@ func New(name string, strategy Strategy, restart RestartPolicy, opts ...Option) 
 	}
 	s.children.init(s)
 	s.done = make(chan struct{})
-	s.events.owner = s
+	s.events.owner, s.events.handler = s, s.cfg.handler
 	return s
 }
 
