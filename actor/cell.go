@@ -431,9 +431,32 @@ func (c *cell[M]) noteEnd(err error) {
 	}
 }
 
-// isNormal reports whether an incarnation's exit error is a normal end.
+// isNormal reports whether an incarnation's exit error is a normal end:
+// nil, or an error wrapping supervisor.ErrShutdown that is no panic (a
+// panic is a crash whatever its value; the supervisor's rule, see its
+// isShutdown). A PanicError, the crash path's case, is decided first,
+// without unwrapping it.
 func isNormal(err error) bool {
-	return err == nil || errors.Is(err, supervisor.ErrShutdown)
+	if err == nil {
+		return true
+	}
+	if _, ok := err.(*supervisor.PanicError); ok {
+		return false
+	}
+	return isShutdown(err)
+}
+
+// isShutdown is isNormal's rule for an error that is not nil and not
+// itself a PanicError. Not inlined: isNormal inlines into end, on the
+// crash path's small stack (see TestCrashPathFitsTheStartingStack).
+//
+//go:noinline
+func isShutdown(err error) bool {
+	if !errors.Is(err, supervisor.ErrShutdown) {
+		return false
+	}
+	_, panicked := errors.AsType[*supervisor.PanicError](err)
+	return !panicked
 }
 
 func (c *cell[M]) doneChan() <-chan struct{} {

@@ -2,7 +2,9 @@ package actor
 
 import (
 	"errors"
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/airssys/rt/supervisor"
@@ -70,5 +72,48 @@ func TestPanicInFuncNamesItsOrigin(t *testing.T) {
 	}
 	if !strings.Contains(e.String(), "TestPanicInFuncNamesItsOrigin.func") {
 		t.Fatalf("event text %q", e.String())
+	}
+}
+
+// TestRegressionPanicWithErrShutdownIsACrash: a Receive that panicked with
+// supervisor.ErrShutdown (or an error wrapping it) counted as a normal
+// end, because the exit rule asked errors.Is and a PanicError unwraps to
+// its value: the message counted as processed rather than as a dead
+// letter, and a Transient actor was not restarted. A panic is a crash
+// whatever its value.
+func TestRegressionPanicWithErrShutdownIsACrash(t *testing.T) {
+	for _, v := range []error{supervisor.ErrShutdown, fmt.Errorf("done: %w", supervisor.ErrShutdown)} {
+		ended := make(chan supervisor.EventKind, 1)
+		sup := newSup(t, supervisor.OneForOne, supervisor.WithEventHandler(func(e supervisor.Event) {
+			if e.Kind == supervisor.EventChildFailed || e.Kind == supervisor.EventChildExited {
+				ended <- e.Kind
+			}
+		}))
+		var made atomic.Int32
+		seen := make(chan Stats, 1)
+		ref, err := Spawn(sup, "a", func() Actor[int] {
+			made.Add(1)
+			return Func[int](func(c *Context[int], n int) error {
+				switch n {
+				case 1:
+					panic(v)
+				case 3:
+					seen <- c.Self().Stats() // 1 and 2 are accounted for
+				}
+				return nil
+			})
+		}, WithRestart(supervisor.Transient))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = ref.Send(1)
+		_ = ref.Send(2)
+		_ = ref.Send(3)
+		if k := <-ended; k != supervisor.EventChildFailed {
+			t.Fatalf("panic(%v): %v, want %v", v, k, supervisor.EventChildFailed)
+		}
+		if st := <-seen; st.Processed != 1 || st.DeadLetters != 1 || made.Load() != 2 {
+			t.Fatalf("panic(%v): stats %+v, made %d; want 1 processed, 1 dead letter, 2 incarnations", v, st, made.Load())
+		}
 	}
 }

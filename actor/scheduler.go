@@ -1,12 +1,10 @@
 package actor
 
 import (
-	"errors"
 	"runtime"
 	"unsafe"
 
 	"github.com/airssys/rt/internal/hook"
-	"github.com/airssys/rt/supervisor"
 )
 
 // Scheduling.
@@ -402,7 +400,7 @@ func (inc *incarnation[M]) deliver(msg M) (processed bool, end error) {
 	switch {
 	case err == nil:
 		return true, nil
-	case errors.Is(err, supervisor.ErrShutdown):
+	case isNormal(err): // ErrShutdown, and no panic
 		if asksWaiting.Load() != 0 {
 			inc.holdTaken(msg) // handled, but an Ask may still wait on it: end fails it
 		}

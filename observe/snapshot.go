@@ -317,9 +317,12 @@ func kindOf(ci *supervisor.ChildInfo) Kind {
 }
 
 // errString renders err for JSON. A normal end (ErrShutdown) is not an
-// error worth showing.
+// error worth showing; a panic is a crash whatever its value, shown.
 func errString(err error) string {
-	if err == nil || errors.Is(err, supervisor.ErrShutdown) {
+	if err == nil {
+		return ""
+	}
+	if _, panicked := errors.AsType[*supervisor.PanicError](err); !panicked && errors.Is(err, supervisor.ErrShutdown) {
 		return ""
 	}
 	return err.Error()

@@ -2,6 +2,7 @@ package observe
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -149,5 +150,26 @@ func TestSnapshotStoppedAndNil(t *testing.T) {
 	must(t, err)
 	if !strings.Contains(string(data), `"strategy":"OneForAll"`) {
 		t.Errorf("JSON: %s", data)
+	}
+}
+
+// TestRegressionSnapshotShowsAPanicOfErrShutdown: a panic with
+// supervisor.ErrShutdown is a crash (the supervisor restarts a Transient
+// child after it), but the snapshot hid its error as a normal end's,
+// because errors.Is finds the value through the PanicError.
+func TestRegressionSnapshotShowsAPanicOfErrShutdown(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{nil, ""},
+		{supervisor.ErrShutdown, ""},
+		{fmt.Errorf("done: %w", supervisor.ErrShutdown), ""},
+		{&supervisor.PanicError{Value: supervisor.ErrShutdown}, "panic: shutdown"},
+		{fmt.Errorf("relayed: %w", &supervisor.PanicError{Value: supervisor.ErrShutdown}), "relayed: panic: shutdown"},
+	} {
+		if got := errString(c.err); got != c.want {
+			t.Errorf("errString(%v) = %q, want %q", c.err, got, c.want)
+		}
 	}
 }

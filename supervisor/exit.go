@@ -11,7 +11,24 @@ import (
 
 // isNormal applies the exit-reason rules.
 func isNormal(inc *incarnation) bool {
-	return inc.err == nil || inc.cancelled() || errors.Is(inc.err, ErrShutdown)
+	return inc.err == nil || inc.cancelled() || isShutdown(inc.err)
+}
+
+// isShutdown reports whether a child's own exit error ends it normally:
+// it wraps ErrShutdown and is no panic. A panic is a crash whatever its
+// value, as the exit-reason rules say (so is OTP's erlang:error(shutdown),
+// whose exit reason is {shutdown, Stack}); errors.Is still finds the
+// panic value's errors through PanicError.Unwrap. The crash path's case,
+// a PanicError itself, is decided first, without unwrapping it.
+func isShutdown(err error) bool {
+	if _, ok := err.(*PanicError); ok {
+		return false
+	}
+	if !errors.Is(err, ErrShutdown) {
+		return false
+	}
+	_, panicked := errors.AsType[*PanicError](err)
+	return !panicked
 }
 
 // onExit handles an incarnation that ended on its own.

@@ -144,3 +144,55 @@ func TestRegressionPanicStackInChildFailedLog(t *testing.T) {
 		}
 	})
 }
+
+// TestRegressionPanicWithErrShutdownIsACrash: a child that panicked with
+// ErrShutdown, or with an error wrapping it, ended normally, because the
+// exit rule asked errors.Is and a PanicError unwraps to its value: a
+// Transient child stayed down and the event said child_exited. A panic is
+// a crash whatever its value (the exit-reason rules in the package doc).
+func TestRegressionPanicWithErrShutdownIsACrash(t *testing.T) {
+	cases := []struct {
+		name  string
+		fail  func() error
+		crash bool
+	}{
+		{"panic(ErrShutdown)", func() error { panic(ErrShutdown) }, true},
+		{"panic(an error wrapping ErrShutdown)", func() error { panic(fmt.Errorf("done: %w", ErrShutdown)) }, true},
+		{"a returned error wrapping a PanicError of ErrShutdown", func() error {
+			return fmt.Errorf("relayed: %w", &PanicError{Value: ErrShutdown})
+		}, true},
+		{"return ErrShutdown", func() error { return ErrShutdown }, false},
+		{"return an error wrapping ErrShutdown", func() error { return fmt.Errorf("done: %w", ErrShutdown) }, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var ev eventLog
+				s := New("root", OneForOne, Transient, quiet, WithEventHandler(ev.handler))
+				runs := 0
+				err := s.SpawnChild("c", ChildFunc(func(ctx context.Context) error {
+					if runs++; runs == 1 {
+						return tc.fail()
+					}
+					<-ctx.Done()
+					return nil
+				}))
+				if err != nil {
+					t.Fatal(err)
+				}
+				mustStart(t, s)
+				synctest.Wait()
+				kinds := ev.kinds("c")
+				_, failed := ev.find(EventChildFailed)
+				_, exited := ev.find(EventChildExited)
+				if tc.crash && (runs != 2 || !failed || exited) || !tc.crash && (runs != 1 || failed || !exited) {
+					t.Fatalf("%d runs, events %v; want a crash: %v", runs, kinds, tc.crash)
+				}
+				if e, _ := ev.find(EventChildFailed); tc.crash && !errors.Is(e.Err, ErrShutdown) {
+					t.Fatalf("the failure %v hides its value from errors.Is", e.Err)
+				}
+				mustStop(t, s)
+			})
+		})
+	}
+}
