@@ -200,10 +200,15 @@ func (c *cell[M]) deadCount() uint64 {
 	return 0
 }
 
-// ringLocked returns c.q, made if need be; c.mu is held.
+// ringLocked returns c.q, made if need be, for a message to be put back
+// at the head; c.mu is held. A lingering activation cannot see c.q without
+// the lock: its next take is under it (stLookLocked).
 func (c *cell[M]) ringLocked() *ring[M] {
 	if c.q == nil {
 		c.q = new(ring[M])
+	}
+	if c.state.Load()&stLookLocked == 0 {
+		c.state.Or(stLookLocked)
 	}
 	return c.q
 }

@@ -361,11 +361,13 @@ func (inc *incarnation[M]) launch(ctx context.Context) {
 		inc.reportExit(inc.postStop(err))
 		return
 	}
+	bits := stHasInc | stLaunched
 	if prev := c.inc; prev != nil {
 		inc.rareLocked().retiring = prev // stopped, not yet ended
+		bits |= stLookLocked             // a lingering activation serves prev: see takeLingering
 	}
 	c.inc = inc
-	c.state.Or(stHasInc | stLaunched) // one locked instruction: a spawn launches on the spawner's goroutine
+	c.state.Or(bits) // one locked instruction: a spawn launches on the spawner's goroutine
 	runnable := c.hasQueuedLocked() || inc.ctl.Load() != 0 || inc.rare != nil && inc.rare.retiring != nil
 	c.mu.Unlock()
 	if runnable {

@@ -450,6 +450,12 @@ func (c *cell[M]) popLocked(dst []M) int {
 	if c.capacity != 0 {
 		c.tookLocked()
 	}
+	if c.state.Load()&stLookLocked != 0 && c.q.len() == 0 {
+		// This look, under the lock, has taken what was put back and
+		// seen the incarnation now current: lingering may take lock-free
+		// again (see takeLingering).
+		c.state.And(^stLookLocked)
+	}
 	return n
 }
 
@@ -460,7 +466,7 @@ func (c *cell[M]) takeAllLocked() []M {
 	out := c.q.takeAll()
 	var buf [batchMax]M
 	for {
-		n := c.inPopInto(buf[:], -1)
+		n := c.inClaimInto(buf[:])
 		if n == 0 {
 			return out
 		}
@@ -822,6 +828,53 @@ func (c *cell[M]) inPopInto(dst []M, took int) int {
 		c.head.Store(h) // an atomic store is a fence: none when nothing was taken
 	}
 	return n
+}
+
+// inClaimInto is inPopInto for a consumer other than the activation: the
+// stop's taking of the whole mailbox (takeAllLocked), which may run while
+// the activation lingers and takes the oldest message without c.mu
+// (takeLingering). Both claim the messages they take by moving c.head
+// with a compare-and-swap from the index they looked at, and read a
+// message only once it is theirs, so each is taken once. It leaves the
+// segments it empties without reusing any (reclaim): a segment behind it
+// may hold the message the activation has claimed and not yet read; the
+// activation's next leave, under the lock, reuses them. c.mu is held.
+func (c *cell[M]) inClaimInto(dst []M) int {
+	var zero M
+	for {
+		s := c.first.Load()
+		if s == nil {
+			return 0
+		}
+		h := c.head.Load()
+		start, end := s.start.Load(), s.end()
+		if h >= end {
+			next := s.next.Load()
+			if next == nil {
+				return 0 // its sender is opening it
+			}
+			c.first.Store(next)
+			c.last.CompareAndSwap(s, next)
+			s.slots[0].stamp.Store(c.tail.Load()) // as leave does, for the activation's reclaim
+			continue
+		}
+		n := 0
+		for n < len(dst) && h+uint64(n) < end && s.slots[h+uint64(n)-start].stamp.Load() == h+uint64(n)+1 {
+			n++
+		}
+		if n == 0 {
+			return 0 // claimed, not yet written
+		}
+		if !c.head.CompareAndSwap(h, h+uint64(n)) {
+			continue // the lingering activation took the oldest
+		}
+		for i := range n {
+			sl := &s.slots[h+uint64(i)-start]
+			dst[i] = sl.v
+			sl.v = zero
+		}
+		return n
+	}
 }
 
 // leave moves the consumer from segment s, all taken (h is its end), to
