@@ -156,9 +156,12 @@ func (r Ref[M]) Stats() Stats {
 	c.mu.Lock()
 	// One load of the tally, under the lock, gives the hand and the
 	// count processed at one instant, while the activation, which takes
-	// from the mailbox under the lock, cannot move the rest: read apart,
-	// or after the unlock, the same messages could count as waiting and
-	// as handled.
+	// batches from the mailbox under the lock, cannot move the rest: read
+	// apart, or after the unlock, the same messages could count as
+	// waiting and as handled. The one message a lingering activation may
+	// take without the lock (takeLingering) leaves the inbox before it
+	// counts as processed, and the tally is read first: between the two
+	// loads it is counted in neither, never in both.
 	tally := c.tally.Load()
 	st := Stats{
 		Name:       c.name,
