@@ -173,7 +173,9 @@ var (
 	stackSpare atomic.Pointer[panicStack]
 )
 
-// stackTableLen bounds what the table keeps alive: 64 stacks of 264 bytes.
+// stackTableLen bounds what the table keeps alive: 64 stacks of 272
+// bytes, and with each the PanicError made last with it (see
+// panicStack.last), its batch of spares (392 bytes) and its panic value.
 const stackTableLen = 64
 
 // internStack returns the stack in stackTable equal to st, giving st back
