@@ -261,12 +261,24 @@ func isNormalStop(err error) bool {
 	var u interface{ Unwrap() []error }
 	if errors.As(err, &u) {
 		for _, e := range u.Unwrap() {
-			if !errors.Is(e, actor.ErrStopped) && !errors.Is(e, supervisor.ErrShutdown) {
+			if !errors.Is(e, actor.ErrStopped) && !isShutdown(e) {
 				return false
 			}
 		}
 	}
 	return true
+}
+
+// isShutdown reports whether err ends a child normally, as the
+// supervisor's exit-reason rules say: it wraps supervisor.ErrShutdown and
+// is no panic. A panic is a crash whatever its value; errors.Is finds
+// ErrShutdown through a PanicError's Unwrap, so it alone cannot tell.
+func isShutdown(err error) bool {
+	if !errors.Is(err, supervisor.ErrShutdown) {
+		return false
+	}
+	_, panicked := errors.AsType[*supervisor.PanicError](err)
+	return !panicked
 }
 
 // rememberEnded keeps how far ended incarnations got, for a stop request
@@ -333,7 +345,7 @@ func (a *hostActor[M]) Receive(cx *actor.Context[M], msg M) (err error) {
 		if v := recover(); v != nil {
 			err = supervisor.NewPanicError(v)
 		}
-		if err != nil && !errors.Is(err, supervisor.ErrShutdown) {
+		if err != nil && !isShutdown(err) {
 			h.mu.Lock()
 			h.crashed = err
 			h.mu.Unlock()

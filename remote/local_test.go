@@ -49,6 +49,8 @@ func (c *counter) Receive(cx *actor.Context[Msg], m Msg) error {
 		m.Reply.Fail(errors.New("refused"))
 	case "stop":
 		return supervisor.ErrShutdown
+	case "panic-shutdown": // a crash, though its value is ErrShutdown
+		panic(supervisor.ErrShutdown)
 	case "hold":
 	}
 	return nil

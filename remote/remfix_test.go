@@ -417,3 +417,40 @@ func TestRegressionRemoteStartFailureNamesTheChild(t *testing.T) {
 		t.Fatalf("Spawn: %v, names the internal incarnation", err)
 	}
 }
+
+// A remote child that panics with ErrShutdown has crashed, as a local one
+// has (the supervisor's exit-reason rules: a panic is a crash whatever its
+// value): a Transient child is restarted and its error shows the panic.
+// The hosting node used to take the PanicError for a normal stop, because
+// errors.Is finds ErrShutdown through its Unwrap: the child stayed down.
+func TestRegressionRemotePanicWithErrShutdownIsACrash(t *testing.T) {
+	a, b, _, _ := pair(t)
+	for _, n := range []*remote.Node{a, b} {
+		if err := remote.Register(n, "counter", counterKind(n.Name(), nil), remote.JSON[Msg]{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 5*time.Second, "b's kinds known to a", func() bool {
+		for _, m := range a.Nodes() {
+			if len(m.Kinds) > 0 {
+				return true
+			}
+		}
+		return false
+	})
+	sup, _ := newSup(t, supervisor.OneForOne)
+	ref, err := remote.Spawn[Msg](sup, a, "c", "counter", remote.On("b"), actor.WithRestart(supervisor.Transient))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = ref.Send(Msg{Op: "add", N: 5})
+	_ = ref.Send(Msg{Op: "panic-shutdown"})
+	info := waitRestarts(t, sup, "c", 1)
+	var re *remote.RemoteError
+	if !errors.As(info.LastErr, &re) || !strings.Contains(re.Text, "panic") {
+		t.Fatalf("LastErr = %v, want the remote panic", info.LastErr)
+	}
+	if got := get(t, ref); got != 0 {
+		t.Fatalf("sum after the restart = %d, want 0 (a fresh incarnation)", got)
+	}
+}
