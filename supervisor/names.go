@@ -10,61 +10,100 @@ import (
 // nameTable is a family's children by name (family.byName), guarded by the
 // family's mu.
 //
-// It is keyed by a 64-bit hash of the name rather than by the name, so that
-// a slot is 16 bytes instead of 24: a supervisor may hold 100,000 dynamic
-// children, and a Go map's slots cost about 1.5 times their size at its
-// usual load. The name is checked against the child's own; a name whose
-// hash another name holds already goes to clash, keyed by name (two names
-// share a 64-bit hash about once in 2^64 pairs, so clash is almost always
-// nil). The actor package's System registry does the same.
+// It is an open-addressing hash table of the children themselves: a slot
+// is the child's pointer (8 bytes) and a control byte, 7 bits of the
+// name's hash, so that probing reads the control bytes and compares a
+// name only when those bits match. A supervisor may hold 100,000 dynamic
+// children: a Go map keyed by the name's hash (16-byte slots plus a
+// control byte, at its load) took 23 bytes per child, this table 12 at
+// 100,000 (BENCHMARKS.md, seventh pass, idle2). Names whose hashes clash
+// simply probe further: the name decides, not the hash.
 //
-// A Go map never gives back the memory of its peak size, so after a burst
-// of dynamic children has come and gone the table is copied into a fresh
-// map (see shrink).
+// Probing is linear from the hash's slot and ends at an empty slot; the
+// table keeps at least one slot in eight empty (free counts what is left),
+// counting removed children's slots (tombstones) as taken until a rebuild
+// drops them. A rebuild hashes every name again: it happens when an entry
+// would take the last free slot (the table doubles, or keeps its size when
+// tombstones were the cause), about once per cap*3/8 insertions, so each
+// insertion pays for about two hashes amortised while the table grows.
+//
+// A table never gives back the memory of its peak size by itself, so after
+// a burst of dynamic children has come and gone it is rebuilt at the size
+// of what is left (see shrink).
 type nameTable struct {
 	seed   maphash.Seed
-	byHash map[uint64]*child
-	clash  map[string]*child
+	ctrl   []uint8             // per slot: ctrlEmpty, ctrlDeleted, or ctrlFull with 7 bits of the hash
+	slots  []*child            // the child in each full slot; nil otherwise
+	n      int                 // children in the table
+	free   int                 // empty slots an insertion may still take before a rebuild
 	hashFn func(string) uint64 // nil: maphash with seed; tests force clashes with it
-	peak   int                 // the most entries byHash has held since it was made
+	peak   int                 // the most children the table has held since it was last rebuilt smaller
 }
 
+// The control bytes of a slot.
+const (
+	ctrlEmpty   uint8 = 0
+	ctrlDeleted uint8 = 1    // a removed child's slot: probing goes on past it
+	ctrlFull    uint8 = 0x80 // | the hash's top 7 bits
+)
+
 // shrinkMin is the peak from which a name table (and the actor package's
-// registry) is copied into a fresh map once its entries fall under a
-// quarter of the peak. Below it the memory at stake is at most about
-// 300 KB, and a lower one makes steady churn pay: the spawn benchmark's
-// table swings between about 1,000 and 7,000 children, and with 1024 it
-// was copied and grew back 50 times in 200,000 spawns (+26 B per spawn).
-// A copy of n entries follows at least 3n removals, so it costs a removal
-// O(1) amortised; the one removal that makes it pays for copying under
+// registry) is rebuilt smaller once its entries fall under a quarter of
+// the peak. Below it the memory at stake is at most about 300 KB, and a
+// lower one makes steady churn pay: the spawn benchmark's table swings
+// between about 1,000 and 7,000 children, and with 1024 it was copied and
+// grew back 50 times in 200,000 spawns (+26 B per spawn). A rebuild of n
+// entries follows at least 3n removals, so it costs a removal O(1)
+// amortised; the one removal that makes it pays for rebuilding under
 // peak/4 entries, under the family's lock: about 1 ms after a peak of
 // 100,000, the time of some 300 spawns (BenchmarkNameTableShrink).
 const shrinkMin = 1 << 14
 
-// grew notes byHash's size after an entry went in.
-func (t *nameTable) grew() {
-	if l := len(t.byHash); l > t.peak {
-		t.peak = l
-	}
-}
-
-// shrink copies byHash into a fresh map once its entries have fallen under
-// a quarter of a large peak: the old map's memory, sized for the peak,
-// goes back to the heap.
+// shrink rebuilds the table at the size of what it holds once its entries
+// have fallen under a quarter of a large peak: the old arrays, sized for
+// the peak, go back to the heap.
 func (t *nameTable) shrink() {
-	l := len(t.byHash)
-	if t.peak < shrinkMin || l >= t.peak/4 {
+	if t.peak < shrinkMin || t.n >= t.peak/4 {
 		return
 	}
-	fresh := make(map[uint64]*child, l)
-	for h, c := range t.byHash {
-		fresh[h] = c
+	t.rebuild(tableCap(t.n))
+	t.peak = t.n
+}
+
+// tableCap is the size of a table rebuilt to hold n children and then
+// take as many again before it needs another rebuild: the smallest power
+// of two, at least 8, of which n is at most half.
+func tableCap(n int) int {
+	c := 8
+	for c < 2*n {
+		c <<= 1
 	}
-	t.byHash, t.peak = fresh, l
+	return c
+}
+
+// rebuild moves every child into fresh arrays of size c (a power of two
+// that holds them with room), hashing every name again, and drops the
+// tombstones.
+func (t *nameTable) rebuild(c int) {
+	oldCtrl, oldSlots := t.ctrl, t.slots
+	t.ctrl, t.slots = make([]uint8, c), make([]*child, c)
+	t.free = c - c/8 - t.n
+	mask := c - 1
+	for i, k := range oldCtrl {
+		if k < ctrlFull {
+			continue
+		}
+		ch := oldSlots[i]
+		j := int(t.hash(ch.spec.Name)) & mask
+		for t.ctrl[j] != ctrlEmpty {
+			j = (j + 1) & mask
+		}
+		t.ctrl[j], t.slots[j] = k, ch
+	}
 }
 
 func newNameTable() nameTable {
-	return nameTable{seed: maphash.MakeSeed(), byHash: make(map[uint64]*child)}
+	return nameTable{seed: maphash.MakeSeed()}
 }
 
 func (t *nameTable) hash(name string) uint64 {
@@ -74,70 +113,102 @@ func (t *nameTable) hash(name string) uint64 {
 	return maphash.String(t.seed, name)
 }
 
+// ctrlOf is the control byte of a full slot whose name hashes to h.
+func ctrlOf(h uint64) uint8 { return ctrlFull | uint8(h>>57) }
+
+// find returns the slot of the child named name, whose hash is h, or -1.
+func (t *nameTable) find(name string, h uint64) int {
+	if t.n == 0 {
+		return -1
+	}
+	mask, k := len(t.ctrl)-1, ctrlOf(h)
+	for i := int(h) & mask; ; i = (i + 1) & mask {
+		switch t.ctrl[i] {
+		case ctrlEmpty:
+			return -1
+		case k:
+			if t.slots[i].spec.Name == name {
+				return i
+			}
+		}
+	}
+}
+
 // get returns the child named name, or nil.
 func (t *nameTable) get(name string) *child {
-	if c := t.byHash[t.hash(name)]; c != nil && c.spec.Name == name {
-		return c
+	if i := t.find(name, t.hash(name)); i >= 0 {
+		return t.slots[i]
 	}
-	if t.clash == nil {
-		return nil
-	}
-	return t.clash[name]
+	return nil
 }
 
 // add enters c under its name, which must be free (see get).
 func (t *nameTable) add(c *child) {
-	h := t.hash(c.spec.Name)
-	if _, taken := t.byHash[h]; !taken {
-		t.byHash[h] = c
-		t.grew()
-		return
+	t.insert(c, t.hash(c.spec.Name))
+}
+
+// insert enters c, whose name hashes to h and is not in the table, in the
+// first slot of its probe that holds no child.
+func (t *nameTable) insert(c *child, h uint64) {
+	if t.free == 0 {
+		t.rebuild(max(len(t.ctrl), tableCap(t.n+1)))
 	}
-	if t.clash == nil {
-		t.clash = make(map[string]*child)
+	mask := len(t.ctrl) - 1
+	i := int(h) & mask
+	for t.ctrl[i] >= ctrlFull {
+		i = (i + 1) & mask
 	}
-	t.clash[c.spec.Name] = c
+	if t.ctrl[i] == ctrlEmpty {
+		t.free--
+	}
+	t.ctrl[i], t.slots[i] = ctrlOf(h), c
+	t.n++
+	if t.n > t.peak {
+		t.peak = t.n
+	}
 }
 
 // reserve enters c under its name if the name is free, and otherwise
 // returns the child that holds it: get and add with the name hashed once
 // (a lane start does both for every child).
 func (t *nameTable) reserve(c *child) (holder *child) {
-	name := c.spec.Name
-	h := t.hash(name)
-	old, taken := t.byHash[h]
-	if taken && old.spec.Name == name {
-		return old
+	h := t.hash(c.spec.Name)
+	if i := t.find(c.spec.Name, h); i >= 0 {
+		return t.slots[i]
 	}
-	if t.clash != nil {
-		if old := t.clash[name]; old != nil {
-			return old
-		}
-	}
-	if !taken {
-		t.byHash[h] = c
-		t.grew()
-		return nil
-	}
-	if t.clash == nil {
-		t.clash = make(map[string]*child)
-	}
-	t.clash[name] = c
+	t.insert(c, h)
 	return nil
 }
 
 // remove takes c's name out of the table if c holds it.
 func (t *nameTable) remove(c *child) {
-	h := t.hash(c.spec.Name)
-	if t.byHash[h] == c {
-		delete(t.byHash, h)
-		if t.peak >= shrinkMin {
-			t.shrink()
-		}
+	if t.n == 0 {
 		return
 	}
-	if t.clash != nil && t.clash[c.spec.Name] == c {
-		delete(t.clash, c.spec.Name)
+	h := t.hash(c.spec.Name)
+	mask, k := len(t.ctrl)-1, ctrlOf(h)
+	i := int(h) & mask
+	for t.ctrl[i] != k || t.slots[i] != c {
+		if t.ctrl[i] == ctrlEmpty {
+			return
+		}
+		i = (i + 1) & mask
+	}
+	// A tombstone: a probe may pass here to a child further on. Unless
+	// the next slot is empty: then nothing further on is reached through
+	// this slot, nor through the tombstones right before it, and they are
+	// empty again.
+	t.ctrl[i], t.slots[i] = ctrlDeleted, nil
+	t.n--
+	if t.ctrl[(i+1)&mask] == ctrlEmpty {
+		for t.ctrl[i] == ctrlDeleted {
+			t.ctrl[i] = ctrlEmpty
+			t.free++
+			i = (i - 1) & mask
+		}
+	}
+	if t.peak >= shrinkMin {
+		t.shrink()
 	}
 }
 
@@ -258,10 +329,9 @@ func init() {
 
 // each calls f for every child in the table.
 func (t *nameTable) each(f func(*child)) {
-	for _, c := range t.byHash {
-		f(c)
-	}
-	for _, c := range t.clash {
-		f(c)
+	for i, k := range t.ctrl {
+		if k >= ctrlFull {
+			f(t.slots[i])
+		}
 	}
 }
