@@ -178,3 +178,53 @@ func TestLingeringTakeRacesTheStopsTakeAll(t *testing.T) {
 		}
 	}
 }
+
+// MailboxLen and Stats count the inbox as its tail less its head, under
+// c.mu; with the lock-free take (takeLingering) the head moves under that
+// lock too, so a count that read the tail first could find the head past
+// it (a message sent and taken between the two loads) and report -1.
+// Fails when inLen loads the tail before the head.
+func TestRegressionMailboxLenNeverNegativeUnderLingeringTake(t *testing.T) {
+	c, inc, _, release := idleCellOwned(t)
+	defer release()
+	ref := Ref[int]{c: c}
+
+	done := make(chan struct{})
+	var bad [2]int
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if n := c.mailboxLen(); n < 0 {
+				bad[0] = n
+			}
+			if n := ref.Stats().MailboxLen; n < 0 {
+				bad[1] = n
+			}
+		}
+	})
+	var buf [1]int
+	for i := range 2_000_000 {
+		if err := c.send(nil, i); err != nil {
+			t.Fatal(err)
+		}
+		var m int
+		if !c.takeLingering(inc, &m) { // a segment's end: the look under the lock
+			c.mu.Lock()
+			if c.popLocked(buf[:]) != 1 {
+				c.mu.Unlock()
+				t.Fatalf("message %d neither taken lock-free nor under the lock", i)
+			}
+			c.mu.Unlock()
+		}
+	}
+	close(done)
+	wg.Wait()
+	if bad != [2]int{} {
+		t.Fatalf("MailboxLen %d, Stats().MailboxLen %d: negative", bad[0], bad[1])
+	}
+}

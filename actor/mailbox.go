@@ -692,8 +692,14 @@ func (s *segment[M]) end() uint64 { return s.start.Load() + uint64(len(s.slots))
 
 // inLen is how many messages the inbox holds: claimed by senders, not yet
 // taken by the consumer. A send under way counts from the moment it
-// claims its slot.
-func (c *cell[M]) inLen() int { return int(c.tail.Load() - c.head.Load()) }
+// claims its slot. The head is read first: a lingering activation moves
+// it without c.mu (takeLingering), and a tail read before a message was
+// sent and taken would be behind the head (MailboxLen -1); the head is
+// never past the tail at one instant, nor past a later tail.
+func (c *cell[M]) inLen() int {
+	h := c.head.Load()
+	return int(c.tail.Load() - h)
+}
 
 // inPush queues m in the inbox and returns its index. It never blocks,
 // and allocates only when it opens a segment and none is there for
