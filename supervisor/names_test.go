@@ -179,6 +179,7 @@ func TestNameTableMatchesAMap(t *testing.T) {
 				kids[i] = &child{spec: childSpec{Name: "c-" + strconv.Itoa(i)}}
 			}
 			model := map[string]*child{}
+			moving := 0 // checks that found a rebuild under way
 			check := func(step int) {
 				t.Helper()
 				for _, c := range kids {
@@ -186,7 +187,17 @@ func TestNameTableMatchesAMap(t *testing.T) {
 						t.Fatalf("step %d: get(%q) = %p, want %p", step, c.spec.Name, got, model[c.spec.Name])
 					}
 				}
-				full, deleted, empty := 0, 0, 0
+				full, deleted, empty, oldFull := 0, 0, 0, 0
+				if o := tab.old; o != nil {
+					for _, k := range o.ctrl {
+						if k >= ctrlFull {
+							oldFull++
+						}
+					}
+					if oldFull != o.n || oldFull == 0 {
+						t.Fatalf("step %d: the old arrays hold %d children, say %d", step, oldFull, o.n)
+					}
+				}
 				for _, k := range tab.ctrl {
 					switch {
 					case k >= ctrlFull:
@@ -198,9 +209,13 @@ func TestNameTableMatchesAMap(t *testing.T) {
 					}
 				}
 				c := len(tab.ctrl)
-				if full != len(model) || tab.n != len(model) || c > 0 && (empty == 0 || tab.free != c-c/8-full-deleted) {
-					t.Fatalf("step %d: %d full, %d deleted, %d empty of %d, n %d, free %d; want %d children",
-						step, full, deleted, empty, c, tab.n, tab.free, len(model))
+				if full+oldFull != len(model) || tab.n != full || tab.len() != len(model) ||
+					c > 0 && (empty == 0 || tab.free != c-c/8-full-deleted) {
+					t.Fatalf("step %d: %d full (+%d old), %d deleted, %d empty of %d, n %d, free %d; want %d children",
+						step, full, oldFull, deleted, empty, c, tab.n, tab.free, len(model))
+				}
+				if tab.old != nil {
+					moving++
 				}
 				seen := 0
 				tab.each(func(c *child) {
@@ -233,11 +248,14 @@ func TestNameTableMatchesAMap(t *testing.T) {
 					tab.remove(c)
 					delete(model, c.spec.Name)
 				}
-				if step%997 == 0 {
+				if step%97 == 0 {
 					check(step)
 				}
 			}
 			check(-1)
+			if moving == 0 {
+				t.Error("no check saw a rebuild under way: the old arrays' lookups went untested")
+			}
 		})
 	}
 }
