@@ -93,7 +93,9 @@ const maxPanicDepth = 32
 // the stack of the panic. Call it from the deferred function that called
 // recover, as the supervisor does, so that the stack it records is the
 // panicking goroutine's: packages that run children's code on goroutines
-// of their own (the actor package) build the same error this way.
+// of their own (the actor package) build the same error this way. The
+// stack of a panic in Go code called back from C is recorded down to the
+// C frames.
 func NewPanicError(v any) *PanicError {
 	// This runs on top of the panicking goroutine's stack, often a small
 	// one (an actor's activation starts with the runtime's minimum), and
@@ -301,6 +303,8 @@ func refillPanicSpares() {
 func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
 
 // Unwrap returns the panic value when it is an error, so errors.Is sees it.
+// A panic is a crash whatever its value: one with ErrShutdown (or an error
+// wrapping it) is not a normal exit, though errors.Is finds ErrShutdown.
 func (e *PanicError) Unwrap() error {
 	if err, ok := e.Value.(error); ok {
 		return err
