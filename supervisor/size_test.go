@@ -110,7 +110,7 @@ func TestNameTableClashingNames(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				s := New("root", OneForOne, Temporary, quiet)
 				if clash {
-					s.children.byName.hashFn = func(string) uint64 { return 42 }
+					s.children.byName.t.SetHash(func(string) uint64 { return 42 })
 				}
 				mustStart(t, s)
 				jobs := map[string]*oneJob{}
@@ -146,7 +146,7 @@ func TestNameTableClashingNames(t *testing.T) {
 						t.Errorf("get(%s) = child %s, want none", name, c.spec.Name)
 					}
 				}
-				if clash && s.children.byName.displaced() == 0 {
+				if clash && s.children.byName.t.Displaced() == 0 {
 					t.Error("forced clashes all found their own slots: the probing past a clash went untested")
 				}
 				s.children.mu.Unlock()
