@@ -69,7 +69,7 @@ func heapAfterGC() uint64 {
 // named actors came and went, it held a map sized for 100,000 (about 3 MB)
 // to find none. It now shrinks once a large peak has fallen under a
 // quarter, and the heap returns near where it was: a tenth of what the
-// burst took, or what a registry of under shrinkMin members holds (it
+// burst took, or what a registry of under nametab.ShrinkMin members holds (it
 // stops shrinking there, so that churn below it pays no rebuilds).
 func TestRegressionRegistryShrinksAfterABurst(t *testing.T) {
 	const n = 100_000

@@ -21,7 +21,7 @@ func heapLive() uint64 {
 // children came and went, a supervisor held a map sized for 100,000 (about
 // 3 MB) to find none. It now shrinks once a large peak has fallen under a
 // quarter, and the heap returns near where it was: a tenth of what the
-// burst took, or what a table of under shrinkMin children holds (it stops
+// burst took, or what a table of under nametab.ShrinkMin children holds (it stops
 // shrinking there, so that churn below it pays no rebuilds).
 func TestRegressionNameTableShrinksAfterABurst(t *testing.T) {
 	const n = 100_000
