@@ -396,9 +396,11 @@ var issue10Bars = []bar{
 		a := r.summary("IdleMemory", ours, "B/actor")
 		return a.median, 500, "B", a.median <= 500, a.ok
 	}},
-	{"ping-pong", "<= raw channels (no worse than before: 0.83–0.85× raw)", func(r *results) (float64, float64, string, bool, bool) {
+	// "No worse than today": 0.83-0.85× raw when the issue was filed; the
+	// bar is the upper end of that range, not raw channels' own time.
+	{"ping-pong", "<= 0.85× raw channels (no worse than when the issue was filed)", func(r *results) (float64, float64, string, bool, bool) {
 		a, raw := r.summary("PingPong", ours, nsPerOp).scaled(1e9), r.summary("PingPong", baseline, nsPerOp).scaled(1e9)
-		return a.median, raw.median, "ns", a.median <= raw.median, a.ok && raw.ok
+		return a.median, 0.85 * raw.median, "ns", a.median <= 0.85*raw.median, a.ok && raw.ok
 	}},
 	{"fan-in, worst round (Bounded(1024, Block): equal work)", ">= 0.8× raw channels in every round", func(r *results) (float64, float64, string, bool, bool) {
 		return worstFanInRound(r, ours)
