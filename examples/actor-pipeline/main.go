@@ -194,8 +194,11 @@ func run(ctx context.Context, w io.Writer) error {
 		out.Printf("\nStored orders, in order: %v; %d of %d lines, revenue %d.%02d.",
 			ids, len(ids), len(input), cents/100, cents%100)
 		// store holding every order does not mean audit has heard the last
-		// of them yet: enrich publishes to store first. Ask until it has,
-		// and until the broker has counted that last delivery.
+		// of them yet: enrich publishes to store first, and parse may still
+		// be delivering the last order to audit after enrich has priced it
+		// (a topic delivers to its subscribers one after the other). Ask
+		// until audit has heard everything every topic published, and until
+		// the broker has counted those deliveries.
 		var counts map[string]int
 		for {
 			// An Ask always gets a deadline: an answer that cannot come
@@ -207,7 +210,7 @@ func run(ctx context.Context, w io.Writer) error {
 				return err
 			}
 			counts = c
-			if counts["priced"] == len(ids) && prices(b.Stats()) == 2*uint64(len(ids)) {
+			if counts["priced"] == len(ids) && settled(b.Stats(), counts) {
 				break
 			}
 			select {
@@ -386,13 +389,15 @@ func (t *orderTable) contents() (ids []int, cents int) {
 }
 
 // prices is how many deliveries the priced topic has counted.
-func prices(stats []broker.TopicStats) uint64 {
+// settled reports whether every topic has delivered all it published to
+// both its subscribers (a stage and audit) and audit has counted it all.
+func settled(stats []broker.TopicStats, heard map[string]int) bool {
 	for _, s := range stats {
-		if s.Name == "priced" {
-			return s.Delivered
+		if s.Delivered != 2*s.Published || uint64(heard[s.Name]) != s.Published {
+			return false
 		}
 	}
-	return 0
+	return len(stats) == 3
 }
 
 func topicTable(stats []broker.TopicStats) string {
